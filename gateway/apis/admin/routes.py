@@ -1,0 +1,151 @@
+"""Staff APIs (production control plane): the partner registry and the audit trail."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from gateway.apis.admin.schemas import (
+    AppIn,
+    AppList,
+    AppOut,
+    AuditPage,
+    AuditRecordOut,
+    AuditVerification,
+    PartnerIn,
+    PartnerList,
+    PartnerOut,
+    PlanList,
+    PlanOut,
+)
+from gateway.apis.schemas import problems
+from gateway.domain.audit.chain import verify
+from gateway.domain.environment import Environment
+from gateway.domain.scopes import Scope
+from gateway.edge.access import staff
+from gateway.services import PlatformDep
+from partners.models import PartnerStatus
+
+PartnerId = Annotated[str, PathParameter(max_length=40)]
+
+
+class PartnersController(Controller):
+    path = "/admin"
+    tags = ["admin"]
+
+    @get("/partners", operation_id="adminListPartners", responses=problems(), **staff(Scope.ADMIN_PARTNERS))
+    async def list_partners(self, platform: PlatformDep) -> PartnerList:
+        return PartnerList(data=[PartnerOut.of(p) for p in platform.registry.store.list_partners()])
+
+    @post(
+        "/partners", operation_id="adminCreatePartner", responses=problems(409), **staff(Scope.ADMIN_PARTNERS)
+    )
+    async def create_partner(
+        self, data: JSONBody[PartnerIn], platform: PlatformDep, request: Request[Any, Any, Any]
+    ) -> PartnerOut:
+        partner = platform.registry.create_partner(name=data.name, type=data.type, region=data.region)
+        request.scope["state"]["object_id"] = partner.id
+        return PartnerOut.of(partner)
+
+    @get(
+        "/partners/{partner_id:str}",
+        operation_id="adminGetPartner",
+        responses=problems(404),
+        **staff(Scope.ADMIN_PARTNERS),
+    )
+    async def get_partner(self, partner_id: PartnerId, platform: PlatformDep) -> PartnerOut:
+        return PartnerOut.of(platform.registry.partner(partner_id))
+
+    @post(
+        "/partners/{partner_id:str}/suspension",
+        operation_id="adminSuspendPartner",
+        status_code=200,
+        responses=problems(404),
+        **staff(Scope.ADMIN_PARTNERS),
+    )
+    async def suspend_partner(self, partner_id: PartnerId, platform: PlatformDep) -> PartnerOut:
+        partner = platform.registry.set_partner_status(partner_id, PartnerStatus.SUSPENDED)
+        for app in platform.registry.store.list_apps(partner_id):
+            platform.clients.forget(app.client_id)
+        return PartnerOut.of(partner)
+
+    @post(
+        "/partners/{partner_id:str}/reactivation",
+        operation_id="adminReactivatePartner",
+        status_code=200,
+        responses=problems(404),
+        **staff(Scope.ADMIN_PARTNERS),
+    )
+    async def reactivate_partner(self, partner_id: PartnerId, platform: PlatformDep) -> PartnerOut:
+        partner = platform.registry.set_partner_status(partner_id, PartnerStatus.ACTIVE)
+        for app in platform.registry.store.list_apps(partner_id):
+            platform.clients.forget(app.client_id)
+        return PartnerOut.of(partner)
+
+    @get(
+        "/partners/{partner_id:str}/apps",
+        operation_id="adminListApps",
+        responses=problems(404),
+        **staff(Scope.ADMIN_PARTNERS),
+    )
+    async def list_apps(self, partner_id: PartnerId, platform: PlatformDep) -> AppList:
+        platform.registry.partner(partner_id)
+        return AppList(data=[AppOut.of(a) for a in platform.registry.store.list_apps(partner_id)])
+
+    @post(
+        "/partners/{partner_id:str}/apps",
+        operation_id="adminCreateApp",
+        responses=problems(404),
+        **staff(Scope.ADMIN_PARTNERS),
+    )
+    async def create_app(
+        self,
+        partner_id: PartnerId,
+        data: JSONBody[AppIn],
+        platform: PlatformDep,
+        request: Request[Any, Any, Any],
+    ) -> AppOut:
+        app = platform.registry.create_app(
+            partner_id=partner_id,
+            name=data.name,
+            environment=data.environment,
+            jwks=data.jwks_document(),
+            scopes=data.scopes,
+            plan_id=data.plan_id,
+        )
+        request.scope["state"]["object_id"] = app.client_id
+        return AppOut.of(app)
+
+    @get("/plans", operation_id="adminListPlans", responses=problems(), **staff(Scope.ADMIN_PARTNERS))
+    async def list_plans(self, platform: PlatformDep) -> PlanList:
+        return PlanList(data=[PlanOut.of(p) for p in platform.registry.store.list_plans()])
+
+
+class AuditController(Controller):
+    path = "/admin/audit"
+    tags = ["admin"]
+
+    @get("/records", operation_id="adminListAuditRecords", responses=problems(), **staff(Scope.ADMIN_AUDIT))
+    async def list_records(
+        self,
+        platform: PlatformDep,
+        environment: Annotated[Environment, QueryParameter(name="environment")] = Environment.PRODUCTION,
+        after: Annotated[int, QueryParameter(name="after", ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(name="limit", ge=1, le=500)] = 100,
+    ) -> AuditPage:
+        records = list(platform.environments[environment].audit.records(after=after, limit=limit))
+        data = [AuditRecordOut.of(r) for r in records]
+        return AuditPage(
+            environment=environment, data=data, next_after=data[-1].seq if len(data) == limit else None
+        )
+
+    @get("/verification", operation_id="adminVerifyAudit", responses=problems(), **staff(Scope.ADMIN_AUDIT))
+    async def verify_chain(
+        self,
+        platform: PlatformDep,
+        environment: Annotated[Environment, QueryParameter(name="environment")] = Environment.PRODUCTION,
+    ) -> AuditVerification:
+        log = platform.environments[environment].audit
+        return AuditVerification.of(environment, verify(log.records(), log.head()))

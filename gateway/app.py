@@ -1,0 +1,219 @@
+"""The composition root: the one place where adapters meet services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import redis
+from limits.aio.storage import Storage
+from limits.storage import storage_from_string
+from litestar import Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server
+
+from gateway.apis import meta
+from gateway.apis.admin.routes import AuditController, PartnersController
+from gateway.apis.v1.compliance.routes import ComplianceController
+from gateway.apis.v1.market.routes import MarketController
+from gateway.auth import routes as oauth_routes
+from gateway.auth.client_auth import ClientAssertionVerifier
+from gateway.auth.keys import KeyRing
+from gateway.auth.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
+from gateway.auth.revocation import RevocationList
+from gateway.auth.server import AuthorizationServer
+from gateway.auth.tokens import TokenService
+from gateway.domain.clock import Clock, SystemClock
+from gateway.domain.compliance.sanctions_data import load_sanctions_list
+from gateway.domain.compliance.screening import Screener, ScreeningThresholds
+from gateway.domain.compliance.service import ComplianceService
+from gateway.domain.environment import Environment
+from gateway.domain.market.catalogue import Catalogue
+from gateway.domain.scopes import PARTNER_OWN
+from gateway.edge.access import SECURITY_SCHEME, public
+from gateway.edge.audit import AuditMiddleware
+from gateway.edge.authentication import AuthenticationMiddleware, ClientCache, EnvironmentAuth
+from gateway.edge.entry import Gateway
+from gateway.edge.idempotency import IdempotencyMiddleware
+from gateway.edge.rate_limits import RateLimiter, RateLimitMiddleware
+from gateway.problems import EXCEPTION_HANDLERS
+from gateway.services import EnvironmentServices, Platform, provide_env, provide_platform, provide_principal
+from gateway.settings import Settings
+from gateway.storage.audit import SqlAuditLog
+from gateway.storage.compliance import SqlComplianceRecords
+from gateway.storage.database import Database
+from gateway.storage.idempotency import SqlIdempotencyStore
+from gateway.storage.registry import SqlRegistryStore
+from gateway.storage.revocations import SqlRevocations
+from openapi.spec import forbid_additional_properties
+from partners.service import Registry
+
+API_VERSION = "1.0.0"
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
+    clock = clock or SystemClock()
+    databases = {env: Database(settings.database(env)) for env in Environment}
+    registry = Registry(SqlRegistryStore(databases[Environment.PRODUCTION]), clock)
+    clients = ClientCache(registry.store.get_client)
+    sync_redis = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    replay: ReplayCache = (
+        RedisReplayCache(sync_redis, settings.namespace)
+        if sync_redis
+        else MemoryReplayCache(settings.namespace)
+    )
+    screener = Screener(
+        load_sanctions_list(),
+        ScreeningThresholds(
+            review=settings.screening_review_threshold, block=settings.screening_block_threshold
+        ),
+    )
+    environments: dict[Environment, EnvironmentServices] = {}
+    auth: dict[Environment, EnvironmentAuth] = {}
+    for env, database in databases.items():
+        issuer = settings.issuer(env)
+        keys = KeyRing(
+            settings.keys_dir / env.value,
+            clock,
+            token_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+        )
+        keys.ensure()
+        tokens = TokenService(
+            keys=keys,
+            clock=clock,
+            issuer=issuer,
+            environment=env,
+            ttl_seconds=settings.access_token_ttl_seconds,
+        )
+        revocations = RevocationList(SqlRevocations(database), clock)
+        assertions = ClientAssertionVerifier(
+            lookup=registry.store.get_client,
+            first_use=replay.first_use,
+            clock=clock,
+            issuer=issuer,
+            token_endpoint=f"{issuer}/oauth2/token",
+            max_lifetime_seconds=settings.client_assertion_max_age_seconds,
+            client_id_prefix=env.client_id_prefix,
+        )
+        environments[env] = EnvironmentServices(
+            environment=env,
+            issuer=issuer,
+            database=database,
+            keys=keys,
+            auth_server=AuthorizationServer(tokens=tokens, assertions=assertions, revocations=revocations),
+            audit=SqlAuditLog(database),
+            idempotency=SqlIdempotencyStore(database),
+            compliance=ComplianceService(SqlComplianceRecords(database), screener, clock),
+        )
+        auth[env] = EnvironmentAuth(tokens, revocations)
+    platform = Platform(
+        settings=settings,
+        clock=clock,
+        registry=registry,
+        clients=clients,
+        catalogue=Catalogue.from_file(),
+        environments=environments,
+    )
+    limiter = RateLimiter(_limits_storage(settings), settings.namespace)
+
+    async def close() -> None:
+        bridge: Any = getattr(limiter.storage, "bridge", None)
+        if bridge is not None:
+            await bridge.storage.aclose()
+        if sync_redis is not None:
+            sync_redis.close()
+        for database in databases.values():
+            database.dispose()
+
+    app = Gateway(
+        route_handlers=[
+            *oauth_routes.ROUTES,
+            *meta.ROUTES,
+            ComplianceController,
+            MarketController,
+            PartnersController,
+            AuditController,
+        ],
+        dependencies={
+            "platform": Provide(provide_platform, sync_to_thread=False),
+            "env": Provide(provide_env, sync_to_thread=False),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+        },
+        middleware=[
+            DefineMiddleware(AuthenticationMiddleware, environments=auth, clients=clients),
+            DefineMiddleware(RateLimitMiddleware, limiter=limiter),
+            DefineMiddleware(
+                AuditMiddleware, logs={e: s.audit for e, s in environments.items()}, clock=clock
+            ),
+            DefineMiddleware(
+                IdempotencyMiddleware,
+                stores={e: s.idempotency for e, s in environments.items()},
+                clock=clock,
+                retention=timedelta(hours=settings.idempotency_retention_hours),
+                max_body_bytes=settings.max_body_bytes,
+            ),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=_openapi_config(settings),
+        on_shutdown=[close],
+        state=State({"settings": settings, "platform": platform}),
+    )
+    forbid_additional_properties(app.openapi_schema)
+    return app
+
+
+def create_app_from_env() -> Gateway:
+    """Factory for the ASGI server (`uvicorn --factory`), one per worker process."""
+    return create_app(Settings.from_env())
+
+
+def _limits_storage(settings: Settings) -> Storage:
+    if settings.redis_url:
+        uri = "async+" + settings.redis_url
+        storage = storage_from_string(
+            uri, implementation="redispy", key_prefix=f"{settings.namespace}:limits"
+        )
+    else:
+        storage = storage_from_string("async+memory://")
+    assert isinstance(storage, Storage)  # noqa: S101 (the async+ scheme guarantees it)
+    return storage
+
+
+def _openapi_config(settings: Settings) -> OpenAPIConfig:
+    production = settings.issuer(Environment.PRODUCTION)
+    return OpenAPIConfig(
+        title="Open Platform API",
+        version=API_VERSION,
+        description=(
+            "Trading, advisory and compliance capabilities of the brokerage for partners. "
+            "Production is served at the root, the sandbox under /sandbox (same operations, "
+            "separate credentials, data and issuer)."
+        ),
+        servers=[
+            Server(url=production, description="production"),
+            Server(url=settings.issuer(Environment.SANDBOX), description="sandbox (synthetic data)"),
+        ],
+        components=Components(
+            security_schemes={
+                SECURITY_SCHEME: SecurityScheme(
+                    type="oauth2",
+                    description="Client credentials with private_key_jwt (RFC 7523); JWT access tokens.",
+                    flows=OAuthFlows(
+                        client_credentials=OAuthFlow(
+                            token_url=f"{production}/oauth2/token",
+                            scopes={scope.value: scope.value for scope in sorted(PARTNER_OWN)},
+                        )
+                    ),
+                )
+            }
+        ),
+        path="/docs",
+        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        openapi_router=Router(path="/docs", route_handlers=[], include_in_schema=False, **public()),
+        use_handler_docstrings=False,
+    )

@@ -1,0 +1,181 @@
+"""OAuth endpoints per environment: token, JWKS, metadata, introspection, revocation.
+
+They keep RFC 6749 §5.2 error bodies (`{"error": ...}`) rather than problem+json.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.datastructures import FormMultiDict
+from litestar.exceptions import ClientException
+from litestar.openapi.datastructures import ResponseSpec
+
+from gateway.apis.schemas import PUBLIC_PROBLEMS
+from gateway.auth.server import FormRequest
+from gateway.edge.access import public
+from gateway.problems import PROBLEM_MEDIA_TYPE, Problem
+from gateway.services import EnvDep, EnvironmentServices
+
+FORM: Final = "application/x-www-form-urlencoded"
+NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class TokenResponse(msgspec.Struct, frozen=True, kw_only=True):
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+
+
+class OAuthError(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    error: str
+    error_description: str | None = None
+
+
+class TokenForm(msgspec.Struct, frozen=True, kw_only=True):
+    grant_type: str
+    client_assertion_type: str
+    client_assertion: str
+    client_id: str | None = None
+    scope: str | None = None
+
+
+class TokenQueryForm(msgspec.Struct, frozen=True, kw_only=True):
+    token: str
+    client_assertion_type: str
+    client_assertion: str
+    client_id: str | None = None
+    token_type_hint: str | None = None
+
+
+class Introspection(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    active: bool
+    token_type: str | None = None
+    iss: str | None = None
+    sub: str | None = None
+    aud: str | list[str] | None = None
+    client_id: str | None = None
+    scope: str | None = None
+    iat: int | None = None
+    exp: int | None = None
+    jti: str | None = None
+    env: str | None = None
+
+
+class JsonWebKeySet(msgspec.Struct, frozen=True):
+    keys: list[dict[str, Any]]
+
+
+def _oauth_errors(*statuses: int) -> dict[int, ResponseSpec]:
+    specs = {s: ResponseSpec(data_container=OAuthError, description="RFC 6749 §5.2 error") for s in statuses}
+    problems = {s: spec for s, spec in PUBLIC_PROBLEMS.items() if s == 413}
+    problems[415] = ResponseSpec(
+        data_container=Problem, media_type=PROBLEM_MEDIA_TYPE, description="Not a form"
+    )
+    return {**problems, **specs}
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(FORM):
+        raise ClientException(status_code=415, detail=f"send {FORM}")
+    form: FormMultiDict = await request.form()
+    values: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if key in values:
+            # RFC 6749 §3.2: request parameters must not be included more than once.
+            raise ClientException(detail=f"parameter {key} is repeated", extra={"field": key})
+        values[key] = str(value)
+    return values
+
+
+def _respond(
+    env: EnvironmentServices, request: Request[Any, Any, Any], endpoint: str | None, form: dict[str, str]
+) -> Response[Any]:
+    uri = f"{env.issuer}{request.url.path}"
+    oauth_request = FormRequest("POST", uri, form, request.headers)
+    server = env.auth_server
+    if endpoint is None:
+        status, body, headers = server.create_token_response(oauth_request)
+    else:
+        status, body, headers = server.create_endpoint_response(endpoint, oauth_request)
+    merged = {**dict(headers), **NO_STORE}
+    return Response(content=body, status_code=status, headers=merged, media_type="application/json")
+
+
+@post(
+    "/oauth2/token",
+    operation_id="issueToken",
+    status_code=200,
+    summary="Issue an access token (client credentials with private_key_jwt)",
+    tags=["oauth"],
+    responses={
+        200: ResponseSpec(data_container=TokenResponse, description="Token"),
+        **_oauth_errors(400, 401),
+    },
+    **public(),
+)
+async def issue_token(request: Request[Any, Any, Any], env: EnvDep) -> Response[Any]:
+    form = await _form(request)
+    response = _respond(env, request, None, form)
+    if response.status_code == 200:
+        request.scope["state"]["actor"] = form.get("client_id") or "client_assertion"
+    return response
+
+
+@post(
+    "/oauth2/introspect",
+    operation_id="introspectToken",
+    status_code=200,
+    summary="Introspect an access token (RFC 7662)",
+    tags=["oauth"],
+    responses={
+        200: ResponseSpec(data_container=Introspection, description="Token state"),
+        **_oauth_errors(400, 401),
+    },
+    **public(),
+)
+async def introspect_token(request: Request[Any, Any, Any], env: EnvDep) -> Response[Any]:
+    return _respond(env, request, "introspection", await _form(request))
+
+
+@post(
+    "/oauth2/revoke",
+    operation_id="revokeToken",
+    status_code=200,
+    summary="Revoke an access token (RFC 7009)",
+    tags=["oauth"],
+    responses={
+        200: ResponseSpec(data_container=None, description="Revoked (or unknown)"),
+        **_oauth_errors(400, 401),
+    },
+    **public(),
+)
+async def revoke_token(request: Request[Any, Any, Any], env: EnvDep) -> Response[Any]:
+    form = await _form(request)
+    response = _respond(env, request, "revocation", form)
+    if response.status_code == 200:
+        request.scope["state"]["actor"] = form.get("client_id") or "client_assertion"
+    return response
+
+
+@get("/oauth2/jwks", operation_id="getJwks", summary="The public signing keys", tags=["oauth"], **public())
+async def jwks(env: EnvDep) -> JsonWebKeySet:
+    return JsonWebKeySet(keys=env.keys.jwks()["keys"])
+
+
+@get(
+    "/.well-known/oauth-authorization-server",
+    operation_id="getAuthorizationServerMetadata",
+    summary="Authorization server metadata (RFC 8414)",
+    tags=["oauth"],
+    **public(),
+)
+async def metadata(env: EnvDep) -> dict[str, Any]:
+    return env.auth_server.metadata()
+
+
+ROUTES: Final = [issue_token, introspect_token, revoke_token, jwks, metadata]

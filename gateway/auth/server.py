@@ -1,0 +1,237 @@
+"""The authorization server: authlib's framework-agnostic core with our client authentication,
+token format and endpoints. authlib's core is synchronous; every call here is CPU-bound or a
+sub-millisecond read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from authlib.oauth2.rfc6749 import (
+    AuthorizationServer as AuthlibServer,
+)
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InvalidClientError,
+    InvalidScopeError,
+    OAuth2Request,
+)
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+
+from gateway.auth.client_auth import ASSERTION_ALGORITHMS, ClientAssertionError, ClientAssertionVerifier
+from gateway.auth.revocation import RevocationList
+from gateway.auth.tokens import AccessToken, InvalidTokenError, TokenService
+from gateway.domain.scopes import PARTNER_OWN, STAFF, parse_scopes
+from partners.models import Client
+
+AUTH_METHOD = "private_key_jwt"
+
+
+class FormRequest(OAuth2Request):  # type: ignore[misc]
+    """An OAuth 2.0 request whose parameters came from an `application/x-www-form-urlencoded` body."""
+
+    def __init__(self, method: str, uri: str, form: Mapping[str, str], headers: Mapping[str, str]) -> None:
+        super().__init__(method, uri, headers=headers)
+        self._form = dict(form)
+        self.payload = BasicOAuth2Payload(self._form)
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+    @property
+    def args(self) -> dict[str, str]:
+        return {}
+
+
+class OAuthClient(ClientMixin):  # type: ignore[misc]
+    """authlib's view of a registered app: confidential, `private_key_jwt`, client credentials."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.client_id = client.app.client_id
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        return None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        return " ".join(sorted(parse_scopes(scope or "") & self.grantable()))
+
+    def grantable(self) -> frozenset[str]:
+        return frozenset(self.client.app.scopes) & (PARTNER_OWN | STAFF)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return False
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return bool(method == AUTH_METHOD)
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return bool(grant_type == "client_credentials")
+
+
+class ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = [AUTH_METHOD]
+
+    def validate_requested_scope(self) -> None:
+        requested = parse_scopes(self.request.payload.scope or "")
+        refused = requested - self.request.client.grantable()
+        if refused:
+            raise InvalidScopeError(description=f"not granted to this client: {' '.join(sorted(refused))}")
+
+
+class IssuedToken:
+    """authlib's token model for introspection and revocation, over a verified JWT."""
+
+    def __init__(self, token: AccessToken, revocations: RevocationList, now: int) -> None:
+        self.token = token
+        self._revocations = revocations
+        self._now = now
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return self.token.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return " ".join(sorted(self.token.scopes))
+
+    def get_expires_in(self) -> int:
+        return self.token.expires_at - self.token.issued_at
+
+    def is_expired(self) -> bool:
+        return self.token.expires_at <= self._now
+
+    def is_revoked(self) -> bool:
+        return self._revocations.is_revoked(self.token.jti)
+
+
+class _TokenQuery:
+    server: AuthorizationServer
+    SUPPORTED_TOKEN_TYPES = ("access_token",)
+    CLIENT_AUTH_METHODS = [AUTH_METHOD]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> IssuedToken | None:
+        return self.server.find_token(token_string)
+
+
+class Introspection(_TokenQuery, IntrospectionEndpoint):  # type: ignore[misc]
+    def check_permission(self, token: IssuedToken, client: OAuthClient, request: Any) -> bool:
+        # A client may introspect only its own tokens: nothing about other partners leaks.
+        return token.check_client(client)
+
+    def introspect_token(self, token: IssuedToken) -> dict[str, Any]:
+        claims = token.token.claims(self.server.tokens.issuer)
+        return {"active": True, "token_type": "Bearer", **claims}
+
+
+class Revocation(_TokenQuery, RevocationEndpoint):  # type: ignore[misc]
+    def revoke_token(self, token: IssuedToken, request: Any) -> None:
+        self.server.revocations.revoke(
+            jti=token.token.jti,
+            client_id=token.token.client_id,
+            expires_at=datetime.fromtimestamp(token.token.expires_at, UTC),
+        )
+
+
+class AuthorizationServer(AuthlibServer):  # type: ignore[misc]
+    def __init__(
+        self, *, tokens: TokenService, assertions: ClientAssertionVerifier, revocations: RevocationList
+    ) -> None:
+        super().__init__(scopes_supported=sorted(PARTNER_OWN | STAFF))
+        self.tokens = tokens
+        self.assertions = assertions
+        self.revocations = revocations
+        self.register_grant(ClientCredentials)
+        self.register_token_generator("default", self._generate_token)
+        self.register_client_auth_method(AUTH_METHOD, self._authenticate_client)
+        self.register_endpoint(Introspection)
+        self.register_endpoint(Revocation)
+
+    # authlib hooks -----------------------------------------------------------------------------
+    def query_client(self, client_id: str) -> OAuthClient | None:
+        client = self.assertions.lookup(client_id)
+        return OAuthClient(client) if client is not None else None
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        """JWT access tokens are self-contained; issuance is recorded by the audit log."""
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """No signal subscribers: metering and audit run in the edge pipeline."""
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> tuple[int, Any, list[tuple[str, str]]]:
+        return status, body, list(headers)
+
+    def create_oauth2_request(self, request: FormRequest) -> FormRequest:
+        return request
+
+    # ours --------------------------------------------------------------------------------------
+    def _authenticate_client(self, query_client: Any, request: FormRequest) -> OAuthClient:
+        try:
+            client = self.assertions.verify(request.form)
+        except ClientAssertionError as exc:
+            raise InvalidClientError(description=str(exc)) from exc
+        return OAuthClient(client)
+
+    def _generate_token(
+        self,
+        grant_type: str,
+        client: OAuthClient,
+        user: Any = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = False,
+    ) -> dict[str, Any]:
+        scopes = parse_scopes(scope) if scope else client.grantable()
+        audience = self.tokens.admin_audience if client.client.partner.operator else self.tokens.api_audience
+        value, token = self.tokens.issue(
+            client_id=client.client_id, subject=client.client_id, scopes=scopes, audience=audience
+        )
+        return {
+            "access_token": value,
+            "token_type": "Bearer",
+            "expires_in": token.expires_at - token.issued_at,
+            "scope": " ".join(sorted(scopes)),
+        }
+
+    def find_token(self, value: str) -> IssuedToken | None:
+        try:
+            token = self.tokens.verify_signature(value)
+        except InvalidTokenError:
+            return None
+        return IssuedToken(token, self.revocations, int(self.tokens.clock.now().timestamp()))
+
+    def metadata(self) -> dict[str, Any]:
+        """RFC 8414 metadata: exactly what this server supports, nothing more."""
+        issuer = self.tokens.issuer
+        auth_methods = [AUTH_METHOD]
+        algs = list(ASSERTION_ALGORITHMS)
+        return {
+            "issuer": issuer,
+            "token_endpoint": f"{issuer}/oauth2/token",
+            "jwks_uri": f"{issuer}/oauth2/jwks",
+            "introspection_endpoint": f"{issuer}/oauth2/introspect",
+            "revocation_endpoint": f"{issuer}/oauth2/revoke",
+            "grant_types_supported": ["client_credentials"],
+            "response_types_supported": [],
+            "scopes_supported": sorted(PARTNER_OWN),
+            "token_endpoint_auth_methods_supported": auth_methods,
+            "token_endpoint_auth_signing_alg_values_supported": algs,
+            "introspection_endpoint_auth_methods_supported": auth_methods,
+            "introspection_endpoint_auth_signing_alg_values_supported": algs,
+            "revocation_endpoint_auth_methods_supported": auth_methods,
+            "revocation_endpoint_auth_signing_alg_values_supported": algs,
+            "access_token_signing_alg_values_supported": ["ES256"],
+            "service_documentation": f"{issuer}/docs",
+        }

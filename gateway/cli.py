@@ -1,0 +1,290 @@
+"""`gateway serve | migrate | seed | openapi | keys rotate | audit verify | partners ... | demo token`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+from gateway.auth.keys import KeyRing
+from gateway.demo import client_assertion, seed_demo
+from gateway.domain.audit.chain import verify
+from gateway.domain.clock import SystemClock
+from gateway.domain.environment import Environment
+from gateway.domain.errors import DomainError
+from gateway.settings import Settings
+from gateway.storage.audit import SqlAuditLog
+from gateway.storage.database import Database
+from gateway.storage.migrate import prepare
+from gateway.storage.registry import SqlRegistryStore
+from partners.models import PartnerStatus, PartnerType
+from partners.service import Registry
+
+
+def _environments(choice: str) -> list[Environment]:
+    return list(Environment) if choice == "all" else [Environment(choice)]
+
+
+def _registry(settings: Settings) -> Registry:
+    return Registry(SqlRegistryStore(Database(settings.database(Environment.PRODUCTION))), SystemClock())
+
+
+def _key_ring(settings: Settings, environment: Environment) -> KeyRing:
+    ttl = timedelta(seconds=settings.access_token_ttl_seconds)
+    return KeyRing(settings.keys_dir / environment.value, SystemClock(), token_ttl=ttl)
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    prepare(settings)
+    for environment in Environment:
+        _key_ring(settings, environment).ensure()
+        print(
+            f"{environment.value}: schema up to date ({settings.database(environment).describe()}); "
+            "signing keys ready"
+        )
+    return 0
+
+
+def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
+    credentials_file = settings.demo_dir / "credentials.json"
+    credentials = seed_demo(_registry(settings), credentials_file)
+    for item in credentials:
+        print(f"{item['environment']:<10} {item['client_id']:<32} {item['partner']} ({item['type']})")
+    print(f"credentials (private keys, mode 0600): {credentials_file}")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    workers = args.workers or settings.workers
+    settings.with_changes(workers=workers)  # refuses in-memory limits with several workers
+    print(f"open platform on {settings.base_url} (production) and {settings.base_url}/sandbox; docs at /docs")
+    uvicorn.run(
+        "gateway.app:create_app_from_env",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=workers,
+        log_level="warning" if args.quiet else "info",
+        access_log=not args.quiet,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def cmd_openapi(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.app import create_app
+    from openapi.spec import SPEC_FILE, render
+
+    fixed = settings.with_changes(base_url="https://api.openplatform.example")
+    text = render(create_app(fixed).openapi_schema)
+    target = Path(args.output) if args.output else SPEC_FILE
+    if args.check:
+        if not target.exists() or target.read_text() != text:
+            print(f"{target} differs from the app: run `make openapi`", file=sys.stderr)
+            return 1
+        print(f"{target} matches the app")
+        return 0
+    target.write_text(text)
+    print(f"wrote {target}")
+    return 0
+
+
+def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    for environment in _environments(args.environment):
+        entry = _key_ring(settings, environment).rotate()
+        print(
+            f"{environment.value}: new signing key {entry.kid}; "
+            "older keys stay published until their tokens expire"
+        )
+    return 0
+
+
+def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    for environment in _environments(args.environment):
+        for entry in _key_ring(settings, environment).entries():
+            state = f"retired {entry.retired_at:%Y-%m-%d %H:%M}" if entry.retired_at else "signing"
+            print(
+                f"{environment.value:<10} {entry.kid:<24} created {entry.created_at:%Y-%m-%d %H:%M}  {state}"
+            )
+    return 0
+
+
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    failed = False
+    for environment in _environments(args.environment):
+        log = SqlAuditLog(Database(settings.database(environment)))
+        result = verify(log.records(), log.head())
+        if result.ok:
+            print(f"{environment.value}: audit chain verifies ({result.records} records)")
+        else:
+            failed = True
+            print(
+                f"{environment.value}: AUDIT CHAIN BROKEN at record {result.first_bad_seq}: {result.problem}"
+            )
+    return 1 if failed else 0
+
+
+def cmd_partners_list(settings: Settings, _args: argparse.Namespace) -> int:
+    registry = _registry(settings)
+    for partner in registry.store.list_partners():
+        print(
+            f"{partner.id}  {partner.type.value:<18} {partner.region} "
+            f"{partner.status.value:<9} {partner.name}"
+        )
+        for app in registry.store.list_apps(partner.id):
+            print(
+                f"    {app.client_id:<32} {app.environment.value:<10} plan={app.plan_id} "
+                f"scopes={' '.join(sorted(app.scopes))}"
+            )
+    return 0
+
+
+def cmd_partners_create(settings: Settings, args: argparse.Namespace) -> int:
+    partner = _registry(settings).create_partner(
+        name=args.name, type=PartnerType(args.type), region=args.region
+    )
+    print(partner.id)
+    return 0
+
+
+def cmd_partners_status(settings: Settings, args: argparse.Namespace) -> int:
+    status = PartnerStatus.SUSPENDED if args.command == "suspend" else PartnerStatus.ACTIVE
+    partner = _registry(settings).set_partner_status(args.partner_id, status)
+    print(f"{partner.id} is {partner.status.value}")
+    return 0
+
+
+def cmd_apps_create(settings: Settings, args: argparse.Namespace) -> int:
+    jwks = json.loads(Path(args.jwks).read_text())
+    app = _registry(settings).create_app(
+        partner_id=args.partner_id,
+        name=args.name or "",
+        environment=Environment(args.environment),
+        jwks=jwks,
+        scopes=args.scopes.split(),
+        plan_id=args.plan,
+    )
+    print(app.client_id)
+    return 0
+
+
+def cmd_demo_token(settings: Settings, args: argparse.Namespace) -> int:
+    """Sign a client assertion with a demo key and exchange it at the token endpoint."""
+    credentials = json.loads((settings.demo_dir / "credentials.json").read_text())
+    environment = Environment(args.environment)
+    matches = [
+        c
+        for c in credentials
+        if c["environment"] == environment.value and args.partner.lower() in c["partner"].lower()
+    ]
+    if not matches:
+        print(f"no demo app for {args.partner!r} in {environment.value}", file=sys.stderr)
+        return 2
+    item = matches[0]
+    issuer = settings.issuer(environment)
+    assertion = client_assertion(item["client_id"], item["private_jwk"], issuer)
+    if args.assertion_only:
+        print(json.dumps({"client_id": item["client_id"], "client_assertion": assertion}))
+        return 0
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": item["client_id"],
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion,
+    }
+    if args.scope:
+        form["scope"] = args.scope
+    response = httpx.post(f"{issuer}/oauth2/token", data=form, timeout=10)
+    if response.status_code != 200:
+        print(response.text, file=sys.stderr)
+        return 1
+    print(response.json()["access_token"])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    sub = parser.add_subparsers(dest="group", required=True)
+
+    serve = sub.add_parser("serve", help="serve the gateway (uvicorn)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.add_argument("--quiet", action="store_true", help="no access log")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="create or upgrade both environments' databases").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser("seed", help="plans and demo partners; writes var/demo/credentials.json").set_defaults(
+        func=cmd_seed
+    )
+    spec = sub.add_parser("openapi", help="write openapi/v1.json (or --check for drift)")
+    spec.add_argument("--output")
+    spec.add_argument("--check", action="store_true")
+    spec.set_defaults(func=cmd_openapi)
+
+    keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="command", required=True)
+    for name, func in (("rotate", cmd_keys_rotate), ("list", cmd_keys_list)):
+        command = keys.add_parser(name)
+        command.add_argument("--environment", choices=["all", *[e.value for e in Environment]], default="all")
+        command.set_defaults(func=func)
+
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="command", required=True)
+    check = audit.add_parser("verify", help="verify the hash chain; exit 1 when it is broken")
+    check.add_argument("--environment", choices=["all", *[e.value for e in Environment]], default="all")
+    check.set_defaults(func=cmd_audit_verify)
+
+    partners = sub.add_parser("partners", help="the partner registry").add_subparsers(
+        dest="command", required=True
+    )
+    partners.add_parser("list").set_defaults(func=cmd_partners_list)
+    create = partners.add_parser("create")
+    create.add_argument("--name", required=True)
+    create.add_argument("--type", required=True, choices=[t.value for t in PartnerType])
+    create.add_argument("--region", required=True)
+    create.set_defaults(func=cmd_partners_create)
+    for name in ("suspend", "reactivate"):
+        status = partners.add_parser(name)
+        status.add_argument("partner_id")
+        status.set_defaults(func=cmd_partners_status)
+    app = partners.add_parser("add-app", help="register an OAuth client for a partner")
+    app.add_argument("partner_id")
+    app.add_argument("--environment", required=True, choices=[e.value for e in Environment])
+    app.add_argument("--jwks", required=True, help="file with the public JWK Set")
+    app.add_argument("--scopes", required=True, help="space-separated scopes")
+    app.add_argument("--plan")
+    app.add_argument("--name")
+    app.set_defaults(func=cmd_apps_create)
+
+    demo = sub.add_parser("demo", help="act as a demo partner").add_subparsers(dest="command", required=True)
+    token = demo.add_parser("token", help="get an access token for a demo app")
+    token.add_argument("--partner", default="bank")
+    token.add_argument("--environment", choices=[e.value for e in Environment], default="production")
+    token.add_argument("--scope")
+    token.add_argument(
+        "--assertion-only", action="store_true", help="print the signed client assertion instead"
+    )
+    token.set_defaults(func=cmd_demo_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        result: int = args.func(settings, args)
+    except DomainError as exc:
+        print(f"refused: {exc.detail} {dict(exc.context) or ''}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Demo data for `make run`: an operator, a bank, an e-commerce platform and a developer, each
+with apps whose private keys are written once to `var/demo/credentials.json` (mode 0600)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from joserfc import jwk, jwt
+
+from gateway.domain.environment import Environment
+from gateway.domain.scopes import Scope
+from partners.models import PartnerType
+from partners.service import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class DemoApp:
+    partner: str
+    type: PartnerType
+    region: str
+    environments: tuple[Environment, ...]
+    scopes: tuple[Scope, ...]
+    plan: str
+    operator: bool = False
+
+
+DEMO_APPS: Final = (
+    DemoApp(
+        "Demo Regional Bank",
+        PartnerType.INSTITUTION,
+        "CN",
+        (Environment.SANDBOX, Environment.PRODUCTION),
+        (Scope.MARKET_READ, Scope.FUNDS_READ, Scope.COMPLIANCE_SUITABILITY, Scope.COMPLIANCE_SCREENING),
+        "enterprise",
+    ),
+    DemoApp(
+        "Demo ShopMall",
+        PartnerType.LIFESTYLE_PLATFORM,
+        "CN",
+        (Environment.SANDBOX, Environment.PRODUCTION),
+        (Scope.MARKET_READ, Scope.FUNDS_READ, Scope.POINTS_VALUATIONS_WRITE),
+        "growth",
+    ),
+    DemoApp(
+        "Demo Developer",
+        PartnerType.DEVELOPER,
+        "HK",
+        (Environment.SANDBOX,),
+        (Scope.MARKET_READ, Scope.FUNDS_READ, Scope.COMPLIANCE_SUITABILITY, Scope.COMPLIANCE_SCREENING),
+        "sandbox",
+    ),
+    DemoApp(
+        "Platform Operations",
+        PartnerType.SERVICE_PROVIDER,
+        "CN",
+        (Environment.PRODUCTION,),
+        (Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT),
+        "enterprise",
+        operator=True,
+    ),
+)
+
+
+def new_private_jwk() -> dict[str, Any]:
+    kid = f"key-{secrets.token_hex(4)}"
+    key = jwk.generate_key("EC", "P-256", parameters={"kid": kid, "use": "sig", "alg": "ES256"}, private=True)
+    return dict(key.as_dict(private=True))
+
+
+def public_part(private: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in private.items() if k != "d"}
+
+
+def seed_demo(registry: Registry, credentials_file: Path) -> list[dict[str, Any]]:
+    """Create the demo partners and apps once; later runs keep what exists."""
+    registry.ensure_default_plans()
+    if credentials_file.exists():
+        existing: list[dict[str, Any]] = json.loads(credentials_file.read_text())
+        if all(registry.store.get_client(item["client_id"]) for item in existing):
+            return existing
+    credentials: list[dict[str, Any]] = []
+    for demo in DEMO_APPS:
+        partner = registry.store.find_partner_by_name(demo.partner) or registry.create_partner(
+            name=demo.partner, type=demo.type, region=demo.region, operator=demo.operator
+        )
+        for environment in demo.environments:
+            private = new_private_jwk()
+            app = registry.create_app(
+                partner_id=partner.id,
+                name=f"{demo.partner} ({environment.value})",
+                environment=environment,
+                jwks={"keys": [public_part(private)]},
+                scopes=[s.value for s in demo.scopes],
+                plan_id=demo.plan if environment is Environment.PRODUCTION or demo.operator else "sandbox",
+            )
+            credentials.append(
+                {
+                    "partner": demo.partner,
+                    "type": "operator" if demo.operator else demo.type.value,
+                    "environment": environment.value,
+                    "client_id": app.client_id,
+                    "scopes": sorted(app.scopes),
+                    "private_jwk": private,
+                }
+            )
+    write_secret_json(credentials_file, credentials)
+    return credentials
+
+
+def write_secret_json(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(document, handle, indent=2)
+        handle.write("\n")
+    os.chmod(path, 0o600)
+
+
+def client_assertion(
+    client_id: str, private_jwk: dict[str, Any], audience: str, *, lifetime: int = 60
+) -> str:
+    """A `private_key_jwt` assertion (RFC 7523 §3) as a partner would sign it."""
+    now = int(time.time())
+    key = jwk.import_key(private_jwk)
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": secrets.token_urlsafe(16),
+    }
+    alg = str(private_jwk.get("alg", "ES256"))
+    return jwt.encode({"alg": alg, "kid": private_jwk["kid"], "typ": "JWT"}, claims, key, algorithms=[alg])

@@ -1,0 +1,145 @@
+"""One authentication middleware for every route: bearer JWT verified once and cached, then
+audience, revocation, client status and the route's declared scopes (RFC 6750, RFC 9068)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from gateway.auth.revocation import RevocationList
+from gateway.auth.tokens import AccessToken, InvalidTokenError, TokenService
+from gateway.domain.environment import Environment
+from gateway.edge.access import Access, Audience, access_of
+from gateway.edge.principal import Principal
+from partners.models import Client
+
+TOKEN_CACHE_SIZE: Final = 50_000
+CLIENT_CACHE_SECONDS: Final = 10.0
+
+
+class EnvironmentAuth:
+    """What the middleware needs per environment."""
+
+    def __init__(self, tokens: TokenService, revocations: RevocationList) -> None:
+        self.tokens = tokens
+        self.revocations = revocations
+        self.cache: dict[str, AccessToken] = {}
+
+    def verify(self, value: str) -> AccessToken:
+        token = self.cache.get(value)
+        if token is None:
+            token = self.tokens.verify(value)  # signature checks are the hot path's main CPU cost
+            if len(self.cache) >= TOKEN_CACHE_SIZE:
+                self.cache.clear()
+            self.cache[value] = token
+        elif token.expires_at <= int(self.tokens.clock.now().timestamp()):
+            del self.cache[value]
+            raise InvalidTokenError("the access token has expired")
+        return token
+
+    def audience(self, audience: Audience) -> str:
+        return self.tokens.admin_audience if audience is Audience.ADMIN else self.tokens.api_audience
+
+
+class ClientCache:
+    """Registry reads are cached per worker for a few seconds; suspension bites within that."""
+
+    def __init__(self, lookup: Callable[[str], Client | None]) -> None:
+        self._lookup = lookup
+        self._entries: dict[str, tuple[float, Client | None]] = {}
+
+    def get(self, client_id: str) -> Client | None:
+        now = time.monotonic()
+        entry = self._entries.get(client_id)
+        if entry is None or entry[0] < now:
+            entry = (now + CLIENT_CACHE_SECONDS, self._lookup(client_id))
+            self._entries[client_id] = entry
+        return entry[1]
+
+    def forget(self, client_id: str) -> None:
+        self._entries.pop(client_id, None)
+
+
+def _challenge(error: str, description: str, *, scope: str | None = None) -> dict[str, str]:
+    # RFC 6750 §3: the challenge names the error; descriptions must not contain quotes.
+    clean = description.replace('"', "")
+    value = f'Bearer realm="open-platform", error="{error}", error_description="{clean}"'
+    if scope:
+        value += f', scope="{scope}"'
+    return {"WWW-Authenticate": value}
+
+
+def unauthorized(description: str) -> NotAuthorizedException:
+    return NotAuthorizedException(detail=description, headers=_challenge("invalid_token", description))
+
+
+class AuthenticationMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, environments: dict[Environment, EnvironmentAuth], clients: ClientCache
+    ) -> None:
+        self.app = app
+        self.environments = environments
+        self.clients = clients
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler: Any = scope["route_handler"]
+        access = access_of(handler)
+        if access is None and handler.http_methods == {"OPTIONS"}:
+            await self.app(scope, receive, send)  # Litestar's generated OPTIONS answer: only an Allow header
+            return
+        if access is None:
+            raise PermissionDeniedException(detail="this route declares no access policy")
+        state: dict[str, Any] = scope["state"]
+        environment: Environment = state["environment"]
+        if access.audience is Audience.ADMIN and environment is not Environment.PRODUCTION:
+            raise NotFoundException()  # staff APIs are control plane: production only
+        if not access.public:
+            state["principal"] = self.authenticate(scope, access, environment)
+        await self.app(scope, receive, send)
+
+    def authenticate(self, scope: Scope, access: Access, environment: Environment) -> Principal:
+        if b"access_token=" in scope.get("query_string", b""):
+            # RFC 9700 §2.5 / FAPI 2.0: tokens never travel in URLs.
+            raise NotAuthorizedException(
+                detail="access tokens in the query string are refused; use the Authorization header",
+                headers=_challenge("invalid_request", "token in query string"),
+            )
+        value = _bearer(scope)
+        auth = self.environments[environment]
+        try:
+            token = auth.verify(value)
+        except InvalidTokenError as exc:
+            raise unauthorized(str(exc)) from exc
+        if auth.audience(access.audience) not in token.audience:
+            raise unauthorized("the access token is not meant for this API (aud)")
+        if auth.revocations.is_revoked(token.jti):
+            raise unauthorized("the access token was revoked")
+        client = self.clients.get(token.client_id)
+        if client is None or not client.active:
+            raise unauthorized("the client is unknown, disabled or suspended")
+        missing = access.scopes - token.scopes
+        if missing:
+            needed = " ".join(sorted(access.scopes))
+            raise PermissionDeniedException(
+                detail=f"the access token lacks the scope this operation needs: {needed}",
+                headers=_challenge("insufficient_scope", "missing scope", scope=needed),
+            )
+        return Principal(client=client, token=token, environment=environment)
+
+
+def _bearer(scope: Scope) -> str:
+    for name, raw in scope["headers"]:
+        if name == b"authorization":
+            value = raw.decode("latin-1")
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise unauthorized("use the Bearer authorization scheme")
+            return token.strip()
+    raise NotAuthorizedException(
+        detail="this operation needs an access token",
+        headers={"WWW-Authenticate": 'Bearer realm="open-platform"'},
+    )

@@ -1,0 +1,66 @@
+"""The services one environment offers, and the platform that holds both environments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+from litestar.di import NamedDependency
+
+from gateway.auth.keys import KeyRing
+from gateway.auth.server import AuthorizationServer
+from gateway.domain.clock import Clock
+from gateway.domain.compliance.service import ComplianceService
+from gateway.domain.environment import Environment
+from gateway.domain.market.catalogue import Catalogue
+from gateway.edge.authentication import ClientCache
+from gateway.edge.principal import Principal
+from gateway.settings import Settings
+from gateway.storage.audit import SqlAuditLog
+from gateway.storage.database import Database
+from gateway.storage.idempotency import SqlIdempotencyStore
+from partners.service import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentServices:
+    environment: Environment
+    issuer: str
+    database: Database
+    keys: KeyRing
+    auth_server: AuthorizationServer
+    audit: SqlAuditLog
+    idempotency: SqlIdempotencyStore
+    compliance: ComplianceService
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    settings: Settings
+    clock: Clock
+    registry: Registry
+    clients: ClientCache
+    catalogue: Catalogue
+    environments: dict[Environment, EnvironmentServices]
+
+
+def provide_platform(request: Request[Any, Any, Any]) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+def provide_env(request: Request[Any, Any, Any]) -> EnvironmentServices:
+    platform: Platform = request.app.state.platform
+    return platform.environments[request.scope["state"]["environment"]]
+
+
+def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal: Principal = request.scope["state"]["principal"]
+    return principal
+
+
+# Explicit dependency markers (the Litestar 3.0 style; inferred dependencies are deprecated).
+EnvDep = NamedDependency[EnvironmentServices]
+PlatformDep = NamedDependency[Platform]
+PrincipalDep = NamedDependency[Principal]

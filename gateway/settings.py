@@ -1,0 +1,162 @@
+"""Frozen settings read from the environment, with embedded defaults that run on a laptop."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from gateway.domain.environment import Environment
+
+
+class SettingsError(ValueError):
+    """The configuration is unsafe or inconsistent; the gateway refuses to start with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseTarget:
+    """One environment's database: a URL and, on PostgreSQL, the schema that holds its tables."""
+
+    url: str
+    schema: str | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        return Path(self.url.split("///", 1)[1])
+
+    def describe(self) -> str:
+        """Name the target without credentials (for logs and errors)."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        where = f"{parts.scheme}://{host}{parts.path}" if host else self.url
+        return f"{where} schema={self.schema}" if self.schema else where
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    var_dir: Path = Path("var")
+    database_url: str | None = None
+    sandbox_database_url: str | None = None
+    database_schema_prefix: str = "gateway_"
+    redis_url: str | None = None
+    namespace: str = "gw"
+    access_token_ttl_seconds: int = 600
+    client_assertion_max_age_seconds: int = 300
+    max_body_bytes: int = 64 * 1024
+    idempotency_retention_hours: int = 24
+    screening_review_threshold: float = 0.82
+    screening_block_threshold: float = 0.95
+    seed_demo_data: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def text(name: str, default: str) -> str:
+            return env.get(name, default)
+
+        def optional(name: str) -> str | None:
+            return env.get(name) or None
+
+        def number(name: str, default: int) -> int:
+            raw = env.get(name)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+        def ratio(name: str, default: float) -> float:
+            raw = env.get(name)
+            if raw is None:
+                return default
+            try:
+                return float(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+
+        port = number("GATEWAY_PORT", defaults.port)
+        host = text("GATEWAY_HOST", defaults.host)
+        settings = cls(
+            base_url=text("GATEWAY_BASE_URL", f"http://{host}:{port}"),
+            host=host,
+            port=port,
+            workers=number("GATEWAY_WORKERS", defaults.workers),
+            var_dir=Path(text("GATEWAY_VAR_DIR", str(defaults.var_dir))),
+            database_url=optional("DATABASE_URL"),
+            sandbox_database_url=optional("SANDBOX_DATABASE_URL"),
+            database_schema_prefix=text("DATABASE_SCHEMA_PREFIX", defaults.database_schema_prefix),
+            redis_url=optional("REDIS_URL"),
+            namespace=text("GATEWAY_NAMESPACE", defaults.namespace),
+            access_token_ttl_seconds=number("ACCESS_TOKEN_TTL_SECONDS", defaults.access_token_ttl_seconds),
+            screening_review_threshold=ratio(
+                "SCREENING_REVIEW_THRESHOLD", defaults.screening_review_threshold
+            ),
+            screening_block_threshold=ratio("SCREENING_BLOCK_THRESHOLD", defaults.screening_block_threshold),
+            seed_demo_data=text("GATEWAY_SEED_DEMO", "1") != "0",
+        )
+        settings.validate()
+        return settings
+
+    def with_changes(self, **changes: object) -> Settings:
+        updated = replace(self, **changes)  # type: ignore[arg-type]
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        """Refuse configurations that would be unsafe in a financial gateway."""
+        if not 300 <= self.access_token_ttl_seconds <= 900:
+            # Short-lived access tokens (5-15 min); never authlib's ten-day default.
+            raise SettingsError("ACCESS_TOKEN_TTL_SECONDS must be between 300 and 900")
+        if self.workers < 1:
+            raise SettingsError("GATEWAY_WORKERS must be at least 1")
+        if self.workers > 1 and self.redis_url is None:
+            raise SettingsError(
+                "in-memory rate limits and replay caches are per process: set REDIS_URL "
+                "when GATEWAY_WORKERS is more than 1"
+            )
+        if not 0 < self.screening_review_threshold < self.screening_block_threshold <= 1:
+            raise SettingsError("screening thresholds need 0 < review < block <= 1")
+        production = self.database(Environment.PRODUCTION)
+        sandbox = self.database(Environment.SANDBOX)
+        if (production.url, production.schema) == (sandbox.url, sandbox.schema):
+            raise SettingsError(f"the sandbox must not use the production database ({production.describe()})")
+
+    def database(self, environment: Environment) -> DatabaseTarget:
+        """Each environment has its own database: a SQLite file, or a PostgreSQL schema."""
+        if environment is Environment.SANDBOX and self.sandbox_database_url:
+            return _target(self.sandbox_database_url, self.database_schema_prefix + environment.value)
+        if self.database_url:
+            return _target(self.database_url, self.database_schema_prefix + environment.value)
+        return DatabaseTarget(f"sqlite:///{self.var_dir / (environment.value + '.db')}")
+
+    def issuer(self, environment: Environment) -> str:
+        return environment.issuer(self.base_url)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.var_dir / "keys"
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.var_dir / "demo"
+
+
+def _target(url: str, schema: str) -> DatabaseTarget:
+    if url.startswith("sqlite"):
+        return DatabaseTarget(url)
+    return DatabaseTarget(url, schema)

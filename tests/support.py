@@ -1,0 +1,130 @@
+"""Test helpers: partners and apps made through the real registry, tokens from the real endpoint."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from joserfc import jwk, jwt
+from litestar.testing import TestClient
+
+from gateway.demo import new_private_jwk, public_part
+from gateway.domain.clock import Clock
+from gateway.domain.environment import Environment
+from gateway.domain.scopes import Scope
+from gateway.services import Platform
+from partners.models import PartnerType
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ALL_INSTITUTION_SCOPES = (
+    Scope.MARKET_READ,
+    Scope.FUNDS_READ,
+    Scope.COMPLIANCE_SUITABILITY,
+    Scope.COMPLIANCE_SCREENING,
+)
+
+
+@dataclass
+class PartnerApp:
+    client_id: str
+    partner_id: str
+    private_jwk: dict[str, Any]
+    environment: Environment
+    issuer: str
+    clock: Clock
+    scopes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.issuer}/oauth2/token"
+
+    @property
+    def prefix(self) -> str:
+        return self.environment.path_prefix
+
+    def assertion(self, **overrides: Any) -> str:
+        now = int(self.clock.now().timestamp())
+        claims: dict[str, Any] = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": self.issuer,
+            "iat": now,
+            "exp": now + 60,
+            "jti": secrets.token_urlsafe(12),
+        }
+        header = {"alg": "ES256", "kid": self.private_jwk["kid"]}
+        header.update(overrides.pop("header", {}))
+        for name, value in overrides.items():
+            if value is None:
+                claims.pop(name, None)
+            else:
+                claims[name] = value
+        key = jwk.import_key(self.private_jwk)
+        return jwt.encode(header, claims, key, algorithms=[header["alg"]])
+
+    def token_form(self, assertion: str | None = None, scope: str | None = None) -> dict[str, str]:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion or self.assertion(),
+        }
+        if scope:
+            form["scope"] = scope
+        return form
+
+    def token(self, client: TestClient[Any], scope: str | None = None) -> str:
+        response = client.post(f"{self.prefix}/oauth2/token", data=self.token_form(scope=scope))
+        assert response.status_code == 200, response.text
+        value: str = response.json()["access_token"]
+        return value
+
+    def headers(self, client: TestClient[Any], scope: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(client, scope)}"}
+
+
+def register_app(
+    platform: Platform,
+    *,
+    partner_type: PartnerType = PartnerType.INSTITUTION,
+    environment: Environment = Environment.PRODUCTION,
+    scopes: tuple[Scope, ...] = ALL_INSTITUTION_SCOPES,
+    plan: str = "enterprise",
+    operator: bool = False,
+    partner_id: str | None = None,
+) -> PartnerApp:
+    registry = platform.registry
+    if partner_id is None:
+        partner = registry.create_partner(
+            name=f"Test partner {secrets.token_hex(6)}", type=partner_type, region="CN", operator=operator
+        )
+        partner_id = partner.id
+    private = new_private_jwk()
+    app = registry.create_app(
+        partner_id=partner_id,
+        name="test app",
+        environment=environment,
+        jwks={"keys": [public_part(private)]},
+        scopes=[s.value for s in scopes],
+        plan_id=plan,
+    )
+    return PartnerApp(
+        client_id=app.client_id,
+        partner_id=partner_id,
+        private_jwk=private,
+        environment=environment,
+        issuer=platform.settings.issuer(environment),
+        clock=platform.clock,
+        scopes=tuple(sorted(app.scopes)),
+    )
+
+
+def wait_until(predicate: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
