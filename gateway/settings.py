@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway.domain.environment import Environment
+from sandbox.isolation import SandboxIsolationError, check_isolation
 
 
 class SettingsError(ValueError):
@@ -131,10 +132,10 @@ class Settings:
             )
         if not 0 < self.screening_review_threshold < self.screening_block_threshold <= 1:
             raise SettingsError("screening thresholds need 0 < review < block <= 1")
-        production = self.database(Environment.PRODUCTION)
-        sandbox = self.database(Environment.SANDBOX)
-        if (production.url, production.schema) == (sandbox.url, sandbox.schema):
-            raise SettingsError(f"the sandbox must not use the production database ({production.describe()})")
+        try:
+            check_isolation(self.database(Environment.PRODUCTION), self.database(Environment.SANDBOX))
+        except SandboxIsolationError as exc:
+            raise SettingsError(str(exc)) from exc
 
     def database(self, environment: Environment) -> DatabaseTarget:
         """Each environment has its own database: a SQLite file, or a PostgreSQL schema."""

@@ -8,11 +8,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from gateway.domain.clock import Clock
+from gateway.domain.environment import Environment
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from gateway.domain.clock import Clock
-from gateway.domain.environment import Environment
 from partners.errors import DuplicatePartnerError, InvalidAppError, PartnerNotFoundError, PlanNotFoundError
 from partners.models import (
     REGIONS,

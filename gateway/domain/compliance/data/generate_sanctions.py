@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Final, Literal
 
 import msgspec
-from pypinyin import lazy_pinyin
-
 from gateway.domain.compliance.sanctions_data import SanctionsAlias, SanctionsEntry, SanctionsList
 from gateway.domain.compliance.screening import normalise_name
+from pypinyin import lazy_pinyin
 
 # Every record is invented: names are drawn from syllable and name-part pools, never from a real list.
 SEED: Final = 2026
