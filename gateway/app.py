@@ -33,7 +33,7 @@ from gateway.domain.compliance.screening import Screener, ScreeningThresholds
 from gateway.domain.compliance.service import ComplianceService
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import Catalogue
-from gateway.domain.scopes import PARTNER_OWN
+from gateway.domain.scopes import PARTNER_OWN, STAFF
 from gateway.edge.access import SECURITY_SCHEME, public
 from gateway.edge.audit import AuditMiddleware
 from gateway.edge.authentication import AuthenticationMiddleware, ClientCache, EnvironmentAuth
@@ -206,7 +206,7 @@ def _openapi_config(settings: Settings) -> OpenAPIConfig:
                     flows=OAuthFlows(
                         client_credentials=OAuthFlow(
                             token_url=f"{production}/oauth2/token",
-                            scopes={scope.value: scope.value for scope in sorted(PARTNER_OWN)},
+                            scopes={scope.value: scope.value for scope in sorted(PARTNER_OWN | STAFF)},
                         )
                     ),
                 )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 import httpx
 
@@ -17,13 +20,18 @@ from gateway.domain.audit.chain import verify
 from gateway.domain.clock import SystemClock
 from gateway.domain.environment import Environment
 from gateway.domain.errors import DomainError
-from gateway.settings import Settings
+from gateway.settings import Settings, SettingsError
 from gateway.storage.audit import SqlAuditLog
 from gateway.storage.database import Database
 from gateway.storage.migrate import prepare
 from gateway.storage.registry import SqlRegistryStore
 from partners.models import PartnerStatus, PartnerType
 from partners.service import Registry
+
+if TYPE_CHECKING:
+    import uvicorn
+
+WORKER_HEALTHCHECK_SECONDS: Final = 60
 
 
 def _environments(choice: str) -> list[Environment]:
@@ -61,21 +69,52 @@ def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     workers = args.workers or settings.workers
-    settings.with_changes(workers=workers)  # refuses in-memory limits with several workers
+    host = args.host or settings.host
+    port = args.port or settings.port
+    # Workers rebuild their settings from the environment (create_app_from_env): hand the command
+    # line on, so that the issuer is derived from the address actually served, not the default port.
+    os.environ.update(GATEWAY_WORKERS=str(workers), GATEWAY_HOST=host, GATEWAY_PORT=str(port))
+    try:
+        settings = Settings.from_env()  # refuses in-memory limits with several workers
+    except SettingsError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
     print(f"open platform on {settings.base_url} (production) and {settings.base_url}/sandbox; docs at /docs")
-    uvicorn.run(
+    config = uvicorn.Config(
         "gateway.app:create_app_from_env",
         factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host,
+        port=port,
         workers=workers,
+        # A spawned worker answers the supervisor's health check only after importing the app;
+        # uvicorn's 5 s default kills and respawns workers forever on a loaded 2-core machine.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         log_level="warning" if args.quiet else "info",
         access_log=not args.quiet,
         proxy_headers=False,
     )
+    if workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        return 0 if server.started else 1
+    Multiprocess(config, sockets=[_tcp_listener(config)]).run()
     return 0
+
+
+def _tcp_listener(config: uvicorn.Config) -> socket.socket:
+    """Bind the listening socket labelled `IPPROTO_TCP`, so that the workers set TCP_NODELAY.
+
+    uvicorn binds it with `proto=0` for several workers (uvicorn issue #3149); asyncio then leaves
+    Nagle's algorithm on for every accepted connection, and each keep-alive response waits ~40 ms
+    for the client's delayed ACK.
+    """
+    bound = config.bind_socket()
+    listener = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+    listener.set_inheritable(True)
+    return listener
 
 
 def cmd_openapi(settings: Settings, args: argparse.Namespace) -> int:

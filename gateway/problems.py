@@ -85,6 +85,7 @@ DOMAIN_PROBLEMS: Final[dict[type[DomainError], str]] = {
 HTTP_PROBLEMS: Final[dict[str, str]] = {
     "IdempotencyKeyReusedError": "idempotency-key-reused",
     "IdempotencyConflictError": "idempotency-in-progress",
+    "IdempotencyContentionError": "idempotency-in-progress",
 }
 STATUS_PROBLEMS: Final[dict[int, str]] = {
     400: "bad-request",
@@ -167,9 +168,22 @@ def _field_error(item: Any) -> dict[str, Any]:
     if not isinstance(item, dict):
         return {"field": "body", "message": str(item)}
     message = str(item.get("message", "invalid value"))
-    key = item.get("key")
-    field = str(key) if key else _field_from_message(message)
-    return {"field": field, "message": message, "source": item.get("source", "body")}
+    source = item.get("source", "body")
+    key = str(item.get("key") or "")
+    if source == "body" and key == "data":
+        key = ""  # Litestar names the body's root after the handler's `data` parameter
+    named = _named_field(message)
+    if named:
+        key = f"{key}.{named}" if key else named
+    return {"field": key or _field_from_message(message), "message": message, "source": source}
+
+
+def _named_field(message: str) -> str | None:
+    # msgspec names the offending member itself: "Object contains unknown field `status`".
+    for marker in ("Object contains unknown field `", "Object missing required field `"):
+        if message.startswith(marker):
+            return message[len(marker) :].split("`", 1)[0]
+    return None
 
 
 def _field_from_message(message: str) -> str:

@@ -12,29 +12,60 @@ from litestar.openapi.spec import OpenAPI, Reference, Schema
 SPEC_FILE: Final = Path(__file__).parent / "v1.json"
 
 
-def _strict_struct_names() -> set[str]:
+# JSON Schema keywords of an array's items that Litestar drops and msgspec enforces.
+ITEM_CONSTRAINTS: Final = {
+    "pattern": "pattern",
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "minimum": "minimum",
+    "maximum": "maximum",
+    "exclusiveMinimum": "exclusive_minimum",
+    "exclusiveMaximum": "exclusive_maximum",
+}
+
+
+def _strict_structs() -> dict[str, type[Any]]:
     from gateway.apis import schemas as wire  # the structs that set forbid_unknown_fields
 
-    names: set[str] = set()
+    structs: dict[str, type[Any]] = {}
     pending: list[type[Any]] = [wire.RequestBody]
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        names.add(cls.__name__)
+        structs[cls.__name__] = cls
     from gateway.apis.admin.schemas import PublicJwk
 
-    names.add(PublicJwk.__name__)
-    return names
+    structs[PublicJwk.__name__] = PublicJwk
+    return structs
 
 
 def forbid_additional_properties(spec: OpenAPI) -> None:
-    """Publish `additionalProperties: false` for every body struct that refuses unknown fields."""
-    strict = _strict_struct_names()
+    """Publish `additionalProperties: false` for every body struct that refuses unknown fields.
+
+    Also publishes the constraints on array items of those structs (`list[Annotated[str,
+    Meta(pattern=...)]]`) that Litestar 2 leaves out, so that the spec refuses what msgspec refuses.
+    """
+    strict = _strict_structs()
     schemas = spec.components.schemas if spec.components and spec.components.schemas else {}
     for name, schema in schemas.items():
-        if isinstance(schema, Schema) and name.rsplit("_", 1)[-1] in strict and schema.type is not None:
+        struct = strict.get(name.rsplit("_", 1)[-1])
+        if isinstance(schema, Schema) and struct is not None and schema.type is not None:
             schema.additional_properties = False
+            _publish_item_constraints(schema, struct)
     _ = Reference  # schema entries may also be references; those are left as they are
+
+
+def _publish_item_constraints(schema: Schema, struct: type[Any]) -> None:
+    (_,), components = msgspec.json.schema_components([struct])
+    reference = components[struct.__name__]
+    for field, published in (schema.properties or {}).items():
+        items = published.items if isinstance(published, Schema) else None
+        enforced = reference["properties"].get(field, {}).get("items", {})
+        if not isinstance(items, Schema):
+            continue
+        for keyword, attribute in ITEM_CONSTRAINTS.items():
+            if keyword in enforced and getattr(items, attribute) is None:
+                setattr(items, attribute, enforced[keyword])
 
 
 def render(spec: OpenAPI) -> str:

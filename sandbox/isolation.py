@@ -3,6 +3,7 @@ database is refused before anything starts."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 
@@ -19,7 +20,14 @@ class SandboxIsolationError(ValueError):
 
 
 def check_isolation(production: Target, sandbox: Target) -> None:
-    if (production.url, production.schema) == (sandbox.url, sandbox.schema):
+    if _identity(production) == _identity(sandbox):
         raise SandboxIsolationError(
             f"the sandbox must not use the production database ({production.describe()})"
         )
+
+
+def _identity(target: Target) -> tuple[str, str | None]:
+    """What a database really is: a SQLite file by its resolved path, however the URL spells it."""
+    if target.url.startswith("sqlite") and "///" in target.url:
+        return "sqlite:" + str(Path(target.url.split("///", 1)[1]).resolve()), None
+    return target.url, target.schema

@@ -80,8 +80,12 @@ def settings(backend_settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FrozenClock) -> Any:
-    return create_app(settings, clock=clock)
+def app(settings: Settings, clock: FrozenClock) -> Iterator[Any]:
+    application = create_app(settings, clock=clock)
+    yield application
+    # Tests that never start the app's lifespan must not leak its database connections either.
+    for services in application.state.platform.environments.values():
+        services.database.dispose()
 
 
 @pytest.fixture

@@ -40,20 +40,23 @@ class MoneyOut(msgspec.Struct, frozen=True, kw_only=True):
         return cls(amount=f"{money.amount:.2f}", currency=money.currency)
 
 
+def problem_response_spec(description: str) -> ResponseSpec:
+    # Litestar fills a ResponseSpec with random polyfactory examples by default: they differ from one
+    # app instance to the next, so `gateway openapi --check` would depend on what ran before it.
+    return ResponseSpec(
+        data_container=Problem,
+        media_type=PROBLEM_MEDIA_TYPE,
+        description=description,
+        generate_examples=False,
+    )
+
+
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """Declare problem+json error responses (so generated SDKs keep the 4xx types)."""
     common = (400, 401, 403, 413, 422, 429)
-    return {
-        status: ResponseSpec(
-            data_container=Problem, media_type=PROBLEM_MEDIA_TYPE, description="RFC 9457 problem"
-        )
-        for status in sorted({*common, *statuses})
-    }
+    return {status: problem_response_spec("RFC 9457 problem") for status in sorted({*common, *statuses})}
 
 
 PUBLIC_PROBLEMS: Final[dict[int, Any]] = {
-    status: ResponseSpec(
-        data_container=Problem, media_type=PROBLEM_MEDIA_TYPE, description="RFC 9457 problem"
-    )
-    for status in (400, 404, 413)
+    status: problem_response_spec("RFC 9457 problem") for status in (400, 404, 413)
 }

@@ -46,6 +46,7 @@ class KeyRing:
         self._entries: tuple[RingEntry, ...] = ()
         self._public: KeySet = KeySet([])
         self._jwks: dict[str, Any] = {"keys": []}
+        self._published_kids: tuple[str, ...] | None = None
 
     # -- reading -------------------------------------------------------------------------------
     def signing_key(self) -> ECKey:
@@ -107,15 +108,19 @@ class KeyRing:
             mtime = self._path.stat().st_mtime_ns
         except FileNotFoundError:
             mtime = -1
-        if mtime == self._mtime_ns and self._entries:
-            return
-        if mtime == -1:
-            raise RuntimeError(f"no signing keys at {self._path}: run `gateway migrate` first")
-        self._entries = self._load()
-        self._mtime_ns = mtime
+        if mtime != self._mtime_ns or not self._entries:
+            if mtime == -1:
+                raise RuntimeError(f"no signing keys at {self._path}: run `gateway migrate` first")
+            self._entries = self._load()
+            self._mtime_ns = mtime
+            self._published_kids = None
+        # A retired key leaves the published set by the clock alone, without a write to the file.
         published = self._published()
-        self._public = KeySet([entry.key for entry in published])
-        self._jwks = {"keys": [self._public_jwk(entry.key) for entry in published]}
+        kids = tuple(entry.kid for entry in published)
+        if kids != self._published_kids:
+            self._public = KeySet([entry.key for entry in published])
+            self._jwks = {"keys": [self._public_jwk(entry.key) for entry in published]}
+            self._published_kids = kids
 
     @staticmethod
     def _public_jwk(key: ECKey) -> dict[str, Any]:

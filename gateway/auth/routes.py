@@ -5,6 +5,7 @@ They keep RFC 6749 §5.2 error bodies (`{"error": ...}`) rather than problem+jso
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
@@ -12,11 +13,13 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.exceptions import ClientException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.types import ExceptionHandlersMap
 
-from gateway.apis.schemas import PUBLIC_PROBLEMS
+from gateway.apis.schemas import PUBLIC_PROBLEMS, problem_response_spec
+from gateway.auth.client_auth import ASSERTION_TYPE
 from gateway.auth.server import FormRequest
 from gateway.edge.access import public
-from gateway.problems import PROBLEM_MEDIA_TYPE, Problem
 from gateway.services import EnvDep, EnvironmentServices
 
 FORM: Final = "application/x-www-form-urlencoded"
@@ -35,20 +38,52 @@ class OAuthError(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     error_description: str | None = None
 
 
-class TokenForm(msgspec.Struct, frozen=True, kw_only=True):
-    grant_type: str
-    client_assertion_type: str
-    client_assertion: str
-    client_id: str | None = None
-    scope: str | None = None
+# The form bodies the handlers read themselves (so Litestar cannot infer them). They stay open,
+# as RFC 6749 §3.2 has unrecognised parameters ignored, but every parameter is one string: §3.2
+# also refuses a parameter sent twice.
+ANY_PARAMETER: Final = Schema(type=OpenAPIType.STRING)
+CLIENT_AUTHENTICATION: Final = {
+    "client_assertion_type": Schema(type=OpenAPIType.STRING, enum=[ASSERTION_TYPE]),
+    "client_assertion": Schema(
+        type=OpenAPIType.STRING,
+        min_length=1,
+        description="A JWT signed with the app's registered key (private_key_jwt, RFC 7523 §2.2)",
+    ),
+    "client_id": Schema(type=OpenAPIType.STRING, description="Optional; the assertion's iss and sub"),
+}
+TOKEN_FORM: Final = Schema(
+    type=OpenAPIType.OBJECT,
+    title="TokenForm",
+    properties={
+        "grant_type": Schema(type=OpenAPIType.STRING, enum=["client_credentials"]),
+        **CLIENT_AUTHENTICATION,
+        "scope": Schema(type=OpenAPIType.STRING, description="Space-separated scopes (RFC 6749 §3.3)"),
+    },
+    required=["client_assertion", "client_assertion_type", "grant_type"],
+    additional_properties=ANY_PARAMETER,
+)
+TOKEN_QUERY_FORM: Final = Schema(
+    type=OpenAPIType.OBJECT,
+    title="TokenQueryForm",
+    properties={
+        "token": Schema(type=OpenAPIType.STRING, min_length=1),
+        "token_type_hint": Schema(type=OpenAPIType.STRING, enum=["access_token"]),
+        **CLIENT_AUTHENTICATION,
+    },
+    required=["client_assertion", "client_assertion_type", "token"],
+    additional_properties=ANY_PARAMETER,
+)
 
 
-class TokenQueryForm(msgspec.Struct, frozen=True, kw_only=True):
-    token: str
-    client_assertion_type: str
-    client_assertion: str
-    client_id: str | None = None
-    token_type_hint: str | None = None
+def _form_operation(schema: Schema) -> type[Operation]:
+    """An operation that documents the form body its handler reads from the request itself."""
+
+    @dataclass
+    class FormOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(content={FORM: OpenAPIMediaType(schema=schema)}, required=True)
+
+    return FormOperation
 
 
 class Introspection(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -69,12 +104,26 @@ class JsonWebKeySet(msgspec.Struct, frozen=True):
     keys: list[dict[str, Any]]
 
 
+class RepeatedParameterError(Exception):
+    """RFC 6749 §3.2: request parameters must not be included more than once."""
+
+
+def _invalid_request(request: Request[Any, Any, Any], exc: RepeatedParameterError) -> Response[Any]:
+    body = OAuthError(error="invalid_request", error_description=str(exc))
+    return Response(content=body, status_code=400, headers=NO_STORE, media_type="application/json")
+
+
+# RFC 6749 §5.2 bodies, like every other refusal of these endpoints.
+OAUTH_ERROR_HANDLERS: Final[ExceptionHandlersMap] = {RepeatedParameterError: _invalid_request}
+
+
 def _oauth_errors(*statuses: int) -> dict[int, ResponseSpec]:
-    specs = {s: ResponseSpec(data_container=OAuthError, description="RFC 6749 §5.2 error") for s in statuses}
+    specs = {
+        s: ResponseSpec(data_container=OAuthError, description="RFC 6749 §5.2 error", generate_examples=False)
+        for s in statuses
+    }
     problems = {s: spec for s, spec in PUBLIC_PROBLEMS.items() if s == 413}
-    problems[415] = ResponseSpec(
-        data_container=Problem, media_type=PROBLEM_MEDIA_TYPE, description="Not a form"
-    )
+    problems[415] = problem_response_spec("Not a form")
     return {**problems, **specs}
 
 
@@ -86,8 +135,7 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
     values: dict[str, str] = {}
     for key, value in form.multi_items():
         if key in values:
-            # RFC 6749 §3.2: request parameters must not be included more than once.
-            raise ClientException(detail=f"parameter {key} is repeated", extra={"field": key})
+            raise RepeatedParameterError(f"parameter {key} is repeated")
         values[key] = str(value)
     return values
 
@@ -109,13 +157,15 @@ def _respond(
 @post(
     "/oauth2/token",
     operation_id="issueToken",
+    operation_class=_form_operation(TOKEN_FORM),
     status_code=200,
     summary="Issue an access token (client credentials with private_key_jwt)",
     tags=["oauth"],
     responses={
-        200: ResponseSpec(data_container=TokenResponse, description="Token"),
+        200: ResponseSpec(data_container=TokenResponse, description="Token", generate_examples=False),
         **_oauth_errors(400, 401),
     },
+    exception_handlers=OAUTH_ERROR_HANDLERS,
     **public(),
 )
 async def issue_token(request: Request[Any, Any, Any], env: EnvDep) -> Response[Any]:
@@ -129,13 +179,15 @@ async def issue_token(request: Request[Any, Any, Any], env: EnvDep) -> Response[
 @post(
     "/oauth2/introspect",
     operation_id="introspectToken",
+    operation_class=_form_operation(TOKEN_QUERY_FORM),
     status_code=200,
     summary="Introspect an access token (RFC 7662)",
     tags=["oauth"],
     responses={
-        200: ResponseSpec(data_container=Introspection, description="Token state"),
+        200: ResponseSpec(data_container=Introspection, description="Token state", generate_examples=False),
         **_oauth_errors(400, 401),
     },
+    exception_handlers=OAUTH_ERROR_HANDLERS,
     **public(),
 )
 async def introspect_token(request: Request[Any, Any, Any], env: EnvDep) -> Response[Any]:
@@ -145,13 +197,15 @@ async def introspect_token(request: Request[Any, Any, Any], env: EnvDep) -> Resp
 @post(
     "/oauth2/revoke",
     operation_id="revokeToken",
+    operation_class=_form_operation(TOKEN_QUERY_FORM),
     status_code=200,
     summary="Revoke an access token (RFC 7009)",
     tags=["oauth"],
     responses={
-        200: ResponseSpec(data_container=None, description="Revoked (or unknown)"),
+        200: ResponseSpec(data_container=None, description="Revoked (or unknown)", generate_examples=False),
         **_oauth_errors(400, 401),
     },
+    exception_handlers=OAUTH_ERROR_HANDLERS,
     **public(),
 )
 async def revoke_token(request: Request[Any, Any, Any], env: EnvDep) -> Response[Any]:

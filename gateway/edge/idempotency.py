@@ -55,6 +55,10 @@ class IdempotencyConflictError(HTTPException):
     status_code = 409
 
 
+class IdempotencyContentionError(IdempotencyConflictError):
+    """The key kept changing hands while we tried to claim it (a released or expired key raced)."""
+
+
 class PayloadTooLargeError(HTTPException):
     status_code = 413
 

@@ -29,33 +29,36 @@ class RateLimiter:
         self.strategy = MovingWindowRateLimiter(storage)
 
     async def admit(self, principal: Principal) -> list[tuple[bytes, bytes]]:
-        """Count one request against every window of the plan; raise 429 when one is full."""
+        """Count one request against every window of the plan; raise 429 when one is full.
+
+        The headers report the plan's first (shortest) window; a refusal reports the full one.
+        """
         key = (self.namespace, principal.environment.value, principal.client_id)
-        tightest: tuple[int, int, int] | None = None
-        for item in plan_limits(principal.client.plan.rate_limits):
-            admitted = await self.strategy.hit(item, *key)
-            stats = await self.strategy.get_window_stats(item, *key)
-            reset = max(0, math.ceil(stats.reset_time - time.time()))
-            if not admitted:
+        items = plan_limits(principal.client.plan.rate_limits)
+        for item in items:
+            if not await self.strategy.hit(item, *key):
+                limit, _, reset = await self._stats(item, key)
                 raise TooManyRequestsException(
                     detail=f"rate limit of {item} for this app's plan is exhausted",
                     headers={
-                        "Retry-After": str(max(reset, 1)),
-                        "RateLimit-Limit": str(item.amount),
+                        "Retry-After": str(reset),
+                        "RateLimit-Limit": str(limit),
                         "RateLimit-Remaining": "0",
-                        "RateLimit-Reset": str(max(reset, 1)),
+                        "RateLimit-Reset": str(reset),
                     },
                 )
-            if tightest is None or stats.remaining < tightest[1]:
-                tightest = (item.amount, stats.remaining, reset)
-        if tightest is None:
+        if not items:
             return []
-        limit, remaining, reset = tightest
+        limit, remaining, reset = await self._stats(items[0], key)
         return [
             (b"ratelimit-limit", str(limit).encode()),
             (b"ratelimit-remaining", str(remaining).encode()),
-            (b"ratelimit-reset", str(int(reset)).encode()),
+            (b"ratelimit-reset", str(reset).encode()),
         ]
+
+    async def _stats(self, item: RateLimitItem, key: tuple[str, str, str]) -> tuple[int, int, int]:
+        stats = await self.strategy.get_window_stats(item, *key)
+        return item.amount, stats.remaining, max(1, math.ceil(stats.reset_time - time.time()))
 
 
 class RateLimitMiddleware:

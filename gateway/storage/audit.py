@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from gateway.domain.audit.chain import GENESIS, AuditEntry, AuditRecord, ChainHead, link
 from gateway.storage.database import Database, as_utc
@@ -20,14 +21,7 @@ class SqlAuditLog:
 
     def append(self, entry: AuditEntry) -> AuditRecord:
         with self._db.write() as conn:
-            # Taking the row lock first (UPDATE) serialises appenders across processes.
-            bumped = conn.execute(heads.update().where(heads.c.id == 1).values(seq=heads.c.seq + 1)).rowcount
-            if not bumped:
-                conn.execute(heads.insert().values(id=1, seq=1, hash=GENESIS))
-                prev_hash, seq = GENESIS, 1
-            else:
-                head = conn.execute(sa.select(heads.c.seq, heads.c.hash).where(heads.c.id == 1)).one()
-                prev_hash, seq = head.hash, head.seq
+            prev_hash, seq = self._claim_next(conn)
             record = link(seq, prev_hash, entry)
             conn.execute(
                 records.insert().values(
@@ -45,6 +39,23 @@ class SqlAuditLog:
             )
             conn.execute(heads.update().where(heads.c.id == 1).values(hash=record.hash))
         return record
+
+    @staticmethod
+    def _claim_next(conn: Connection) -> tuple[str, int]:
+        """Bump the head and return the previous hash and the new seq, holding the head's lock."""
+        # Taking the row lock first (UPDATE) serialises appenders across processes.
+        bump = heads.update().where(heads.c.id == 1).values(seq=heads.c.seq + 1)
+        if not conn.execute(bump).rowcount:
+            try:
+                with conn.begin_nested():
+                    conn.execute(heads.insert().values(id=1, seq=1, hash=GENESIS))
+                return GENESIS, 1
+            except sa.exc.IntegrityError:
+                # Another first appender created the head meanwhile (PostgreSQL takes no lock on
+                # a row that does not exist yet): queue behind its lock like any later appender.
+                conn.execute(bump)
+        head = conn.execute(sa.select(heads.c.seq, heads.c.hash).where(heads.c.id == 1)).one()
+        return head.hash, head.seq
 
     def head(self) -> ChainHead | None:
         with self._db.read() as conn:

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from gateway.edge.idempotency import IdempotencyRecord, StoredResponse
+from gateway.edge.idempotency import IdempotencyContentionError, IdempotencyRecord, StoredResponse
 from gateway.storage.database import Database, as_utc
 from gateway.storage.tables import IdempotencyRow
 
@@ -37,26 +37,23 @@ class SqlIdempotencyStore:
             "expires_at": expires_at,
         }
         where = (rows.c.client_id == client_id) & (rows.c.key == key)
-        try:
-            with self._db.write() as conn:
-                conn.execute(rows.insert().values(**values))
-            return None
-        except IntegrityError:
-            pass  # someone holds the key: read what they stored (PostgreSQL needs a new transaction)
-        with self._db.write() as conn:
-            row = conn.execute(rows.select().where(where)).first()
-            if row is None or as_utc(row.expires_at) <= now:
-                conn.execute(rows.delete().where(where))
-                conn.execute(rows.insert().values(**values))
+        for _attempt in range(3):
+            try:
+                with self._db.write() as conn:
+                    conn.execute(rows.insert().values(**values))
                 return None
-        response = None
-        if row.state == COMPLETED and row.status_code is not None:
-            response = StoredResponse(
-                status=row.status_code,
-                headers=[(str(name), str(value)) for name, value in row.response_headers],
-                body=bytes(row.response_body),
-            )
-        return IdempotencyRecord(fingerprint=row.fingerprint, response=response)
+            except IntegrityError:
+                pass  # someone holds the key: read what they stored (PostgreSQL needs a new transaction)
+            with self._db.read() as conn:
+                row = conn.execute(rows.select().where(where)).first()
+            if row is not None and as_utc(row.expires_at) > now:
+                return _record(row)
+            # Gone or expired: clear an expired row (only if still expired) and race for the key again.
+            with self._db.write() as conn:
+                conn.execute(rows.delete().where(where & (rows.c.expires_at <= now)))
+        raise IdempotencyContentionError(
+            detail="the Idempotency-Key is contended; retry shortly", headers={"Retry-After": "1"}
+        )
 
     def complete(self, *, client_id: str, key: str, response: StoredResponse) -> None:
         with self._db.write() as conn:
@@ -78,3 +75,14 @@ class SqlIdempotencyStore:
     def purge(self, now: datetime) -> int:
         with self._db.write() as conn:
             return int(conn.execute(sa.delete(rows).where(rows.c.expires_at <= now)).rowcount)
+
+
+def _record(row: Any) -> IdempotencyRecord:
+    response = None
+    if row.state == COMPLETED and row.status_code is not None:
+        response = StoredResponse(
+            status=row.status_code,
+            headers=[(str(name), str(value)) for name, value in row.response_headers],
+            body=bytes(row.response_body),
+        )
+    return IdempotencyRecord(fingerprint=row.fingerprint, response=response)

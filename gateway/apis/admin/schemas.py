@@ -43,7 +43,9 @@ class PartnerOut(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
-class PublicJwk(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class PublicJwk(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """A public JWK; members a key type does not have stay absent (RFC 7517 has no null members)."""
+
     kty: Literal["EC", "OKP", "RSA"]
     kid: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     crv: str | None = None

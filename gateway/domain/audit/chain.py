@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 GENESIS: Final = "0" * 64
@@ -53,7 +53,8 @@ def canonical(seq: int, prev_hash: str, entry: AuditEntry) -> bytes:
     document = {
         "seq": seq,
         "prev": prev_hash,
-        "at": entry.occurred_at.isoformat(timespec="microseconds"),
+        # The instant, not the wall time: PostgreSQL hands timestamps back in the session's zone.
+        "at": entry.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor": entry.actor,
         "action": entry.action,
         "resource": entry.resource,
@@ -72,6 +73,7 @@ def link(seq: int, prev_hash: str, entry: AuditEntry) -> AuditRecord:
 def verify(records: Iterable[AuditRecord], head: ChainHead | None) -> Verification:
     """Walk the chain from the genesis; the head (kept apart) catches truncation of the tail."""
     expected_seq, expected_prev, count = 1, GENESIS, 0
+    hash_at_head = GENESIS if head is not None and head.seq == 0 else None  # record head.seq's hash
     for record in records:
         count += 1
         if record.seq != expected_seq:
@@ -84,13 +86,21 @@ def verify(records: Iterable[AuditRecord], head: ChainHead | None) -> Verificati
         if recomputed != record.hash:
             return Verification(False, count, record.seq, "the record was changed after it was written")
         expected_seq, expected_prev = record.seq + 1, record.hash
+        if head is not None and record.seq == head.seq:
+            hash_at_head = record.hash
     last_seq = expected_seq - 1
     if head is None:
         if count:
             return Verification(False, count, 1, "the chain head is missing")
         return Verification(True, 0)
-    if head.seq != last_seq or head.hash != expected_prev:
+    if head.seq > last_seq:
         return Verification(
             False, count, last_seq + 1, f"the chain was truncated: the head says {head.seq} records"
+        )
+    if head.hash != hash_at_head:
+        return Verification(False, count, max(head.seq, 1), "the head does not match the record it names")
+    if head.seq < last_seq:
+        return Verification(
+            False, count, head.seq + 1, f"records were added behind the head, which says {head.seq} records"
         )
     return Verification(True, count)
