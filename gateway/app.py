@@ -35,7 +35,7 @@ from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import Catalogue
 from gateway.domain.scopes import PARTNER_OWN, STAFF
 from gateway.edge.access import SECURITY_SCHEME, public
-from gateway.edge.audit import AuditMiddleware
+from gateway.edge.audit import AuditMiddleware, AuditTrail
 from gateway.edge.authentication import AuthenticationMiddleware, ClientCache, EnvironmentAuth
 from gateway.edge.entry import Gateway
 from gateway.edge.idempotency import IdempotencyMiddleware
@@ -105,7 +105,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             database=database,
             keys=keys,
             auth_server=AuthorizationServer(tokens=tokens, assertions=assertions, revocations=revocations),
-            audit=SqlAuditLog(database),
+            audit=AuditTrail(SqlAuditLog(database)),
             idempotency=SqlIdempotencyStore(database),
             compliance=ComplianceService(SqlComplianceRecords(database), screener, clock),
         )
@@ -121,6 +121,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     limiter = RateLimiter(_limits_storage(settings), settings.namespace)
 
     async def close() -> None:
+        for services in environments.values():
+            services.audit.flush()
         bridge: Any = getattr(limiter.storage, "bridge", None)
         if bridge is not None:
             await bridge.storage.aclose()
@@ -147,7 +149,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             DefineMiddleware(AuthenticationMiddleware, environments=auth, clients=clients),
             DefineMiddleware(RateLimitMiddleware, limiter=limiter),
             DefineMiddleware(
-                AuditMiddleware, logs={e: s.audit for e, s in environments.items()}, clock=clock
+                AuditMiddleware, trails={e: s.audit for e, s in environments.items()}, clock=clock
             ),
             DefineMiddleware(
                 IdempotencyMiddleware,

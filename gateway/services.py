@@ -14,10 +14,10 @@ from gateway.domain.clock import Clock
 from gateway.domain.compliance.service import ComplianceService
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import Catalogue
+from gateway.edge.audit import AuditTrail
 from gateway.edge.authentication import ClientCache
 from gateway.edge.principal import Principal
 from gateway.settings import Settings
-from gateway.storage.audit import SqlAuditLog
 from gateway.storage.database import Database
 from gateway.storage.idempotency import SqlIdempotencyStore
 from partners.service import Registry
@@ -30,7 +30,7 @@ class EnvironmentServices:
     database: Database
     keys: KeyRing
     auth_server: AuthorizationServer
-    audit: SqlAuditLog
+    audit: AuditTrail
     idempotency: SqlIdempotencyStore
     compliance: ComplianceService
 

@@ -1,14 +1,16 @@
 """Every state-changing call leaves a record in the environment's hash-chained audit log: who,
-what, when and how it ended. Appended after the response has gone out."""
+what, when and how it ended. Chained after the response has gone out (ADR 0004)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.domain.audit.chain import AuditEntry, AuditRecord
+from gateway.domain.audit.chain import AuditEntry, AuditRecord, ChainHead
 from gateway.domain.clock import Clock
 from gateway.domain.environment import Environment
 from gateway.edge.idempotency import UNSAFE_METHODS
@@ -18,13 +20,59 @@ log = logging.getLogger("gateway.audit")
 
 
 class AuditLog(Protocol):
-    def append(self, entry: AuditEntry) -> AuditRecord: ...
+    def append_many(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]: ...
+    def records(self, *, after: int = 0, limit: int | None = None) -> Iterator[AuditRecord]: ...
+    def head(self) -> ChainHead | None: ...
+
+
+class AuditTrail:
+    """One environment's trail as a worker sees it: entries are chained in batches, a few
+    milliseconds after their responses, in one transaction per batch; reads flush first."""
+
+    def __init__(self, log: AuditLog, *, max_batch: int = 200, delay_seconds: float = 0.01) -> None:
+        self.log = log
+        self.max_batch = max_batch
+        self.delay_seconds = delay_seconds
+        self._pending: list[AuditEntry] = []
+        self._scheduled = False
+
+    def add(self, entry: AuditEntry) -> None:
+        self._pending.append(entry)
+        if len(self._pending) >= self.max_batch:
+            self.flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_later(self.delay_seconds, self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._scheduled = False
+        try:
+            self.flush()
+        except Exception:
+            # Kept pending, retried with the next batch or at shutdown; never dropped in silence.
+            log.exception("audit flush failed; %d entries wait for the next attempt", len(self._pending))
+
+    def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            self.log.append_many(batch)
+        except Exception:
+            self._pending = batch + self._pending
+            raise
+
+    def records(self, *, after: int = 0, limit: int | None = None) -> Iterator[AuditRecord]:
+        self.flush()
+        return self.log.records(after=after, limit=limit)
+
+    def head(self) -> ChainHead | None:
+        self.flush()
+        return self.log.head()
 
 
 class AuditMiddleware:
-    def __init__(self, app: ASGIApp, *, logs: dict[Environment, AuditLog], clock: Clock) -> None:
+    def __init__(self, app: ASGIApp, *, trails: dict[Environment, AuditTrail], clock: Clock) -> None:
         self.app = app
-        self.logs = logs
+        self.trails = trails
         self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -69,9 +117,4 @@ class AuditMiddleware:
             request_id=str(state.get("request_id", "")),
             details=details,
         )
-        try:
-            self.logs[state["environment"]].append(entry)
-        except Exception:
-            # The response is already out; losing the record silently would be worse than a loud log.
-            log.exception("audit append failed for request %s", entry.request_id)
-            raise
+        self.trails[state["environment"]].add(entry)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import math
 import time
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+from limits.aio.strategies import RateLimiter as RateLimiter_
 from litestar.exceptions import TooManyRequestsException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,11 +23,21 @@ def plan_limits(rate_limits: tuple[str, ...]) -> tuple[RateLimitItem, ...]:
     return tuple(item for spec in rate_limits for item in parse_many(spec))
 
 
+# Rates (per second, per minute) use the moving window: exact at any instant. Quotas (per hour and
+# longer) use a fixed window: a counter per period, where a moving window would store one entry per
+# request (millions a day for a busy app).
+QUOTA_WINDOW_SECONDS: Final = 3600
+
+
 class RateLimiter:
     def __init__(self, storage: Storage, namespace: str) -> None:
         self.storage = storage
         self.namespace = namespace
-        self.strategy = MovingWindowRateLimiter(storage)
+        self.moving = MovingWindowRateLimiter(storage)
+        self.fixed = FixedWindowRateLimiter(storage)
+
+    def strategy(self, item: RateLimitItem) -> RateLimiter_:
+        return self.fixed if item.get_expiry() >= QUOTA_WINDOW_SECONDS else self.moving
 
     async def admit(self, principal: Principal) -> list[tuple[bytes, bytes]]:
         """Count one request against every window of the plan; raise 429 when one is full.
@@ -36,7 +47,7 @@ class RateLimiter:
         key = (self.namespace, principal.environment.value, principal.client_id)
         items = plan_limits(principal.client.plan.rate_limits)
         for item in items:
-            if not await self.strategy.hit(item, *key):
+            if not await self.strategy(item).hit(item, *key):
                 limit, _, reset = await self._stats(item, key)
                 raise TooManyRequestsException(
                     detail=f"rate limit of {item} for this app's plan is exhausted",
@@ -57,7 +68,7 @@ class RateLimiter:
         ]
 
     async def _stats(self, item: RateLimitItem, key: tuple[str, str, str]) -> tuple[int, int, int]:
-        stats = await self.strategy.get_window_stats(item, *key)
+        stats = await self.strategy(item).get_window_stats(item, *key)
         return item.amount, stats.remaining, max(1, math.ceil(stats.reset_time - time.time()))
 
 

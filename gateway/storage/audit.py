@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,42 +20,56 @@ class SqlAuditLog:
         self._db = database
 
     def append(self, entry: AuditEntry) -> AuditRecord:
+        return self.append_many([entry])[-1]
+
+    def append_many(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        """Chain a batch in one transaction: one lock, one head update, however many records."""
+        if not entries:
+            return []
+        chained: list[AuditRecord] = []
         with self._db.write() as conn:
-            prev_hash, seq = self._claim_next(conn)
-            record = link(seq, prev_hash, entry)
+            prev_hash, seq = self._claim(conn, len(entries))
+            for entry in entries:
+                record = link(seq, prev_hash, entry)
+                chained.append(record)
+                prev_hash, seq = record.hash, seq + 1
             conn.execute(
-                records.insert().values(
-                    seq=record.seq,
-                    occurred_at=entry.occurred_at,
-                    actor=entry.actor,
-                    action=entry.action,
-                    resource=entry.resource,
-                    outcome=entry.outcome,
-                    request_id=entry.request_id,
-                    details=dict(entry.details),
-                    prev_hash=record.prev_hash,
-                    hash=record.hash,
-                )
+                records.insert(),
+                [
+                    {
+                        "seq": r.seq,
+                        "occurred_at": r.entry.occurred_at,
+                        "actor": r.entry.actor,
+                        "action": r.entry.action,
+                        "resource": r.entry.resource,
+                        "outcome": r.entry.outcome,
+                        "request_id": r.entry.request_id,
+                        "details": dict(r.entry.details),
+                        "prev_hash": r.prev_hash,
+                        "hash": r.hash,
+                    }
+                    for r in chained
+                ],
             )
-            conn.execute(heads.update().where(heads.c.id == 1).values(hash=record.hash))
-        return record
+            conn.execute(heads.update().where(heads.c.id == 1).values(hash=chained[-1].hash))
+        return chained
 
     @staticmethod
-    def _claim_next(conn: Connection) -> tuple[str, int]:
-        """Bump the head and return the previous hash and the new seq, holding the head's lock."""
+    def _claim(conn: Connection, count: int) -> tuple[str, int]:
+        """Move the head `count` records on; return the previous hash and the first new seq."""
         # Taking the row lock first (UPDATE) serialises appenders across processes.
-        bump = heads.update().where(heads.c.id == 1).values(seq=heads.c.seq + 1)
+        bump = heads.update().where(heads.c.id == 1).values(seq=heads.c.seq + count)
         if not conn.execute(bump).rowcount:
             try:
                 with conn.begin_nested():
-                    conn.execute(heads.insert().values(id=1, seq=1, hash=GENESIS))
+                    conn.execute(heads.insert().values(id=1, seq=count, hash=GENESIS))
                 return GENESIS, 1
             except sa.exc.IntegrityError:
                 # Another first appender created the head meanwhile (PostgreSQL takes no lock on
                 # a row that does not exist yet): queue behind its lock like any later appender.
                 conn.execute(bump)
         head = conn.execute(sa.select(heads.c.seq, heads.c.hash).where(heads.c.id == 1)).one()
-        return head.hash, head.seq
+        return head.hash, head.seq - count + 1
 
     def head(self) -> ChainHead | None:
         with self._db.read() as conn:

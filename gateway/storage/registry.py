@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
+
+import sqlalchemy as sa
 
 from gateway.domain.environment import Environment
 from gateway.storage.database import Database, as_utc
@@ -125,10 +128,22 @@ class SqlRegistryStore:
             conn.execute(apps.update().where(apps.c.client_id == client_id).values(status=status.value))
 
     def get_client(self, client_id: str) -> Client | None:
+        """App, partner and plan in one round trip: the token endpoint reads this on every call."""
+        query = (
+            sa.select(
+                apps,
+                *(column.label(f"p__{column.name}") for column in partners.c),
+                *(column.label(f"pl__{column.name}") for column in plans.c),
+            )
+            .join(partners, partners.c.id == apps.c.partner_id)
+            .join(plans, plans.c.id == apps.c.plan_id)
+            .where(apps.c.client_id == client_id)
+        )
         with self._db.read() as conn:
-            row = conn.execute(apps.select().where(apps.c.client_id == client_id)).first()
-            if row is None:
-                return None
-            partner_row = conn.execute(partners.select().where(partners.c.id == row.partner_id)).one()
-            plan_row = conn.execute(plans.select().where(plans.c.id == row.plan_id)).one()
-        return Client(app=_app(row), partner=_partner(partner_row), plan=_plan(plan_row))
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        mapping = row._mapping
+        partner = SimpleNamespace(**{c.name: mapping[f"p__{c.name}"] for c in partners.c})
+        plan = SimpleNamespace(**{c.name: mapping[f"pl__{c.name}"] for c in plans.c})
+        return Client(app=_app(row), partner=_partner(partner), plan=_plan(plan))

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from limits import parse_many
 from limits.aio.storage import MemoryStorage
 from litestar.exceptions import TooManyRequestsException
 from litestar.testing import TestClient
@@ -123,3 +124,23 @@ async def test_the_limiter_counts_each_environment_apart(platform: Platform) -> 
         await limiter.admit(live)
 
     assert (b"ratelimit-remaining", b"4") in await limiter.admit(sandbox)
+
+
+async def test_daily_quotas_count_in_fixed_windows_and_rates_in_moving_ones() -> None:
+    limiter = RateLimiter(MemoryStorage(), "quota-test")
+    plan = Plan("mixed", "Mixed", ("1000/second", "3/day"))
+    second, day = (parse_many(spec)[0] for spec in plan.rate_limits)
+    assert limiter.strategy(second) is limiter.moving
+    assert limiter.strategy(day) is limiter.fixed
+
+
+def test_a_daily_quota_refuses_with_a_retry_after_until_the_next_period(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    plan_id = f"daily-{secrets.token_hex(4)}"
+    platform.registry.store.upsert_plan(Plan(plan_id, "Daily", ("1000/second", "3/day")))
+    headers = register_app(platform, plan=plan_id).headers(client)
+    statuses = [client.get(INSTRUMENTS, headers=headers).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = client.get(INSTRUMENTS, headers=headers)
+    assert int(refused.headers["retry-after"]) > 60  # the day's period, not the second's

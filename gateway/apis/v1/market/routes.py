@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from litestar import Controller, get
@@ -19,10 +20,11 @@ Cursor = Annotated[str | None, QueryParameter(name="cursor", required=False, max
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
 MaxRisk = Annotated[int | None, QueryParameter(name="max_risk", required=False, ge=1, le=5)]
 ShariahOnly = Annotated[bool, QueryParameter(name="shariah_only")]
+MarketFilter = Annotated[Market | None, QueryParameter(name="market", required=False)]
 
 
-def _page(platform: Platform, query: CatalogueQuery) -> InstrumentPage:
-    page = platform.catalogue.page(query)
+def _page(platform: Platform, query: CatalogueQuery, cursor: str | None) -> InstrumentPage:
+    page = platform.catalogue.page(replace(query, after=decode_cursor(cursor) if cursor else None))
     return InstrumentPage(
         data=[InstrumentOut.of(item) for item in page.items],
         has_more=page.next_after is not None,
@@ -44,7 +46,7 @@ class MarketController(Controller):
     async def list_instruments(
         self,
         platform: PlatformDep,
-        market: Annotated[Market | None, QueryParameter(name="market", required=False)] = None,
+        market: MarketFilter = None,
         instrument_type: Annotated[InstrumentType | None, QueryParameter(name="type", required=False)] = None,
         max_risk: MaxRisk = None,
         shariah_only: ShariahOnly = False,
@@ -56,10 +58,9 @@ class MarketController(Controller):
             instrument_type=instrument_type,
             max_risk=max_risk,
             shariah_only=shariah_only,
-            after=decode_cursor(cursor) if cursor else None,
             limit=limit,
         )
-        return _page(platform, query)
+        return _page(platform, query, cursor)
 
     @get(
         "/market/instruments/{instrument_id:str}",
@@ -83,7 +84,7 @@ class MarketController(Controller):
     async def list_funds(
         self,
         platform: PlatformDep,
-        market: Annotated[Market | None, QueryParameter(name="market", required=False)] = None,
+        market: MarketFilter = None,
         max_risk: MaxRisk = None,
         shariah_only: ShariahOnly = False,
         cursor: Cursor = None,
@@ -94,7 +95,6 @@ class MarketController(Controller):
             instrument_type=InstrumentType.FUND,
             max_risk=max_risk,
             shariah_only=shariah_only,
-            after=decode_cursor(cursor) if cursor else None,
             limit=limit,
         )
-        return _page(platform, query)
+        return _page(platform, query, cursor)
