@@ -11,7 +11,7 @@ from litestar.params import PathParameter, QueryParameter
 from gateway.apis.schemas import problems
 from gateway.apis.v1.market.schemas import InstrumentOut, InstrumentPage
 from gateway.domain.market.catalogue import CatalogueQuery, decode_cursor, encode_cursor
-from gateway.domain.market.models import InstrumentType, Market
+from gateway.domain.market.models import Instrument, InstrumentType, Market
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
 from gateway.services import Platform, PlatformDep
@@ -23,10 +23,22 @@ ShariahOnly = Annotated[bool, QueryParameter(name="shariah_only")]
 MarketFilter = Annotated[Market | None, QueryParameter(name="market", required=False)]
 
 
+_VIEWS: dict[str, tuple[Instrument, InstrumentOut]] = {}
+
+
+def _view(instrument: Instrument) -> InstrumentOut:
+    """Views of immutable instruments are built once; a changed instrument object gets a new one."""
+    cached = _VIEWS.get(instrument.id)
+    if cached is None or cached[0] is not instrument:
+        cached = (instrument, InstrumentOut.of(instrument))
+        _VIEWS[instrument.id] = cached
+    return cached[1]
+
+
 def _page(platform: Platform, query: CatalogueQuery, cursor: str | None) -> InstrumentPage:
     page = platform.catalogue.page(replace(query, after=decode_cursor(cursor) if cursor else None))
     return InstrumentPage(
-        data=[InstrumentOut.of(item) for item in page.items],
+        data=[_view(item) for item in page.items],
         has_more=page.next_after is not None,
         next_cursor=encode_cursor(page.next_after) if page.next_after else None,
     )
@@ -72,7 +84,7 @@ class MarketController(Controller):
     async def get_instrument(
         self, instrument_id: Annotated[str, PathParameter(max_length=64)], platform: PlatformDep
     ) -> InstrumentOut:
-        return InstrumentOut.of(platform.catalogue.get(instrument_id))
+        return _view(platform.catalogue.get(instrument_id))
 
     @get(
         "/funds",
