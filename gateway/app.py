@@ -40,6 +40,7 @@ from gateway.edge.authentication import AuthenticationMiddleware, ClientCache, E
 from gateway.edge.entry import Gateway
 from gateway.edge.idempotency import IdempotencyMiddleware
 from gateway.edge.rate_limits import RateLimiter, RateLimitMiddleware
+from gateway.edge.strict_body import decode_strictly
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.services import EnvironmentServices, Platform, provide_env, provide_platform, provide_principal
 from gateway.settings import Settings
@@ -159,6 +160,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
                 max_body_bytes=settings.max_body_bytes,
             ),
         ],
+        before_request=decode_strictly,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
         openapi_config=_openapi_config(settings),

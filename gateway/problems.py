@@ -165,6 +165,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
 
 
 def _field_error(item: Any) -> dict[str, Any]:
+    """Name the failing field as a dotted path: `customer.status`, `amount.amount`, `limit`."""
     if not isinstance(item, dict):
         return {"field": "body", "message": str(item)}
     message = str(item.get("message", "invalid value"))
@@ -172,28 +173,28 @@ def _field_error(item: Any) -> dict[str, Any]:
     key = str(item.get("key") or "")
     if source == "body" and key == "data":
         key = ""  # Litestar names the body's root after the handler's `data` parameter
-    named = _named_field(message)
-    if named:
-        key = f"{key}.{named}" if key else named
-    return {"field": key or _field_from_message(message), "message": message, "source": source}
+    path = _path_of(message)
+    if path and key and (path == key or path.startswith(key + ".")):
+        key = ""
+    parts = [part for part in (key, path, _named_field(message)) if part]
+    return {"field": ".".join(parts) or "body", "message": message, "source": source}
 
 
 def _named_field(message: str) -> str | None:
-    # msgspec names the offending member itself: "Object contains unknown field `status`".
+    # msgspec names a missing or unknown member itself: "Object contains unknown field `status`".
     for marker in ("Object contains unknown field `", "Object missing required field `"):
         if message.startswith(marker):
             return message[len(marker) :].split("`", 1)[0]
     return None
 
 
-def _field_from_message(message: str) -> str:
-    # msgspec names the JSON path: "Expected `int`, got `str` - at `$.quantity`".
-    marker = "at `$."
-    if marker in message:
-        return message.split(marker, 1)[1].rstrip("`")
-    if "Object contains unknown field `" in message:
-        return message.split("`")[1]
-    return "body"
+def _path_of(message: str) -> str | None:
+    # msgspec names the JSON path of the offending value: "... - at `$.customer.risk_level`".
+    marker = " - at `$"
+    if marker not in message:
+        return None
+    path = message.split(marker, 1)[1].rstrip("`").lstrip(".")
+    return path.replace("[", ".").replace("]", "") or None
 
 
 def _jsonable(context: Any) -> dict[str, Any]:

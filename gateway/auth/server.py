@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6749 import (
     InvalidClientError,
     InvalidScopeError,
     OAuth2Request,
+    UnsupportedTokenTypeError,
 )
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
@@ -124,6 +125,21 @@ class _TokenQuery:
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> IssuedToken | None:
         return self.server.find_token(token_string)
+
+    def authenticate_endpoint_client(self, request: Any) -> OAuthClient:
+        try:
+            client: OAuthClient = super().authenticate_endpoint_client(request)  # type: ignore[misc]
+        except InvalidClientError as exc:
+            exc.status_code = 401  # RFC 7662 §2.3 and RFC 7009 §2.2.1: a failed client is a 401
+            raise
+        return client
+
+    def check_params(self, request: Any, client: OAuthClient) -> None:
+        try:
+            super().check_params(request, client)  # type: ignore[misc]
+        except UnsupportedTokenTypeError as exc:
+            exc.status_code = 400  # an RFC 6749 §5.2 error like any other request error
+            raise
 
 
 class Introspection(_TokenQuery, IntrospectionEndpoint):  # type: ignore[misc]

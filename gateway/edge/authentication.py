@@ -89,7 +89,7 @@ class AuthenticationMiddleware:
         handler: Any = scope["route_handler"]
         access = access_of(handler)
         if access is None and handler.http_methods == {"OPTIONS"}:
-            await self.app(scope, receive, send)  # Litestar's generated OPTIONS answer: only an Allow header
+            await _answer_options(scope, send)
             return
         if access is None:
             raise PermissionDeniedException(detail="this route declares no access policy")
@@ -143,3 +143,17 @@ def _bearer(scope: Scope) -> str:
         detail="this operation needs an access token",
         headers={"WWW-Authenticate": 'Bearer realm="open-platform"'},
     )
+
+
+async def _answer_options(scope: Scope, send: Send) -> None:
+    """Answer OPTIONS with every method of the path (Litestar 2's generated answer omits some)."""
+    app: Any = scope["app"]
+    template = scope.get("path_template", scope["path"])
+    methods: dict[str, str] = app.state.setdefault("allowed_methods", {})
+    if not methods:
+        for route in app.routes:
+            allowed = ", ".join(sorted(getattr(route, "methods", ())))
+            methods[route.path] = methods[route.path_format] = allowed
+    allow = methods.get(template, "OPTIONS")
+    await send({"type": "http.response.start", "status": 204, "headers": [(b"allow", allow.encode())]})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})

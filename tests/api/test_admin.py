@@ -348,3 +348,17 @@ def test_there_is_no_staff_api_in_the_sandbox(client: TestClient[Any], platform:
     ):
         assert_problem(response, 404, "not-found")
     assert client.get("/admin/partners", headers=headers).status_code == 200
+
+
+def test_an_audit_position_beyond_64_bits_is_refused_not_a_500(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    staff = register_app(
+        platform,
+        partner_type=PartnerType.SERVICE_PROVIDER,
+        scopes=(Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT),
+        operator=True,
+    )
+    response = client.get("/admin/audit/records", params={"after": 2**63}, headers=staff.headers(client))
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")

@@ -209,3 +209,26 @@ def test_errors_are_problems_whose_type_resolves(client: TestClient[Any], platfo
 def _documented(slug: str) -> dict[str, Any]:
     kind = PROBLEM_TYPES[slug]
     return {"status": kind.status, "title": kind.title, "description": kind.description}
+
+
+def test_json_numbers_are_not_booleans_and_strings_are_not_numbers(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    bank = register_app(platform)
+    headers = bank.headers(client)
+    lenient = {
+        "product.shariah_compliant": {**CHECK, "product": {**PRODUCT, "shariah_compliant": 0}},
+        "customer.islamic_account": {**CHECK, "customer": {**CUSTOMER, "islamic_account": "true"}},
+    }
+    named = {
+        field: invalid_fields(client.post(SUITABILITY, json=body, headers=headers))
+        for field, body in lenient.items()
+    }
+    assert named == {field: {field} for field in lenient}
+    assert stored_records(platform, bank.partner_id) == 0
+
+
+def test_options_lists_every_method_of_the_path(client: TestClient[Any]) -> None:
+    response = client.options("/admin/partners")
+    assert response.status_code == 204
+    assert set(response.headers["allow"].split(", ")) == {"GET", "POST", "OPTIONS"}

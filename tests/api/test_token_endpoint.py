@@ -586,3 +586,19 @@ def test_staff_token_comes_with_the_admin_audience(client: TestClient[Any], plat
     claims = segment(staff.token(client), 1)
     assert claims["aud"] == f"{staff.issuer}/admin"
     assert claims["scope"] == "admin:audit admin:partners"
+
+
+def test_introspection_and_revocation_answer_401_to_a_failed_client(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    bank = register_app(platform)
+    token = bank.token(client)
+    for endpoint in ("/oauth2/introspect", "/oauth2/revoke"):
+        forged = {
+            **bank.token_form(assertion=bank.assertion(aud="https://elsewhere.example")),
+            "token": token,
+        }
+        forged.pop("grant_type")
+        response = client.post(endpoint, data=forged)
+        assert response.status_code == 401, endpoint
+        assert response.json()["error"] == "invalid_client"

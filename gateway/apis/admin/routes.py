@@ -132,7 +132,7 @@ class AuditController(Controller):
         self,
         platform: PlatformDep,
         environment: Annotated[Environment, QueryParameter(name="environment")] = Environment.PRODUCTION,
-        after: Annotated[int, QueryParameter(name="after", ge=0)] = 0,
+        after: Annotated[int, QueryParameter(name="after", ge=0, le=2**53 - 1)] = 0,
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=500)] = 100,
     ) -> AuditPage:
         records = list(platform.environments[environment].audit.records(after=after, limit=limit))

@@ -10,10 +10,10 @@ import msgspec
 from gateway.apis.schemas import RequestBody
 from gateway.domain.audit.chain import AuditRecord, Verification
 from gateway.domain.environment import Environment
+from gateway.domain.scopes import Scope
 from partners.models import App, AppStatus, Partner, PartnerStatus, PartnerType, Plan
 
 Region = Literal["CN", "HK", "EU", "US", "SG", "GB"]
-ScopeName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z:\-]{2,40}$")]
 
 
 class PartnerIn(RequestBody):
@@ -65,7 +65,7 @@ class AppIn(RequestBody):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     environment: Environment
     jwks: JwksIn
-    scopes: Annotated[list[ScopeName], msgspec.Meta(min_length=1, max_length=30)]
+    scopes: Annotated[list[Scope], msgspec.Meta(min_length=1, max_length=30)]
     plan_id: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_\-]{1,39}$")] | None = None
 
     def jwks_document(self) -> dict[str, Any]:

@@ -18,7 +18,9 @@ IdempotencyKey = Annotated[
     HeaderParameter(
         name="Idempotency-Key",
         required=False,
+        min_length=1,
         max_length=255,
+        pattern=r"^[\x21-\x7e]{1,255}$",
         description="Makes the POST safe to retry: the same key and body replay the first response.",
     ),
 ]

@@ -16,7 +16,18 @@ from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
 from gateway.services import Platform, PlatformDep
 
-Cursor = Annotated[str | None, QueryParameter(name="cursor", required=False, max_length=1024)]
+# Opaque: only a `next_cursor` this API returned is valid (anything else is a 422 naming `cursor`).
+Cursor = Annotated[
+    str,
+    QueryParameter(
+        name="cursor",
+        required=False,
+        max_length=1024,
+        pattern=r"^[A-Za-z0-9_-]{0,1024}$",
+        schema_extra={"format": "page-cursor"},
+        description="The `next_cursor` of the previous page; absent or empty for the first page.",
+    ),
+]
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
 MaxRisk = Annotated[int | None, QueryParameter(name="max_risk", required=False, ge=1, le=5)]
 ShariahOnly = Annotated[bool, QueryParameter(name="shariah_only")]
@@ -35,7 +46,7 @@ def _view(instrument: Instrument) -> InstrumentOut:
     return cached[1]
 
 
-def _page(platform: Platform, query: CatalogueQuery, cursor: str | None) -> InstrumentPage:
+def _page(platform: Platform, query: CatalogueQuery, cursor: str) -> InstrumentPage:
     page = platform.catalogue.page(replace(query, after=decode_cursor(cursor) if cursor else None))
     return InstrumentPage(
         data=[_view(item) for item in page.items],
@@ -62,7 +73,7 @@ class MarketController(Controller):
         instrument_type: Annotated[InstrumentType | None, QueryParameter(name="type", required=False)] = None,
         max_risk: MaxRisk = None,
         shariah_only: ShariahOnly = False,
-        cursor: Cursor = None,
+        cursor: Cursor = "",
         limit: Limit = 20,
     ) -> InstrumentPage:
         query = CatalogueQuery(
@@ -99,7 +110,7 @@ class MarketController(Controller):
         market: MarketFilter = None,
         max_risk: MaxRisk = None,
         shariah_only: ShariahOnly = False,
-        cursor: Cursor = None,
+        cursor: Cursor = "",
         limit: Limit = 20,
     ) -> InstrumentPage:
         query = CatalogueQuery(

@@ -1,0 +1,249 @@
+"""schemathesis over every operation of the app in-process: all built-in checks, fixed seed, SQLite.
+
+The schema is the one the app serves (`/docs/openapi.json`); `test_openapi.py` shows it is the
+committed `openapi/v1.json` at another base URL. Two partner institutions are declared peers, so
+`object_level_authorization` replays one partner's reads as the other.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import json
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, TypeAlias
+
+import hypothesis
+import pytest
+import schemathesis
+from hypothesis import strategies as st
+from litestar.testing import TestClient
+from schemathesis.core.result import Ok
+
+from gateway.app import create_app
+from gateway.domain.clock import FrozenClock
+from gateway.domain.market.catalogue import encode_cursor
+from gateway.domain.scopes import Scope
+from gateway.services import Platform
+from gateway.settings import Settings
+from gateway.storage.migrate import prepare
+from partners.models import PartnerType
+from tests.support import register_app
+
+Case: TypeAlias = schemathesis.Case[Any]
+BASE_URL: Final = "http://127.0.0.1:8000"
+SEED: Final = 20261121
+MAX_EXAMPLES: Final = 50  # per operation, fuzzing phase; examples and coverage cases come on top
+STATEFUL_SCENARIOS: Final = 50
+STATEFUL_STEPS: Final = 8
+PEERS: Final = ("partner_a", "partner_b")
+AUTHORIZATION: Final = "Authorization"
+IDEMPOTENCY_KEY: Final = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_LENGTH: Final = 255
+ACCEPTED: Final = ("2xx", "3xx", "401", "403", "404", "409", "429", "5xx")  # schemathesis' default
+# Every check schemathesis ships; a new built-in check fails the guard below until it is listed here.
+ALL_CHECKS: Final = frozenset(
+    {
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+        "positive_data_acceptance",
+        "negative_data_rejection",
+        "use_after_free",
+        "ensure_resource_availability",
+        "missing_required_header",
+        "ignored_auth",
+        "object_level_authorization",
+        "unsupported_method",
+        "allow_header_conformance",
+    }
+)
+
+# Everything is built at import: `schema.parametrize()` needs the operations at collection time (the
+# lazy `schemathesis.pytest.from_fixture` loader does not run under pytest 9: it sets
+# `Function._nodeid`), and the peers' credentials must be in the config the schema is loaded with.
+# The clock is frozen, so tokens minted at collection are still valid whenever the tests run.
+WORK_DIR: Final = Path(tempfile.mkdtemp(prefix="gateway-schemathesis-"))
+atexit.register(shutil.rmtree, WORK_DIR, ignore_errors=True)
+NOW: Final = datetime.now(UTC).replace(microsecond=0)
+SETTINGS: Final = Settings(base_url=BASE_URL, var_dir=WORK_DIR / "var")
+prepare(SETTINGS)
+APP: Final = create_app(SETTINGS, clock=FrozenClock(NOW))
+
+
+def _bearer_tokens() -> dict[str, str]:
+    """Two institutions with every partner scope and one staff app, all on the enterprise plan."""
+    platform: Platform = APP.state.platform
+    apps = {name: register_app(platform) for name in PEERS}
+    apps["staff"] = register_app(
+        platform,
+        partner_type=PartnerType.SERVICE_PROVIDER,
+        scopes=(Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT),
+        operator=True,
+    )
+    with TestClient(app=APP, base_url=BASE_URL) as client:
+        return {name: f"Bearer {app.token(client)}" for name, app in apps.items()}
+
+
+TOKENS: Final = _bearer_tokens()
+PRISTINE: Final = shutil.copytree(SETTINGS.var_dir, WORK_DIR / "pristine")  # databases and signing keys
+WFC_AUTH: Final = WORK_DIR / "wfc-auth.json"  # Web Fuzzing Commons: one entry per identity
+WFC_AUTH.write_text(
+    json.dumps(
+        {
+            "auth": [
+                {"name": name, "fixedHeaders": [{"name": AUTHORIZATION, "value": TOKENS[name]}]}
+                for name in PEERS
+            ]
+        }
+    )
+)
+CONFIG: Final = schemathesis.Config.from_dict(
+    {
+        "seed": SEED,
+        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
+        "checks": {"enabled": True},
+        "phases": {
+            "examples": {"enabled": True},
+            "coverage": {"enabled": True},
+            "fuzzing": {"enabled": True},
+            "stateful": {"enabled": True, "max-steps": STATEFUL_STEPS},
+        },
+        "auth": {"wfc": {"path": str(WFC_AUTH), "peers": list(PEERS)}},
+        # Business rules the schema cannot state answer a documented 422 rule-violation problem:
+        # a screened name needs two letters (in any script), a partner type may hold only its own
+        # scopes, and a page cursor must be one the API handed out (it is opaque; the fuzzing phase
+        # generates real ones through the `page-cursor` format, the coverage phase does not).
+        # Every other operation must accept every schema-valid request.
+        "operations": [
+            {
+                "include-operation-id": operation_id,
+                "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "422"]}},
+            }
+            for operation_id in ("createScreening", "adminCreateApp", "listInstruments", "listFunds")
+        ],
+    }
+)
+# Page cursors are opaque: generate the ones the API itself hands out (every keyset position).
+schemathesis.openapi.format(
+    "page-cursor",
+    st.sampled_from([encode_cursor(item.id) for item in APP.state.platform.catalogue]),
+)
+schema = schemathesis.openapi.from_asgi("/docs/openapi.json", APP, config=CONFIG)
+KEY_SUFFIXES: Final = itertools.count(1)
+
+
+def prepare_case(case: Case) -> dict[str, str]:
+    """Credentials as a real client sends them; returns the headers to send explicitly.
+
+    Partner operations carry the first peer's token (from the WFC document), staff operations the
+    staff token, public ones none at all.
+    """
+    if not case.operation.definition.raw.get("security"):
+        case.headers.pop(AUTHORIZATION, None)
+    make_idempotency_key_unique(case)
+    return {AUTHORIZATION: TOKENS["staff"]} if case.operation.path.startswith("/admin/") else {}
+
+
+def make_idempotency_key_unique(case: Case) -> None:
+    """Independent examples draw keys from a tiny space ("0"), so two different bodies would share
+    a key and rightly get 422 `idempotency-key-reused` (tests/api/test_idempotency.py covers that).
+    Real clients send one key per request: keep the drawn characters, add a unique suffix, and
+    leave over-long keys alone (the negative cases that must be refused)."""
+    key = case.headers.get(IDEMPOTENCY_KEY)
+    if key is None or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        return
+    suffix = f".{next(KEY_SUFFIXES)}"
+    case.headers[IDEMPOTENCY_KEY] = key[: MAX_IDEMPOTENCY_KEY_LENGTH - len(suffix)] + suffix
+
+
+def test_every_builtin_check_is_enabled() -> None:
+    from schemathesis.checks import CHECKS, load_all_checks
+
+    load_all_checks()
+    assert set(CHECKS.get_all_names()) == ALL_CHECKS
+    config = schema.config.checks_config_for()
+    assert all(config.get_by_name(name=name).enabled for name in ALL_CHECKS)
+
+
+def test_every_operation_is_tested() -> None:
+    labels = {result.ok().label for result in schema.get_all_operations() if isinstance(result, Ok)}
+    paths = APP.openapi_schema.paths or {}
+    published = {
+        f"{method.upper()} {path}"
+        for path, item in paths.items()
+        for method in ("get", "put", "post", "patch", "delete")
+        if getattr(item, method) is not None
+    }
+    assert labels == published
+    assert len(labels) >= 24
+
+
+@pytest.mark.slow
+@schema.parametrize()
+def test_api_conforms_to_its_schema(case: Case) -> None:
+    case.call_and_validate(headers=prepare_case(case))
+
+
+SCENARIOS: Final = itertools.count(1)
+
+
+def fresh_app() -> Any:
+    """The app on a copy of the databases as they were before any test: same identities and keys."""
+    var_dir = shutil.copytree(PRISTINE, WORK_DIR / f"scenario-{next(SCENARIOS)}")
+    return create_app(SETTINGS.with_changes(var_dir=var_dir), clock=FrozenClock(NOW))
+
+
+class APIWorkflow(schema.as_state_machine()):  # type: ignore[misc]
+    """Chains operations along the links schemathesis infers (create, then read, suspend, ...).
+
+    Each scenario runs against its own copy of the databases: a scenario may suspend the partners
+    whose tokens the run uses, or take a partner name, and Hypothesis replays a scenario expecting
+    the same answers.
+    """
+
+    def setup(self) -> None:
+        self.app = fresh_app()
+
+    def before_call(self, case: Case) -> None:
+        self.explicit_headers = prepare_case(case)
+
+    def get_call_kwargs(self, case: Case) -> dict[str, Any]:
+        return {"headers": self.explicit_headers, "app": self.app}
+
+    def validate_response(
+        self, response: Any, case: Case, additional_checks: Any = None, **kwargs: Any
+    ) -> None:
+        # As `call_and_validate` does: the checks learn which headers carried the credentials.
+        case.validate_response(
+            response,
+            additional_checks=additional_checks,
+            headers=kwargs.get("headers"),
+            transport_kwargs=kwargs or None,
+            recorder=self.recorder,
+        )
+
+
+TestAPIWorkflow = pytest.mark.slow(APIWorkflow.TestCase)
+TestAPIWorkflow.settings = hypothesis.settings(
+    max_examples=STATEFUL_SCENARIOS,
+    stateful_step_count=STATEFUL_STEPS,
+    derandomize=True,
+    database=None,
+    deadline=None,
+)
+
+
+def test_the_identities_are_accepted() -> None:
+    """A 401 passes most checks: the run must not have been quietly unauthenticated (runs last, after
+    the fuzzers had every staff operation, suspension included, at hand). Sent through schemathesis,
+    on the event loop that serves the app."""
+    reads = [("/v1/funds", TOKENS[name]) for name in PEERS] + [("/admin/partners", TOKENS["staff"])]
+    for path, token in reads:
+        response = schema[path]["GET"].Case(headers={AUTHORIZATION: token}).call()
+        assert response.status_code == 200, response.text
