@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import platform
@@ -515,7 +516,7 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
-        "server": f"uvicorn, {WORKERS} workers (h11, asyncio loop), SQLite (WAL), Redis limits",
+        "server": f"uvicorn, {WORKERS} workers ({_http_stack()}), SQLite (WAL), Redis limits",
     }
 
 
@@ -707,3 +708,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _http_stack() -> str:
+    """What uvicorn's `auto` settings pick: httptools and uvloop when they are installed."""
+    parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio loop"
+    return f"{parser}, {loop}"

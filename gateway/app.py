@@ -92,7 +92,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         )
         revocations = RevocationList(SqlRevocations(database), clock)
         assertions = ClientAssertionVerifier(
-            lookup=registry.store.get_client,
+            lookup=clients.get,
             first_use=replay.first_use,
             clock=clock,
             issuer=issuer,

@@ -61,8 +61,7 @@ class ClientAssertionVerifier:
         if client is None or not client.active:
             raise ClientAssertionError("unknown or inactive client")
         try:
-            keys = KeySet.import_key_set(client.app.jwks)  # type: ignore[arg-type]
-            token = jwt.decode(assertion, keys, algorithms=list(ASSERTION_ALGORITHMS))
+            token = jwt.decode(assertion, _key_set(client), algorithms=list(ASSERTION_ALGORITHMS))
         except (JoseError, ValueError, TypeError) as exc:
             raise ClientAssertionError("client_assertion signature does not verify") from exc
         self._check_claims(token.claims, client_id)
@@ -103,3 +102,18 @@ def _issuer_of(payload: bytes) -> str | None:
     except (ValueError, AttributeError):
         return None
     return value if isinstance(value, str) else None
+
+
+_KEY_SETS: dict[str, tuple[object, KeySet]] = {}
+
+
+def _key_set(client: Client) -> KeySet:
+    """A client's imported public keys, rebuilt only when its registered JWKS changes."""
+    jwks = client.app.jwks
+    cached = _KEY_SETS.get(client.app.client_id)
+    if cached is None or cached[0] != jwks:
+        if len(_KEY_SETS) > 10_000:
+            _KEY_SETS.clear()
+        cached = (jwks, KeySet.import_key_set(jwks))  # type: ignore[arg-type]
+        _KEY_SETS[client.app.client_id] = cached
+    return cached[1]

@@ -46,19 +46,26 @@ class EnvironmentAuth:
 
 
 class ClientCache:
-    """Registry reads are cached per worker for a few seconds; suspension bites within that."""
+    """Registry reads are cached per worker for a few seconds, active clients only: a suspension
+    bites within `CLIENT_CACHE_SECONDS` (at once in the worker that made it), a reactivation at once."""
 
     def __init__(self, lookup: Callable[[str], Client | None]) -> None:
         self._lookup = lookup
-        self._entries: dict[str, tuple[float, Client | None]] = {}
+        self._entries: dict[str, tuple[float, Client]] = {}
 
     def get(self, client_id: str) -> Client | None:
         now = time.monotonic()
         entry = self._entries.get(client_id)
-        if entry is None or entry[0] < now:
-            entry = (now + CLIENT_CACHE_SECONDS, self._lookup(client_id))
-            self._entries[client_id] = entry
-        return entry[1]
+        if entry is not None and entry[0] >= now:
+            return entry[1]
+        client = self._lookup(client_id)
+        if client is None or not client.active:
+            self._entries.pop(client_id, None)
+            return client
+        if len(self._entries) >= TOKEN_CACHE_SIZE:
+            self._entries.clear()
+        self._entries[client_id] = (now + CLIENT_CACHE_SECONDS, client)
+        return client
 
     def forget(self, client_id: str) -> None:
         self._entries.pop(client_id, None)
