@@ -706,12 +706,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if any(m.errors for m in results) else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _http_stack() -> str:
     """What uvicorn's `auto` settings pick: httptools and uvloop when they are installed."""
     parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio loop"
     return f"{parser}, {loop}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
