@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -128,3 +130,24 @@ def wait_until(predicate: Any, timeout: float = 20.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("condition not met in time")
+
+
+def staff_app(platform: Platform) -> PartnerApp:
+    """An app of the operator's own partner, holding both staff scopes."""
+    return register_app(
+        platform,
+        partner_type=PartnerType.SERVICE_PROVIDER,
+        scopes=(Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT),
+        operator=True,
+    )
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def segment(value: str, index: int) -> dict[str, Any]:
+    """Decode one part (0 header, 1 claims) of a compact JWS without verifying it."""
+    part = value.split(".")[index]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return decoded

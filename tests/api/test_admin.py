@@ -13,17 +13,11 @@ from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.services import Platform
 from partners.models import PartnerStatus, PartnerType
-from tests.support import PartnerApp, register_app
+from tests.support import PartnerApp, register_app, staff_app
 
 
 def staff_headers(client: TestClient[Any], platform: Platform) -> dict[str, str]:
-    staff = register_app(
-        platform,
-        partner_type=PartnerType.SERVICE_PROVIDER,
-        scopes=(Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT),
-        operator=True,
-    )
-    return staff.headers(client)
+    return staff_app(platform).headers(client)
 
 
 def unique(name: str) -> str:
@@ -353,12 +347,7 @@ def test_there_is_no_staff_api_in_the_sandbox(client: TestClient[Any], platform:
 def test_an_audit_position_beyond_64_bits_is_refused_not_a_500(
     client: TestClient[Any], platform: Platform
 ) -> None:
-    staff = register_app(
-        platform,
-        partner_type=PartnerType.SERVICE_PROVIDER,
-        scopes=(Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT),
-        operator=True,
-    )
+    staff = staff_app(platform)
     response = client.get("/admin/audit/records", params={"after": 2**63}, headers=staff.headers(client))
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")

@@ -33,7 +33,7 @@ from gateway.storage.database import Database
 from gateway.storage.migrate import prepare
 from partners.models import PartnerType
 from tests.conftest import BASE_URL, POSTGRES_URL, require_postgres
-from tests.support import PartnerApp, register_app
+from tests.support import register_app, staff_app
 
 CHECK = "/v1/compliance/suitability-checks"
 BODY = {
@@ -62,15 +62,6 @@ def settings(backend_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     prepare(own)
     yield own
     drop_schemas(own)
-
-
-def staff_app(platform: Platform) -> PartnerApp:
-    return register_app(
-        platform,
-        partner_type=PartnerType.SERVICE_PROVIDER,
-        scopes=(Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT),
-        operator=True,
-    )
 
 
 def audit_trail(

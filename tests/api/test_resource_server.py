@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -18,8 +17,8 @@ from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.services import Platform
-from partners.models import PartnerStatus, PartnerType
-from tests.support import ASSERTION_TYPE, PartnerApp, register_app
+from partners.models import PartnerStatus
+from tests.support import ASSERTION_TYPE, b64url, register_app, segment, staff_app
 
 INSTRUMENTS = "/v1/market/instruments"
 ADMIN_PARTNERS = "/admin/partners"
@@ -31,27 +30,8 @@ RFC7515_A1_TOKEN = (
 )
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def segment(value: str, index: int) -> dict[str, Any]:
-    part = value.split(".")[index]
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-    return decoded
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def staff_app(platform: Platform) -> PartnerApp:
-    return register_app(
-        platform,
-        partner_type=PartnerType.SERVICE_PROVIDER,
-        scopes=(Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT),
-        operator=True,
-    )
 
 
 def sign_as_issuer(platform: Platform, header: dict[str, Any], claims: dict[str, Any]) -> str:

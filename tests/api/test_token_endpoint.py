@@ -22,8 +22,8 @@ from gateway.domain.environment import Environment
 from gateway.domain.scopes import CUSTOMER_DELEGATED, STAFF, Scope
 from gateway.services import Platform
 from gateway.settings import Settings
-from partners.models import PartnerStatus, PartnerType
-from tests.support import ASSERTION_TYPE, PartnerApp, register_app
+from partners.models import PartnerStatus
+from tests.support import ASSERTION_TYPE, PartnerApp, b64url, register_app, segment, staff_app
 
 INSTRUMENTS = "/v1/market/instruments"
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
@@ -34,16 +34,6 @@ DISCOVERY_PATHS = {
         "/sandbox/.well-known/oauth-authorization-server",
     ],
 }
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def segment(value: str, index: int) -> dict[str, Any]:
-    part = value.split(".")[index]
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-    return decoded
 
 
 def claims_for(app: PartnerApp, **overrides: Any) -> dict[str, Any]:
@@ -577,12 +567,7 @@ def test_revoking_an_unknown_token_is_a_quiet_success(client: TestClient[Any], p
 
 
 def test_staff_token_comes_with_the_admin_audience(client: TestClient[Any], platform: Platform) -> None:
-    staff = register_app(
-        platform,
-        partner_type=PartnerType.SERVICE_PROVIDER,
-        scopes=(Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT),
-        operator=True,
-    )
+    staff = staff_app(platform)
     claims = segment(staff.token(client), 1)
     assert claims["aud"] == f"{staff.issuer}/admin"
     assert claims["scope"] == "admin:audit admin:partners"

@@ -26,12 +26,10 @@ from schemathesis.core.result import Ok
 from gateway.app import create_app
 from gateway.domain.clock import FrozenClock
 from gateway.domain.market.catalogue import encode_cursor
-from gateway.domain.scopes import Scope
 from gateway.services import Platform
 from gateway.settings import Settings
 from gateway.storage.migrate import prepare
-from partners.models import PartnerType
-from tests.support import register_app
+from tests.support import register_app, staff_app
 
 Case: TypeAlias = schemathesis.Case[Any]
 BASE_URL: Final = "http://127.0.0.1:8000"
@@ -80,12 +78,7 @@ def _bearer_tokens() -> dict[str, str]:
     """Two institutions with every partner scope and one staff app, all on the enterprise plan."""
     platform: Platform = APP.state.platform
     apps = {name: register_app(platform) for name in PEERS}
-    apps["staff"] = register_app(
-        platform,
-        partner_type=PartnerType.SERVICE_PROVIDER,
-        scopes=(Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT),
-        operator=True,
-    )
+    apps["staff"] = staff_app(platform)
     with TestClient(app=APP, base_url=BASE_URL) as client:
         return {name: f"Bearer {app.token(client)}" for name, app in apps.items()}
 
