@@ -22,6 +22,7 @@ from gateway.apis.v1.compliance.routes import ComplianceController
 from gateway.apis.v1.market.routes import MarketController
 from gateway.auth import routes as oauth_routes
 from gateway.auth.client_auth import ClientAssertionVerifier
+from gateway.auth.dpop import DPoPVerifier
 from gateway.auth.keys import KeyRing
 from gateway.auth.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from gateway.auth.revocation import RevocationList
@@ -73,6 +74,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             review=settings.screening_review_threshold, block=settings.screening_block_threshold
         ),
     )
+    dpop = DPoPVerifier(replay.first_use, clock)  # proofs are single use across all workers
     environments: dict[Environment, EnvironmentServices] = {}
     auth: dict[Environment, EnvironmentAuth] = {}
     for env, database in databases.items():
@@ -105,12 +107,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             issuer=issuer,
             database=database,
             keys=keys,
-            auth_server=AuthorizationServer(tokens=tokens, assertions=assertions, revocations=revocations),
+            auth_server=AuthorizationServer(
+                tokens=tokens, assertions=assertions, revocations=revocations, dpop=dpop
+            ),
             audit=AuditTrail(SqlAuditLog(database)),
             idempotency=SqlIdempotencyStore(database),
             compliance=ComplianceService(SqlComplianceRecords(database), screener, clock),
         )
-        auth[env] = EnvironmentAuth(tokens, revocations)
+        auth[env] = EnvironmentAuth(tokens, revocations, dpop)
     platform = Platform(
         settings=settings,
         clock=clock,

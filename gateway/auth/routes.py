@@ -18,6 +18,7 @@ from litestar.types import ExceptionHandlersMap
 
 from gateway.apis.schemas import PUBLIC_PROBLEMS, problem_response_spec
 from gateway.auth.client_auth import ASSERTION_TYPE
+from gateway.auth.dpop import DPoPProofError
 from gateway.auth.server import FormRequest
 from gateway.edge.access import public
 from gateway.services import EnvDep, EnvironmentServices
@@ -86,6 +87,10 @@ def _form_operation(schema: Schema) -> type[Operation]:
     return FormOperation
 
 
+class Confirmation(msgspec.Struct, frozen=True, kw_only=True):
+    jkt: str  # RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to
+
+
 class Introspection(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     active: bool
     token_type: str | None = None
@@ -98,6 +103,7 @@ class Introspection(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     exp: int | None = None
     jti: str | None = None
     env: str | None = None
+    cnf: Confirmation | None = None
 
 
 class JsonWebKeySet(msgspec.Struct, frozen=True):
@@ -140,11 +146,35 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
     return values
 
 
+def _dpop_jkt(env: EnvironmentServices, request: Request[Any, Any, Any], uri: str) -> str | None:
+    """The key a `DPoP` proof (RFC 9449 §5) binds the token to; None when the client sent none."""
+    proofs = request.headers.getall("dpop", [])
+    if not proofs:
+        return None
+    if len(proofs) > 1:
+        raise DPoPProofError("invalid_dpop_proof", "send exactly one DPoP header")
+    return env.auth_server.dpop.verify(proofs[0], method="POST", url=uri).jkt
+
+
+def _dpop_refusal(exc: DPoPProofError) -> Response[Any]:
+    body = OAuthError(error=exc.error, error_description=exc.description)
+    clean = exc.description.replace('"', "")
+    challenge = f'DPoP error="{exc.error}", error_description="{clean}"'
+    headers = {**NO_STORE, "WWW-Authenticate": challenge}
+    return Response(content=body, status_code=400, headers=headers, media_type="application/json")
+
+
 def _respond(
     env: EnvironmentServices, request: Request[Any, Any, Any], endpoint: str | None, form: dict[str, str]
 ) -> Response[Any]:
     uri = f"{env.issuer}{request.url.path}"
-    oauth_request = FormRequest("POST", uri, form, request.headers)
+    jkt: str | None = None
+    if endpoint is None:  # the token endpoint: a DPoP proof binds the token it issues
+        try:
+            jkt = _dpop_jkt(env, request, uri)
+        except DPoPProofError as exc:
+            return _dpop_refusal(exc)
+    oauth_request = FormRequest("POST", uri, form, request.headers, dpop_jkt=jkt)
     server = env.auth_server
     if endpoint is None:
         status, body, headers = server.create_token_response(oauth_request)
@@ -159,7 +189,7 @@ def _respond(
     operation_id="issueToken",
     operation_class=_form_operation(TOKEN_FORM),
     status_code=200,
-    summary="Issue an access token (client credentials with private_key_jwt)",
+    summary="Issue an access token (client credentials with private_key_jwt; DPoP-bound with a DPoP proof)",
     tags=["oauth"],
     responses={
         200: ResponseSpec(data_container=TokenResponse, description="Token", generate_examples=False),

@@ -24,6 +24,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from gateway.auth.client_auth import ASSERTION_ALGORITHMS, ClientAssertionError, ClientAssertionVerifier
+from gateway.auth.dpop import DPoPVerifier
 from gateway.auth.revocation import RevocationList
 from gateway.auth.tokens import AccessToken, InvalidTokenError, TokenService
 from gateway.domain.scopes import PARTNER_OWN, STAFF, parse_scopes
@@ -35,8 +36,17 @@ AUTH_METHOD = "private_key_jwt"
 class FormRequest(OAuth2Request):  # type: ignore[misc]
     """An OAuth 2.0 request whose parameters came from an `application/x-www-form-urlencoded` body."""
 
-    def __init__(self, method: str, uri: str, form: Mapping[str, str], headers: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        method: str,
+        uri: str,
+        form: Mapping[str, str],
+        headers: Mapping[str, str],
+        *,
+        dpop_jkt: str | None = None,
+    ) -> None:
         super().__init__(method, uri, headers=headers)
+        self.dpop_jkt = dpop_jkt  # the verified DPoP proof's key: the token is bound to it
         self._form = dict(form)
         self.payload = BasicOAuth2Payload(self._form)
 
@@ -92,6 +102,17 @@ class ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
         refused = requested - self.request.client.grantable()
         if refused:
             raise InvalidScopeError(description=f"not granted to this client: {' '.join(sorted(refused))}")
+
+    def generate_token(
+        self,
+        user: Any = None,
+        scope: str | None = None,
+        grant_type: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        server: AuthorizationServer = self.server
+        return server.issue(self.request.client, scope, jkt=self.request.dpop_jkt)
 
 
 class IssuedToken:
@@ -149,7 +170,8 @@ class Introspection(_TokenQuery, IntrospectionEndpoint):  # type: ignore[misc]
 
     def introspect_token(self, token: IssuedToken) -> dict[str, Any]:
         claims = token.token.claims(self.server.tokens.issuer)
-        return {"active": True, "token_type": "Bearer", **claims}
+        token_type = "Bearer" if token.token.jkt is None else "DPoP"  # RFC 9449 §6.2
+        return {"active": True, "token_type": token_type, **claims}
 
 
 class Revocation(_TokenQuery, RevocationEndpoint):  # type: ignore[misc]
@@ -163,10 +185,16 @@ class Revocation(_TokenQuery, RevocationEndpoint):  # type: ignore[misc]
 
 class AuthorizationServer(AuthlibServer):  # type: ignore[misc]
     def __init__(
-        self, *, tokens: TokenService, assertions: ClientAssertionVerifier, revocations: RevocationList
+        self,
+        *,
+        tokens: TokenService,
+        assertions: ClientAssertionVerifier,
+        revocations: RevocationList,
+        dpop: DPoPVerifier,
     ) -> None:
         super().__init__(scopes_supported=sorted(PARTNER_OWN | STAFF))
         self.tokens = tokens
+        self.dpop = dpop
         self.assertions = assertions
         self.revocations = revocations
         self.register_grant(ClientCredentials)
@@ -209,14 +237,18 @@ class AuthorizationServer(AuthlibServer):  # type: ignore[misc]
         expires_in: int | None = None,
         include_refresh_token: bool = False,
     ) -> dict[str, Any]:
+        return self.issue(client, scope)
+
+    def issue(self, client: OAuthClient, scope: str | None, *, jkt: str | None = None) -> dict[str, Any]:
+        """An access token response; with `jkt`, a DPoP-bound token (RFC 9449 §5 and §6.1)."""
         scopes = parse_scopes(scope) if scope else client.grantable()
         audience = self.tokens.admin_audience if client.client.partner.operator else self.tokens.api_audience
         value, token = self.tokens.issue(
-            client_id=client.client_id, subject=client.client_id, scopes=scopes, audience=audience
+            client_id=client.client_id, subject=client.client_id, scopes=scopes, audience=audience, jkt=jkt
         )
         return {
             "access_token": value,
-            "token_type": "Bearer",
+            "token_type": "Bearer" if jkt is None else "DPoP",
             "expires_in": token.expires_at - token.issued_at,
             "scope": " ".join(sorted(scopes)),
         }
@@ -249,5 +281,6 @@ class AuthorizationServer(AuthlibServer):  # type: ignore[misc]
             "revocation_endpoint_auth_methods_supported": auth_methods,
             "revocation_endpoint_auth_signing_alg_values_supported": algs,
             "access_token_signing_alg_values_supported": ["ES256"],
+            "dpop_signing_alg_values_supported": list(self.dpop.algorithms),
             "service_documentation": f"{issuer}/docs",
         }

@@ -31,6 +31,7 @@ class AccessToken:
     issued_at: int
     expires_at: int
     environment: Environment
+    jkt: str | None = None  # RFC 9449 §6.1: bound to this DPoP key (`cnf.jkt`)
 
     def claims(self, issuer: str) -> dict[str, Any]:
         return {
@@ -43,7 +44,7 @@ class AccessToken:
             "exp": self.expires_at,
             "jti": self.jti,
             "env": self.environment.value,
-        }
+        } | ({"cnf": {"jkt": self.jkt}} if self.jkt is not None else {})
 
 
 class TokenService:
@@ -59,7 +60,13 @@ class TokenService:
         self.admin_audience = f"{issuer}/admin"
 
     def issue(
-        self, *, client_id: str, subject: str, scopes: frozenset[str], audience: str
+        self,
+        *,
+        client_id: str,
+        subject: str,
+        scopes: frozenset[str],
+        audience: str,
+        jkt: str | None = None,
     ) -> tuple[str, AccessToken]:
         now = int(self.clock.now().timestamp())
         token = AccessToken(
@@ -71,6 +78,7 @@ class TokenService:
             issued_at=now,
             expires_at=now + self.ttl_seconds,
             environment=self.environment,
+            jkt=jkt,
         )
         key = self.keys.signing_key()
         header = {"alg": SIGNING_ALGORITHM, "typ": ACCESS_TOKEN_TYPE, "kid": key.kid}
@@ -110,6 +118,18 @@ class TokenService:
                 issued_at=int(claims["iat"]),
                 expires_at=int(claims["exp"]),
                 environment=self.environment,
+                jkt=_confirmation_of(claims),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidTokenError("the access token lacks required claims") from exc
+
+
+def _confirmation_of(claims: dict[str, Any]) -> str | None:
+    """The DPoP key thumbprint a token is bound to (RFC 9449 §6.1), or None for a bearer token."""
+    if "cnf" not in claims:
+        return None
+    cnf = claims["cnf"]
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if not isinstance(jkt, str) or not jkt:
+        raise ValueError("cnf must carry a jkt")
+    return jkt

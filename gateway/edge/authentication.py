@@ -1,5 +1,6 @@
-"""One authentication middleware for every route: bearer JWT verified once and cached, then
-audience, revocation, client status and the route's declared scopes (RFC 6750, RFC 9068)."""
+"""One authentication middleware for every route: the JWT verified once and cached, its DPoP
+proof (if bound) checked on every request, then audience, revocation, client status and the
+route's declared scopes (RFC 6750, RFC 9068, RFC 9449)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, Final
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from gateway.auth.dpop import DPoPProofError, DPoPVerifier
 from gateway.auth.revocation import RevocationList
 from gateway.auth.tokens import AccessToken, InvalidTokenError, TokenService
 from gateway.domain.environment import Environment
@@ -24,9 +26,10 @@ CLIENT_CACHE_SECONDS: Final = 10.0
 class EnvironmentAuth:
     """What the middleware needs per environment."""
 
-    def __init__(self, tokens: TokenService, revocations: RevocationList) -> None:
+    def __init__(self, tokens: TokenService, revocations: RevocationList, dpop: DPoPVerifier) -> None:
         self.tokens = tokens
         self.revocations = revocations
+        self.dpop = dpop
         self.cache: dict[str, AccessToken] = {}
 
     def verify(self, value: str) -> AccessToken:
@@ -84,6 +87,13 @@ def unauthorized(description: str) -> NotAuthorizedException:
     return NotAuthorizedException(detail=description, headers=_challenge("invalid_token", description))
 
 
+def dpop_unauthorized(error: str, description: str, algs: tuple[str, ...]) -> NotAuthorizedException:
+    """RFC 9449 §7.1: a DPoP challenge naming the error and the proof algorithms accepted."""
+    clean = description.replace('"', "")
+    value = f'DPoP error="{error}", error_description="{clean}", algs="{" ".join(algs)}"'
+    return NotAuthorizedException(detail=description, headers={"WWW-Authenticate": value})
+
+
 class AuthenticationMiddleware:
     def __init__(
         self, app: ASGIApp, *, environments: dict[Environment, EnvironmentAuth], clients: ClientCache
@@ -115,12 +125,16 @@ class AuthenticationMiddleware:
                 detail="access tokens in the query string are refused; use the Authorization header",
                 headers=_challenge("invalid_request", "token in query string"),
             )
-        value = _bearer(scope)
+        scheme, value = _credentials(scope)
         auth = self.environments[environment]
         try:
             token = auth.verify(value)
         except InvalidTokenError as exc:
+            if scheme == DPOP:
+                raise dpop_unauthorized("invalid_token", str(exc), auth.dpop.algorithms) from exc
             raise unauthorized(str(exc)) from exc
+        if token.jkt is not None or scheme == DPOP:
+            self.check_proof(scope, auth, scheme, value, token)
         if auth.audience(access.audience) not in token.audience:
             raise unauthorized("the access token is not meant for this API (aud)")
         if auth.revocations.is_revoked(token.jti):
@@ -137,15 +151,43 @@ class AuthenticationMiddleware:
             )
         return Principal(client=client, token=token, environment=environment)
 
+    @staticmethod
+    def check_proof(scope: Scope, auth: EnvironmentAuth, scheme: str, value: str, token: AccessToken) -> None:
+        """RFC 9449 §7: a DPoP-bound token needs the DPoP scheme and a fresh proof by its key."""
+        algs = auth.dpop.algorithms
+        if token.jkt is None:  # a bearer token: its challenge is the Bearer one
+            raise unauthorized("this access token is not DPoP-bound; use the Bearer scheme")
+        if scheme != DPOP:
+            raise dpop_unauthorized("invalid_token", "a DPoP-bound token needs the DPoP scheme", algs)
+        proofs = [raw for name, raw in scope["headers"] if name == b"dpop"]
+        if len(proofs) != 1:
+            raise dpop_unauthorized("invalid_dpop_proof", "send exactly one DPoP proof header", algs)
+        url = f"{auth.tokens.issuer}{scope['path']}"  # the public URL (the sandbox prefix included)
+        http: Any = scope  # an HTTP scope: only HTTP routes reach authentication
+        try:
+            proof = auth.dpop.verify(
+                proofs[0].decode("latin-1"), method=http["method"], url=url, access_token=value
+            )
+        except DPoPProofError as exc:
+            raise dpop_unauthorized(exc.error, exc.description, algs) from exc
+        if proof.jkt != token.jkt:
+            raise dpop_unauthorized("invalid_token", "the DPoP proof key does not match cnf.jkt", algs)
 
-def _bearer(scope: Scope) -> str:
+
+BEARER: Final = "bearer"
+DPOP: Final = "dpop"
+
+
+def _credentials(scope: Scope) -> tuple[str, str]:
+    """The Authorization header's scheme (lower-case: bearer or dpop) and token."""
     for name, raw in scope["headers"]:
         if name == b"authorization":
             value = raw.decode("latin-1")
             scheme, _, token = value.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise unauthorized("use the Bearer authorization scheme")
-            return token.strip()
+            scheme = scheme.lower()
+            if scheme not in (BEARER, DPOP) or not token.strip():
+                raise unauthorized("use the Bearer or DPoP authorization scheme")
+            return scheme, token.strip()
     raise NotAuthorizedException(
         detail="this operation needs an access token",
         headers={"WWW-Authenticate": 'Bearer realm="open-platform"'},
