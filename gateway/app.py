@@ -39,7 +39,7 @@ from gateway.edge.access import SECURITY_SCHEME, public
 from gateway.edge.audit import AuditMiddleware, AuditTrail
 from gateway.edge.authentication import AuthenticationMiddleware, ClientCache, EnvironmentAuth
 from gateway.edge.entry import Gateway
-from gateway.edge.idempotency import IdempotencyMiddleware
+from gateway.edge.idempotency import IdempotencyMiddleware, IdempotencyPurger
 from gateway.edge.rate_limits import RateLimiter, RateLimitMiddleware
 from gateway.edge.strict_body import decode_strictly
 from gateway.problems import EXCEPTION_HANDLERS
@@ -124,8 +124,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         environments=environments,
     )
     limiter = RateLimiter(_limits_storage(settings), settings.namespace)
+    purger = IdempotencyPurger([s.idempotency for s in environments.values()], clock)
+
+    async def start() -> None:
+        purger.start()
 
     async def close() -> None:
+        await purger.stop()
         for services in environments.values():
             services.audit.flush()
         bridge: Any = getattr(limiter.storage, "bridge", None)
@@ -168,6 +173,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
         openapi_config=_openapi_config(settings),
+        on_startup=[start],
         on_shutdown=[close],
         state=State({"settings": settings, "platform": platform}),
     )

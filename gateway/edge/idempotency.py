@@ -5,7 +5,10 @@ client, live in the environment's own database and are kept for 24 hours."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +21,7 @@ from gateway.domain.clock import Clock
 from gateway.domain.environment import Environment
 from gateway.edge.principal import Principal
 
+log = logging.getLogger("gateway.idempotency")
 KEY_PATTERN: Final = re.compile(r"^[\x21-\x7e]{1,255}$")
 UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Per-request headers are never replayed; the replay gets fresh ones.
@@ -40,11 +44,45 @@ class IdempotencyRecord:
 
 
 class IdempotencyStore(Protocol):
+    def purge(self, now: datetime) -> int: ...
     def claim(
         self, *, client_id: str, key: str, fingerprint: str, now: datetime, expires_at: datetime
     ) -> IdempotencyRecord | None: ...
     def complete(self, *, client_id: str, key: str, response: StoredResponse) -> None: ...
     def release(self, *, client_id: str, key: str) -> None: ...
+
+
+class IdempotencyPurger:
+    """Deletes expired keys once an hour in every worker (deleting an already deleted row is harmless)."""
+
+    def __init__(
+        self, stores: list[IdempotencyStore], clock: Clock, *, every: timedelta = timedelta(hours=1)
+    ) -> None:
+        self.stores = stores
+        self.clock = clock
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    def purge(self) -> int:
+        now = self.clock.now()
+        return sum(store.purge(now) for store in self.stores)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                self.purge()
+            except Exception:
+                log.exception("purging expired idempotency keys failed; retrying in %s", self.every)
+            await asyncio.sleep(self.every.total_seconds())
 
 
 class IdempotencyKeyReusedError(HTTPException):

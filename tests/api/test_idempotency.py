@@ -4,6 +4,7 @@ keys per client and per environment, and one execution under a burst of concurre
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -11,7 +12,9 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
 
+from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
+from gateway.edge.idempotency import IdempotencyPurger
 from gateway.services import Platform
 from gateway.storage.tables import ComplianceRecordRow, IdempotencyRow
 from tests.conftest import BASE_URL
@@ -195,3 +198,23 @@ async def test_concurrent_duplicates_execute_once(
     assert settled.status_code == 201
     assert settled.content == created[0].content
     assert settled.headers["idempotent-replayed"] == "true"
+
+
+def test_keys_are_kept_24_hours_then_purged(
+    client: TestClient[Any], platform: Platform, clock: FrozenClock
+) -> None:
+    bank = register_app(platform)
+    headers = {**bank.headers(client), "Idempotency-Key": "kept-a-day"}
+    assert client.post(SUITABILITY, json=CHECK, headers=headers).status_code == 201
+    purger = IdempotencyPurger([s.idempotency for s in platform.environments.values()], clock)
+
+    clock.advance(timedelta(hours=23, minutes=59))
+    purger.purge()
+    assert stored_keys(platform, bank.client_id, Environment.PRODUCTION) == ["kept-a-day"]
+    fresh = {**bank.headers(client), "Idempotency-Key": "kept-a-day"}  # the first token has expired
+    replay = client.post(SUITABILITY, json=CHECK, headers=fresh)
+    assert replay.headers["idempotent-replayed"] == "true"
+
+    clock.advance(timedelta(minutes=2))
+    assert purger.purge() >= 1
+    assert stored_keys(platform, bank.client_id, Environment.PRODUCTION) == []
