@@ -25,6 +25,7 @@ from gateway.auth.dpop import (
 from gateway.auth.replay import MemoryReplayCache, RedisReplayCache
 from gateway.domain.clock import FrozenClock
 from tests.conftest import REDIS_URL, require_redis
+from tests.vectors import RFC7638_KEY, RFC7638_THUMBPRINT
 
 # RFC 9449 §4.2 (Figure 4): the example DPoP proof for a token request, verbatim.
 RFC9449_TOKEN_PROOF = (
@@ -54,20 +55,6 @@ RFC9449_JWK = {
     "crv": "P-256",
 }
 RFC9449_JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
-# RFC 7638 §3.1: the example RSA key and its SHA-256 thumbprint.
-RFC7638_KEY = {
-    "kty": "RSA",
-    "n": (
-        "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRX"
-        "jBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaS"
-        "qzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksIN"
-        "HaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
-    ),
-    "e": "AQAB",
-    "alg": "RS256",
-    "kid": "2011-04-29",
-}
-RFC7638_THUMBPRINT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 URL = "https://api.example.com/v1/market/instruments"
