@@ -19,11 +19,15 @@ from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecuritySch
 from gateway.apis import meta
 from gateway.apis.admin.routes import AuditController, PartnersController
 from gateway.apis.v1.compliance.routes import ComplianceController
+from gateway.apis.v1.consents.routes import ConsentsController
 from gateway.apis.v1.market.routes import MarketController
 from gateway.auth import routes as oauth_routes
 from gateway.auth.client_auth import ClientAssertionVerifier
+from gateway.auth.delegation import Delegation, refresh_tokens_die_with_consent
 from gateway.auth.dpop import DPoPVerifier
 from gateway.auth.keys import KeyRing
+from gateway.auth.login import CustomerLogin
+from gateway.auth.pairwise import PairwiseSubjects
 from gateway.auth.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from gateway.auth.revocation import RevocationList
 from gateway.auth.server import AuthorizationServer
@@ -32,25 +36,33 @@ from gateway.domain.clock import Clock, SystemClock
 from gateway.domain.compliance.sanctions_data import load_sanctions_list
 from gateway.domain.compliance.screening import Screener, ScreeningThresholds
 from gateway.domain.compliance.service import ComplianceService
+from gateway.domain.consent.service import ConsentService
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import Catalogue
 from gateway.domain.scopes import PARTNER_OWN, STAFF
 from gateway.edge.access import SECURITY_SCHEME, public
 from gateway.edge.audit import AuditMiddleware, AuditTrail
 from gateway.edge.authentication import AuthenticationMiddleware, ClientCache, EnvironmentAuth
+from gateway.edge.consent_gate import ConsentEpoch, ConsentGate, MemoryEpoch, RedisEpoch
 from gateway.edge.entry import Gateway
 from gateway.edge.idempotency import IdempotencyMiddleware, IdempotencyPurger
-from gateway.edge.rate_limits import RateLimiter, RateLimitMiddleware
+from gateway.edge.rate_limits import LoginThrottle, RateLimiter, RateLimitMiddleware
 from gateway.edge.strict_body import decode_strictly
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.services import EnvironmentServices, Platform, provide_env, provide_platform, provide_principal
 from gateway.settings import Settings
 from gateway.storage.audit import SqlAuditLog
 from gateway.storage.compliance import SqlComplianceRecords
+from gateway.storage.consents import SqlConsentRepository
+from gateway.storage.customers import SqlCustomerStore
 from gateway.storage.database import Database
+from gateway.storage.grants import SqlGrantStore
 from gateway.storage.idempotency import SqlIdempotencyStore
 from gateway.storage.registry import SqlRegistryStore
 from gateway.storage.revocations import SqlRevocations
+from gateway.web import consent_screen, dashboard
+from gateway.web import login as login_pages
+from gateway.web.pages import static_files, template_config
 from openapi.spec import forbid_additional_properties
 from partners.service import Registry
 
@@ -93,6 +105,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             ttl_seconds=settings.access_token_ttl_seconds,
         )
         revocations = RevocationList(SqlRevocations(database), clock)
+        grants = SqlGrantStore(database)
+        consent_records = SqlConsentRepository(database)
+        gate = ConsentGate(consent_records.get, _consent_epoch(sync_redis, settings.namespace, env), clock)
+        consents = ConsentService(
+            consent_records, clock, listeners=(gate.changed, refresh_tokens_die_with_consent(grants, clock))
+        )
+        customers = SqlCustomerStore(database)
+        delegation = Delegation(
+            grants=grants,
+            consents=consents,
+            tokens=tokens,
+            revocations=revocations,
+            pairwise=PairwiseSubjects.from_directory(settings.keys_dir / env.value),
+            clock=clock,
+            environment=env,
+        )
         assertions = ClientAssertionVerifier(
             lookup=clients.get,
             first_use=replay.first_use,
@@ -108,13 +136,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             database=database,
             keys=keys,
             auth_server=AuthorizationServer(
-                tokens=tokens, assertions=assertions, revocations=revocations, dpop=dpop
+                tokens=tokens,
+                assertions=assertions,
+                revocations=revocations,
+                dpop=dpop,
+                delegation=delegation,
             ),
             audit=AuditTrail(SqlAuditLog(database)),
             idempotency=SqlIdempotencyStore(database),
             compliance=ComplianceService(SqlComplianceRecords(database), screener, clock),
+            consents=consents,
+            customers=customers,
+            login=CustomerLogin(customers, clock),
         )
-        auth[env] = EnvironmentAuth(tokens, revocations, dpop)
+        auth[env] = EnvironmentAuth(tokens, revocations, dpop, gate)
+    limiter = RateLimiter(_limits_storage(settings), settings.namespace)
     platform = Platform(
         settings=settings,
         clock=clock,
@@ -122,8 +158,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         clients=clients,
         catalogue=Catalogue.from_file(),
         environments=environments,
+        login_throttle=LoginThrottle(limiter),
     )
-    limiter = RateLimiter(_limits_storage(settings), settings.namespace)
     purger = IdempotencyPurger([s.idempotency for s in environments.values()], clock)
 
     async def start() -> None:
@@ -146,10 +182,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             *oauth_routes.ROUTES,
             *meta.ROUTES,
             ComplianceController,
+            ConsentsController,
             MarketController,
             PartnersController,
             AuditController,
+            *login_pages.ROUTES,
+            *consent_screen.ROUTES,
+            *dashboard.ROUTES,
+            static_files(),
         ],
+        template_config=template_config(),
         dependencies={
             "platform": Provide(provide_platform, sync_to_thread=False),
             "env": Provide(provide_env, sync_to_thread=False),
@@ -184,6 +226,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
 def create_app_from_env() -> Gateway:
     """Factory for the ASGI server (`uvicorn --factory`), one per worker process."""
     return create_app(Settings.from_env())
+
+
+def _consent_epoch(client: redis.Redis | None, namespace: str, environment: Environment) -> ConsentEpoch:
+    if client is None:
+        return MemoryEpoch()  # one process: settings refuse several workers without Redis
+    return RedisEpoch(client, f"{namespace}:{environment.value}:consent-epoch")
 
 
 def _limits_storage(settings: Settings) -> Storage:

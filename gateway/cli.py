@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Final
 import httpx
 
 from gateway.auth.keys import KeyRing
-from gateway.demo import client_assertion, seed_demo
+from gateway.demo import client_assertion, seed_customers, seed_demo
 from gateway.domain.audit.chain import verify
 from gateway.domain.clock import SystemClock
 from gateway.domain.environment import Environment
 from gateway.domain.errors import DomainError
 from gateway.settings import Settings, SettingsError
 from gateway.storage.audit import SqlAuditLog
+from gateway.storage.customers import SqlCustomerStore
 from gateway.storage.database import Database
 from gateway.storage.migrate import prepare
 from gateway.storage.registry import SqlRegistryStore
@@ -64,6 +65,16 @@ def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
     for item in credentials:
         print(f"{item['environment']:<10} {item['client_id']:<32} {item['partner']} ({item['type']})")
     print(f"credentials (private keys, mode 0600): {credentials_file}")
+    customers_file = settings.demo_dir / "customers.json"
+    databases = [Database(settings.database(environment)) for environment in Environment]
+    try:
+        logins = seed_customers([SqlCustomerStore(db) for db in databases], customers_file, SystemClock())
+    finally:
+        for database in databases:
+            database.dispose()
+    for login in logins:
+        print(f"customer   {login['username']:<16} resident in {login['residency']}")
+    print(f"customer passwords (mode 0600): {customers_file}")
     return 0
 
 

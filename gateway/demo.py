@@ -7,14 +7,19 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from joserfc import jwk, jwt
 
+from gateway.auth.passwords import hash_password
+from gateway.domain.clock import Clock
+from gateway.domain.customers.data import load_demo_customers
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
+from gateway.storage.customers import SqlCustomerStore
 from partners.models import PartnerType
 from partners.service import Registry
 
@@ -28,24 +33,49 @@ class DemoApp:
     scopes: tuple[Scope, ...]
     plan: str
     operator: bool = False
+    redirect_uris: tuple[str, ...] = ()
 
 
+# Where the demo apps receive their codes: an https page that needs no server to show the code.
+DEMO_REDIRECT_URI: Final = "https://app.example/callback"
 DEMO_APPS: Final = (
     DemoApp(
         "Demo Regional Bank",
         PartnerType.INSTITUTION,
         "CN",
         (Environment.SANDBOX, Environment.PRODUCTION),
-        (Scope.MARKET_READ, Scope.FUNDS_READ, Scope.COMPLIANCE_SUITABILITY, Scope.COMPLIANCE_SCREENING),
+        (
+            Scope.MARKET_READ,
+            Scope.FUNDS_READ,
+            Scope.COMPLIANCE_SUITABILITY,
+            Scope.COMPLIANCE_SCREENING,
+            Scope.CONSENTS_MANAGE,
+            Scope.ACCOUNTS_READ,
+            Scope.HOLDINGS_READ,
+            Scope.PROFILE_RISK_READ,
+            Scope.TRANSACTIONS_READ,
+            Scope.PROFILE_READ,
+        ),
         "enterprise",
+        redirect_uris=(DEMO_REDIRECT_URI,),
     ),
     DemoApp(
         "Demo ShopMall",
         PartnerType.LIFESTYLE_PLATFORM,
-        "CN",
+        "SG",
         (Environment.SANDBOX, Environment.PRODUCTION),
-        (Scope.MARKET_READ, Scope.FUNDS_READ, Scope.POINTS_VALUATIONS_WRITE),
+        (
+            Scope.MARKET_READ,
+            Scope.FUNDS_READ,
+            Scope.POINTS_VALUATIONS_WRITE,
+            Scope.CONSENTS_MANAGE,
+            Scope.ACCOUNTS_READ,
+            Scope.POINTS_CONVERT,
+            Scope.HOLDINGS_READ,
+            Scope.PROFILE_RISK_READ,
+        ),
         "growth",
+        redirect_uris=(DEMO_REDIRECT_URI,),
     ),
     DemoApp(
         "Demo Developer",
@@ -98,6 +128,7 @@ def seed_demo(registry: Registry, credentials_file: Path) -> list[dict[str, Any]
                 jwks={"keys": [public_part(private)]},
                 scopes=[s.value for s in demo.scopes],
                 plan_id=demo.plan if environment is Environment.PRODUCTION or demo.operator else "sandbox",
+                redirect_uris=demo.redirect_uris,
             )
             credentials.append(
                 {
@@ -111,6 +142,29 @@ def seed_demo(registry: Registry, credentials_file: Path) -> list[dict[str, Any]
             )
     write_secret_json(credentials_file, credentials)
     return credentials
+
+
+def seed_customers(
+    stores: Iterable[SqlCustomerStore], customers_file: Path, clock: Clock
+) -> list[dict[str, str]]:
+    """The synthetic demo customers in every environment, with passwords written once (0600)."""
+    personas = load_demo_customers()
+    if customers_file.exists():
+        logins: list[dict[str, str]] = json.loads(customers_file.read_text())
+    else:
+        logins = [
+            {"username": c.username, "password": secrets.token_urlsafe(9), "residency": c.residency.value}
+            for c in personas
+        ]
+        write_secret_json(customers_file, logins)
+    passwords = {item["username"]: item["password"] for item in logins}
+    for store in stores:
+        for customer in personas:
+            if store.credentials(customer.username) is None:
+                store.upsert(
+                    customer, password_hash=hash_password(passwords[customer.username]), now=clock.now()
+                )
+    return logins
 
 
 def write_secret_json(path: Path, document: Any) -> None:

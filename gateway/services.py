@@ -9,15 +9,19 @@ from litestar import Request
 from litestar.di import NamedDependency
 
 from gateway.auth.keys import KeyRing
+from gateway.auth.login import CustomerLogin
 from gateway.auth.server import AuthorizationServer
 from gateway.domain.clock import Clock
 from gateway.domain.compliance.service import ComplianceService
+from gateway.domain.consent.service import ConsentService
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import Catalogue
 from gateway.edge.audit import AuditTrail
 from gateway.edge.authentication import ClientCache
 from gateway.edge.principal import Principal
+from gateway.edge.rate_limits import LoginThrottle
 from gateway.settings import Settings
+from gateway.storage.customers import SqlCustomerStore
 from gateway.storage.database import Database
 from gateway.storage.idempotency import SqlIdempotencyStore
 from partners.service import Registry
@@ -33,6 +37,9 @@ class EnvironmentServices:
     audit: AuditTrail
     idempotency: SqlIdempotencyStore
     compliance: ComplianceService
+    consents: ConsentService
+    customers: SqlCustomerStore
+    login: CustomerLogin
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,7 @@ class Platform:
     clients: ClientCache
     catalogue: Catalogue
     environments: dict[Environment, EnvironmentServices]
+    login_throttle: LoginThrottle
 
 
 def provide_platform(request: Request[Any, Any, Any]) -> Platform:

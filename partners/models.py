@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from gateway.domain.environment import Environment
-from gateway.domain.scopes import STAFF, Scope
+from gateway.domain.scopes import CUSTOMER_DELEGATED, STAFF, Scope
 
 
 class PartnerType(StrEnum):
@@ -39,6 +39,7 @@ ALLOWED_SCOPES: Final[dict[PartnerType, frozenset[Scope]]] = {
             Scope.COMPLIANCE_SCREENING,
             Scope.WEBHOOKS_MANAGE,
             Scope.REPORTS_READ,
+            Scope.CONSENTS_MANAGE,
         }
     ),
     PartnerType.LIFESTYLE_PLATFORM: frozenset(
@@ -48,6 +49,7 @@ ALLOWED_SCOPES: Final[dict[PartnerType, frozenset[Scope]]] = {
             Scope.POINTS_VALUATIONS_WRITE,
             Scope.WEBHOOKS_MANAGE,
             Scope.REPORTS_READ,
+            Scope.CONSENTS_MANAGE,
         }
     ),
     PartnerType.DEVELOPER: frozenset(
@@ -58,11 +60,22 @@ ALLOWED_SCOPES: Final[dict[PartnerType, frozenset[Scope]]] = {
             Scope.COMPLIANCE_SUITABILITY,
             Scope.COMPLIANCE_SCREENING,
             Scope.WEBHOOKS_MANAGE,
+            Scope.CONSENTS_MANAGE,
         }
     ),
     PartnerType.SERVICE_PROVIDER: frozenset(
         {Scope.MARKET_READ, Scope.FUNDS_READ, Scope.WEBHOOKS_MANAGE, Scope.REPORTS_READ}
     ),
+}
+# Which customer-delegated scopes an app of each kind may ask customers for (authorization code flow).
+DELEGATED_SCOPES: Final[dict[PartnerType, frozenset[Scope]]] = {
+    PartnerType.INSTITUTION: frozenset(CUSTOMER_DELEGATED),
+    # A shop converts points and may personalise; it never gets deep analysis of a customer.
+    PartnerType.LIFESTYLE_PLATFORM: frozenset(
+        {Scope.ACCOUNTS_READ, Scope.POINTS_CONVERT, Scope.HOLDINGS_READ, Scope.PROFILE_RISK_READ}
+    ),
+    PartnerType.DEVELOPER: frozenset(CUSTOMER_DELEGATED),  # sandbox only, synthetic personas
+    PartnerType.SERVICE_PROVIDER: frozenset(),
 }
 # Developers build against the sandbox; production needs the lifecycle review (a later issue).
 SANDBOX_ONLY: Final = frozenset({PartnerType.DEVELOPER})
@@ -88,7 +101,7 @@ class Partner:
     created_at: datetime
 
     def allowed_scopes(self) -> frozenset[Scope]:
-        return STAFF if self.operator else ALLOWED_SCOPES[self.type]
+        return STAFF if self.operator else ALLOWED_SCOPES[self.type] | DELEGATED_SCOPES[self.type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +115,7 @@ class App:
     plan_id: str
     status: AppStatus
     created_at: datetime
+    redirect_uris: tuple[str, ...] = ()  # exact-match targets of the authorization code flow
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from gateway.domain.clock import Clock
 from gateway.domain.environment import Environment
@@ -30,6 +31,9 @@ PRIVATE_JWK_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", 
 # Client keys for private_key_jwt: asymmetric only (FAPI 2.0 §5.4: no shared secrets).
 ACCEPTED_KEY_TYPES: Final = {("EC", "P-256"), ("OKP", "Ed25519"), ("RSA", None)}
 MIN_RSA_BITS: Final = 2048
+LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_REDIRECT_URIS: Final = 10
+MAX_REDIRECT_URI_LENGTH: Final = 500
 
 DEFAULT_PLANS: Final = (
     Plan("sandbox", "Sandbox", ("20/second", "10000/day"), "Free, synthetic data only"),
@@ -41,6 +45,32 @@ DEFAULT_PLANS: Final = (
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def validate_redirect_uris(uris: Iterable[str], environment: Environment) -> tuple[str, ...]:
+    """Exact, absolute redirect URIs: https only in production (FAPI 2.0 §5.3.1.2), and in the
+    sandbox also http on the loopback interface, for a developer's laptop (RFC 8252 §7.3)."""
+    checked: list[str] = []
+    for uri in uris:
+        parts = urlsplit(uri)
+        loopback = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        if parts.scheme != "https" and not (loopback and environment is Environment.SANDBOX):
+            raise InvalidAppError(
+                "redirect URIs use https (loopback http in the sandbox only)", field="redirect_uris", uri=uri
+            )
+        if not parts.hostname or parts.fragment or "*" in uri or parts.username or parts.password:
+            raise InvalidAppError(
+                "a redirect URI is one exact absolute URL without fragment, wildcard or credentials",
+                field="redirect_uris",
+                uri=uri,
+            )
+        if len(uri) > MAX_REDIRECT_URI_LENGTH:
+            raise InvalidAppError("redirect URI too long", field="redirect_uris", uri=uri[:80])
+        if uri not in checked:
+            checked.append(uri)
+    if len(checked) > MAX_REDIRECT_URIS:
+        raise InvalidAppError(f"at most {MAX_REDIRECT_URIS} redirect URIs", field="redirect_uris")
+    return tuple(checked)
 
 
 def validate_public_jwks(jwks: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,6 +168,7 @@ class Registry:
         jwks: Mapping[str, Any],
         scopes: Iterable[str],
         plan_id: str | None = None,
+        redirect_uris: Iterable[str] = (),
     ) -> App:
         partner = self.partner(partner_id)
         requested = frozenset(scopes)
@@ -167,6 +198,7 @@ class Registry:
             plan_id=plan_id,
             status=AppStatus.ACTIVE,
             created_at=self.clock.now(),
+            redirect_uris=validate_redirect_uris(redirect_uris, environment),
         )
         self.store.add_app(app)
         return app

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
+from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Error
 from litestar import Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.exceptions import ClientException
@@ -27,11 +28,17 @@ FORM: Final = "application/x-www-form-urlencoded"
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-class TokenResponse(msgspec.Struct, frozen=True, kw_only=True):
+class TokenResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     access_token: str
     token_type: str
     expires_in: int
     scope: str
+    refresh_token: str | None = None  # the authorization code grant only
+
+
+class PushedAuthorizationResponse(msgspec.Struct, frozen=True, kw_only=True):
+    request_uri: str
+    expires_in: int
 
 
 class OAuthError(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -56,11 +63,44 @@ TOKEN_FORM: Final = Schema(
     type=OpenAPIType.OBJECT,
     title="TokenForm",
     properties={
-        "grant_type": Schema(type=OpenAPIType.STRING, enum=["client_credentials"]),
+        "grant_type": Schema(
+            type=OpenAPIType.STRING, enum=["authorization_code", "client_credentials", "refresh_token"]
+        ),
         **CLIENT_AUTHENTICATION,
         "scope": Schema(type=OpenAPIType.STRING, description="Space-separated scopes (RFC 6749 §3.3)"),
+        "code": Schema(
+            type=OpenAPIType.STRING, description="authorization_code: the code (single use, 60 s)"
+        ),
+        "redirect_uri": Schema(type=OpenAPIType.STRING, description="authorization_code: as in the request"),
+        "code_verifier": Schema(type=OpenAPIType.STRING, description="authorization_code: PKCE (RFC 7636)"),
+        "refresh_token": Schema(type=OpenAPIType.STRING, description="refresh_token: the refresh token"),
     },
     required=["client_assertion", "client_assertion_type", "grant_type"],
+    additional_properties=ANY_PARAMETER,
+)
+PAR_FORM: Final = Schema(
+    type=OpenAPIType.OBJECT,
+    title="PushedAuthorizationForm",
+    properties={
+        **CLIENT_AUTHENTICATION,
+        "response_type": Schema(type=OpenAPIType.STRING, enum=["code"]),
+        "redirect_uri": Schema(type=OpenAPIType.STRING, description="Exactly as registered"),
+        "code_challenge": Schema(type=OpenAPIType.STRING, min_length=43, max_length=43),
+        "code_challenge_method": Schema(type=OpenAPIType.STRING, enum=["S256"]),
+        "consent_id": Schema(type=OpenAPIType.STRING, description="The consent created with createConsent"),
+        "scope": Schema(type=OpenAPIType.STRING, description="Optional; within the consent's permissions"),
+        "state": Schema(type=OpenAPIType.STRING, max_length=500),
+        "dpop_jkt": Schema(type=OpenAPIType.STRING, description="RFC 9449 §10: bind the code to this key"),
+    },
+    required=[
+        "client_assertion",
+        "client_assertion_type",
+        "response_type",
+        "redirect_uri",
+        "code_challenge",
+        "code_challenge_method",
+        "consent_id",
+    ],
     additional_properties=ANY_PARAMETER,
 )
 TOKEN_QUERY_FORM: Final = Schema(
@@ -68,7 +108,7 @@ TOKEN_QUERY_FORM: Final = Schema(
     title="TokenQueryForm",
     properties={
         "token": Schema(type=OpenAPIType.STRING, min_length=1),
-        "token_type_hint": Schema(type=OpenAPIType.STRING, enum=["access_token"]),
+        "token_type_hint": Schema(type=OpenAPIType.STRING, enum=["access_token", "refresh_token"]),
         **CLIENT_AUTHENTICATION,
     },
     required=["client_assertion", "client_assertion_type", "token"],
@@ -207,6 +247,48 @@ async def issue_token(request: Request[Any, Any, Any], env: EnvDep) -> Response[
 
 
 @post(
+    "/oauth2/par",
+    operation_id="pushAuthorizationRequest",
+    operation_class=_form_operation(PAR_FORM),
+    status_code=201,
+    summary="Push an authorization request (RFC 9126); required before the authorization endpoint",
+    tags=["oauth"],
+    responses={
+        201: ResponseSpec(
+            data_container=PushedAuthorizationResponse, description="request_uri", generate_examples=False
+        ),
+        **_oauth_errors(400, 401),
+    },
+    exception_handlers=OAUTH_ERROR_HANDLERS,
+    **public(),
+)
+async def push_authorization_request(request: Request[Any, Any, Any], env: EnvDep) -> Response[Any]:
+    form = await _form(request)
+    uri = f"{env.issuer}{request.url.path}"
+    try:
+        jkt = _dpop_jkt(env, request, uri)
+    except DPoPProofError as exc:
+        return _dpop_refusal(exc)
+    server = env.auth_server
+    oauth_request = FormRequest("POST", uri, form, request.headers, dpop_jkt=jkt)
+    try:
+        client = server.authenticate(oauth_request)
+        body = server.delegation.push(client, form, jkt)
+    except OAuth2Error as exc:
+        if isinstance(exc, InvalidClientError):
+            exc.status_code = 401  # as at the token endpoint with an Authorization-less client
+        status, error_body, headers = server.handle_error_response(oauth_request, exc)
+        return Response(
+            content=error_body,
+            status_code=status,
+            headers={**dict(headers), **NO_STORE},
+            media_type="application/json",
+        )
+    request.scope["state"]["actor"] = client.app.client_id
+    return Response(content=body, status_code=201, headers=NO_STORE, media_type="application/json")
+
+
+@post(
     "/oauth2/introspect",
     operation_id="introspectToken",
     operation_class=_form_operation(TOKEN_QUERY_FORM),
@@ -262,4 +344,4 @@ async def metadata(env: EnvDep) -> dict[str, Any]:
     return env.auth_server.metadata()
 
 
-ROUTES: Final = [issue_token, introspect_token, revoke_token, jwks, metadata]
+ROUTES: Final = [issue_token, push_authorization_request, introspect_token, revoke_token, jwks, metadata]

@@ -16,18 +16,21 @@ from authlib.oauth2.rfc6749 import (
     InvalidClientError,
     InvalidScopeError,
     OAuth2Request,
+    UnauthorizedClientError,
     UnsupportedTokenTypeError,
 )
-from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc6749.grants import BaseGrant, ClientCredentialsGrant
+from authlib.oauth2.rfc6749.grants.base import TokenEndpointMixin
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from gateway.auth.client_auth import ASSERTION_ALGORITHMS, ClientAssertionError, ClientAssertionVerifier
+from gateway.auth.delegation import REFRESH_TOKEN_PREFIX, Delegation
 from gateway.auth.dpop import DPoPVerifier
 from gateway.auth.revocation import RevocationList
 from gateway.auth.tokens import AccessToken, InvalidTokenError, TokenService
-from gateway.domain.scopes import PARTNER_OWN, STAFF, parse_scopes
+from gateway.domain.scopes import CUSTOMER_DELEGATED, PARTNER_OWN, STAFF, parse_scopes
 from partners.models import Client
 
 AUTH_METHOD = "private_key_jwt"
@@ -91,7 +94,11 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return False
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return bool(grant_type == "client_credentials")
+        if grant_type == "client_credentials":
+            return True
+        # The code flow needs a registered redirect URI and something a customer can delegate.
+        delegating = bool(self.client.app.redirect_uris) and bool(self.client.app.scopes & CUSTOMER_DELEGATED)
+        return delegating and grant_type in ("authorization_code", "refresh_token")
 
 
 class ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
@@ -113,6 +120,40 @@ class ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
     ) -> dict[str, Any]:
         server: AuthorizationServer = self.server
         return server.issue(self.request.client, scope, jkt=self.request.dpop_jkt)
+
+
+class _DelegatedGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
+    """A grant whose rules live in `Delegation`; authlib authenticates the client and answers."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = [AUTH_METHOD]
+
+    def validate_token_request(self) -> None:
+        client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError(description=f"this client may not use {self.GRANT_TYPE}")
+        self.request.client = client
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        server: AuthorizationServer = self.server
+        token = self.issue(server.delegation, self.request.client.client)
+        return 200, token, [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+
+    def issue(self, delegation: Delegation, client: Client) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class AuthorizationCodeGrant(_DelegatedGrant):
+    GRANT_TYPE = "authorization_code"
+
+    def issue(self, delegation: Delegation, client: Client) -> dict[str, Any]:
+        return delegation.redeem(client, self.request.form, self.request.dpop_jkt)
+
+
+class RefreshTokenGrant(_DelegatedGrant):
+    GRANT_TYPE = "refresh_token"
+
+    def issue(self, delegation: Delegation, client: Client) -> dict[str, Any]:
+        return delegation.refresh(client, self.request.form, self.request.dpop_jkt)
 
 
 class IssuedToken:
@@ -141,7 +182,7 @@ class IssuedToken:
 
 class _TokenQuery:
     server: AuthorizationServer
-    SUPPORTED_TOKEN_TYPES = ("access_token",)
+    SUPPORTED_TOKEN_TYPES: tuple[str, ...] = ("access_token",)
     CLIENT_AUTH_METHODS = [AUTH_METHOD]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> IssuedToken | None:
@@ -174,8 +215,28 @@ class Introspection(_TokenQuery, IntrospectionEndpoint):  # type: ignore[misc]
         return {"active": True, "token_type": token_type, **claims}
 
 
+class IssuedRefreshToken:
+    """A refresh token presented at the revocation endpoint (RFC 7009 §2.1)."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return True  # Delegation.revoke_refresh_token checks ownership without telling
+
+
 class Revocation(_TokenQuery, RevocationEndpoint):  # type: ignore[misc]
-    def revoke_token(self, token: IssuedToken, request: Any) -> None:
+    SUPPORTED_TOKEN_TYPES = ("access_token", "refresh_token")
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        if token_string.startswith(REFRESH_TOKEN_PREFIX):
+            return IssuedRefreshToken(token_string)
+        return self.server.find_token(token_string)
+
+    def revoke_token(self, token: IssuedToken | IssuedRefreshToken, request: Any) -> None:
+        if isinstance(token, IssuedRefreshToken):
+            self.server.delegation.revoke_refresh_token(request.client.client, token.value)
+            return
         self.server.revocations.revoke(
             jti=token.token.jti,
             client_id=token.token.client_id,
@@ -191,13 +252,17 @@ class AuthorizationServer(AuthlibServer):  # type: ignore[misc]
         assertions: ClientAssertionVerifier,
         revocations: RevocationList,
         dpop: DPoPVerifier,
+        delegation: Delegation,
     ) -> None:
-        super().__init__(scopes_supported=sorted(PARTNER_OWN | STAFF))
+        super().__init__(scopes_supported=sorted(PARTNER_OWN | STAFF | CUSTOMER_DELEGATED))
         self.tokens = tokens
         self.dpop = dpop
         self.assertions = assertions
         self.revocations = revocations
+        self.delegation = delegation
         self.register_grant(ClientCredentials)
+        self.register_grant(AuthorizationCodeGrant)
+        self.register_grant(RefreshTokenGrant)
         self.register_token_generator("default", self._generate_token)
         self.register_client_auth_method(AUTH_METHOD, self._authenticate_client)
         self.register_endpoint(Introspection)
@@ -221,6 +286,11 @@ class AuthorizationServer(AuthlibServer):  # type: ignore[misc]
         return request
 
     # ours --------------------------------------------------------------------------------------
+    def authenticate(self, request: FormRequest) -> Client:
+        """Client authentication for our own endpoints (PAR): the token endpoint's rules."""
+        client: OAuthClient = self.authenticate_client(request, [AUTH_METHOD], endpoint="par")
+        return client.client
+
     def _authenticate_client(self, query_client: Any, request: FormRequest) -> OAuthClient:
         try:
             client = self.assertions.verify(request.form)
@@ -271,9 +341,15 @@ class AuthorizationServer(AuthlibServer):  # type: ignore[misc]
             "jwks_uri": f"{issuer}/oauth2/jwks",
             "introspection_endpoint": f"{issuer}/oauth2/introspect",
             "revocation_endpoint": f"{issuer}/oauth2/revoke",
-            "grant_types_supported": ["client_credentials"],
-            "response_types_supported": [],
-            "scopes_supported": sorted(PARTNER_OWN),
+            "authorization_endpoint": f"{issuer}/oauth2/authorize",
+            "pushed_authorization_request_endpoint": f"{issuer}/oauth2/par",
+            "require_pushed_authorization_requests": True,
+            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
+            "scopes_supported": sorted(PARTNER_OWN | CUSTOMER_DELEGATED),
             "token_endpoint_auth_methods_supported": auth_methods,
             "token_endpoint_auth_signing_alg_values_supported": algs,
             "introspection_endpoint_auth_methods_supported": auth_methods,

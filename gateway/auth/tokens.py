@@ -32,9 +32,10 @@ class AccessToken:
     expires_at: int
     environment: Environment
     jkt: str | None = None  # RFC 9449 §6.1: bound to this DPoP key (`cnf.jkt`)
+    consent_id: str | None = None  # delegated tokens: the customer's consent they act under
 
     def claims(self, issuer: str) -> dict[str, Any]:
-        return {
+        claims: dict[str, Any] = {
             "iss": issuer,
             "sub": self.subject,
             "aud": self.audience[0] if len(self.audience) == 1 else list(self.audience),
@@ -44,7 +45,12 @@ class AccessToken:
             "exp": self.expires_at,
             "jti": self.jti,
             "env": self.environment.value,
-        } | ({"cnf": {"jkt": self.jkt}} if self.jkt is not None else {})
+        }
+        if self.jkt is not None:
+            claims["cnf"] = {"jkt": self.jkt}
+        if self.consent_id is not None:
+            claims["consent_id"] = self.consent_id
+        return claims
 
 
 class TokenService:
@@ -67,6 +73,7 @@ class TokenService:
         scopes: frozenset[str],
         audience: str,
         jkt: str | None = None,
+        consent_id: str | None = None,
     ) -> tuple[str, AccessToken]:
         now = int(self.clock.now().timestamp())
         token = AccessToken(
@@ -79,6 +86,7 @@ class TokenService:
             expires_at=now + self.ttl_seconds,
             environment=self.environment,
             jkt=jkt,
+            consent_id=consent_id,
         )
         key = self.keys.signing_key()
         header = {"alg": SIGNING_ALGORITHM, "typ": ACCESS_TOKEN_TYPE, "kid": key.kid}
@@ -119,6 +127,7 @@ class TokenService:
                 expires_at=int(claims["exp"]),
                 environment=self.environment,
                 jkt=_confirmation_of(claims),
+                consent_id=_optional_text(claims, "consent_id"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidTokenError("the access token lacks required claims") from exc
@@ -133,3 +142,12 @@ def _confirmation_of(claims: dict[str, Any]) -> str | None:
     if not isinstance(jkt, str) or not jkt:
         raise ValueError("cnf must carry a jkt")
     return jkt
+
+
+def _optional_text(claims: dict[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
+    return value

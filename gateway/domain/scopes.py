@@ -16,6 +16,8 @@ class Scope(StrEnum):
     POINTS_VALUATIONS_WRITE = "points:valuations:write"
     WEBHOOKS_MANAGE = "webhooks:manage"
     REPORTS_READ = "reports:read"
+    # Asking customers for consent (create, read, revoke the app's consents): ADR 0007.
+    CONSENTS_MANAGE = "consents:manage"
     # Customer-delegated scopes: only through a customer's consent (authorization code flow).
     ACCOUNTS_READ = "accounts:read"
     ORDERS_READ = "orders:read"
@@ -43,6 +45,7 @@ PARTNER_OWN: Final = frozenset(
         Scope.POINTS_VALUATIONS_WRITE,
         Scope.WEBHOOKS_MANAGE,
         Scope.REPORTS_READ,
+        Scope.CONSENTS_MANAGE,
     }
 )
 STAFF: Final = frozenset({Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT})

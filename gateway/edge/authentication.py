@@ -16,6 +16,7 @@ from gateway.auth.revocation import RevocationList
 from gateway.auth.tokens import AccessToken, InvalidTokenError, TokenService
 from gateway.domain.environment import Environment
 from gateway.edge.access import Access, Audience, access_of
+from gateway.edge.consent_gate import ConsentGate, ConsentRefusedError
 from gateway.edge.principal import Principal
 from partners.models import Client
 
@@ -26,10 +27,13 @@ CLIENT_CACHE_SECONDS: Final = 10.0
 class EnvironmentAuth:
     """What the middleware needs per environment."""
 
-    def __init__(self, tokens: TokenService, revocations: RevocationList, dpop: DPoPVerifier) -> None:
+    def __init__(
+        self, tokens: TokenService, revocations: RevocationList, dpop: DPoPVerifier, consents: ConsentGate
+    ) -> None:
         self.tokens = tokens
         self.revocations = revocations
         self.dpop = dpop
+        self.consents = consents
         self.cache: dict[str, AccessToken] = {}
 
     def verify(self, value: str) -> AccessToken:
@@ -149,7 +153,20 @@ class AuthenticationMiddleware:
                 detail=f"the access token lacks the scope this operation needs: {needed}",
                 headers=_challenge("insufficient_scope", "missing scope", scope=needed),
             )
-        return Principal(client=client, token=token, environment=environment)
+        consent = None
+        if token.consent_id is not None:
+            try:  # consent status, expiry and scope: on every call (ARCHITECTURE.md, the edge)
+                consent = auth.consents.check(token, access.scopes)
+            except ConsentRefusedError as exc:
+                if exc.insufficient_scope:
+                    needed = " ".join(sorted(access.scopes))
+                    raise PermissionDeniedException(
+                        detail=str(exc), headers=_challenge("insufficient_scope", str(exc), scope=needed)
+                    ) from exc
+                if token.jkt is not None:
+                    raise dpop_unauthorized("invalid_token", str(exc), auth.dpop.algorithms) from exc
+                raise unauthorized(str(exc)) from exc
+        return Principal(client=client, token=token, environment=environment, consent=consent)
 
     @staticmethod
     def check_proof(scope: Scope, auth: EnvironmentAuth, scheme: str, value: str, token: AccessToken) -> None:

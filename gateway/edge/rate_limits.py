@@ -15,6 +15,7 @@ from limits.aio.strategies import RateLimiter as RateLimiter_
 from litestar.exceptions import TooManyRequestsException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.domain.environment import Environment
 from gateway.edge.principal import Principal
 
 
@@ -90,3 +91,20 @@ class RateLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class LoginThrottle:
+    """Sign-in attempts per username and per address (moving window): slows password guessing
+    before the lockout, and spraying one password over many usernames."""
+
+    PER_USERNAME: Final = parse_many("10/minute")[0]
+    PER_ADDRESS: Final = parse_many("30/minute")[0]
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+
+    async def admit(self, environment: Environment, username: str, address: str) -> bool:
+        key = (self.limiter.namespace, environment.value, "login")
+        by_user = await self.limiter.moving.hit(self.PER_USERNAME, *key, "user", username)
+        by_address = await self.limiter.moving.hit(self.PER_ADDRESS, *key, "address", address)
+        return by_user and by_address

@@ -44,6 +44,7 @@ def _app(row: Any) -> App:
         plan_id=row.plan_id,
         status=AppStatus(row.status),
         created_at=as_utc(row.created_at),
+        redirect_uris=tuple(row.redirect_uris or ()),
     )
 
 
@@ -113,6 +114,7 @@ class SqlRegistryStore:
                     plan_id=app.plan_id,
                     status=app.status.value,
                     created_at=app.created_at,
+                    redirect_uris=list(app.redirect_uris),
                 )
             )
 

@@ -53,6 +53,9 @@ class AppRow(SQLModel, table=True):
     plan_id: str = Field(foreign_key="plans.id", max_length=40)
     status: str = Field(max_length=20)
     created_at: datetime = _moment()
+    redirect_uris: list[str] = Field(
+        default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False, server_default="[]")
+    )
 
 
 class IdempotencyRow(SQLModel, table=True):
@@ -114,3 +117,145 @@ class ComplianceRecordRow(SQLModel, table=True):
     request: dict[str, Any] = _json()
     result: dict[str, Any] = _json()
     created_at: datetime = _moment()
+
+
+class CustomerRow(SQLModel, table=True):
+    """A brokerage customer: login facts as columns, the rest as one document (ADR 0007)."""
+
+    __tablename__ = "customers"
+
+    id: str = Field(primary_key=True, max_length=40)
+    username: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    password_hash: str = Field(max_length=200)
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
+    )
+    document: dict[str, Any] = _json()
+    created_at: datetime = _moment()
+
+
+class CustomerSessionRow(SQLModel, table=True):
+    """A signed-in browser; the cookie holds a random id, the table only its hash."""
+
+    __tablename__ = "customer_sessions"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(index=True, max_length=40)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _moment()
+    expires_at: datetime = _moment(index=True)
+
+
+class ConsentRow(SQLModel, table=True):
+    __tablename__ = "consents"
+    # A partner's consents page by the keyset (created_at, id): gateway/storage/consents.py.
+    __table_args__ = (sa.Index("ix_consents_partner_page", "partner_id", "created_at", "id"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    partner_id: str = Field(index=True, max_length=40)
+    client_id: str = Field(max_length=64)
+    customer_id: str | None = Field(default=None, index=True, max_length=40)
+    permissions: list[str] = _json()
+    purpose: str = Field(max_length=500)
+    expires_at: datetime = _moment()
+    limits: list[dict[str, Any]] = _json()
+    cross_border: bool = False
+    status: str = Field(max_length=30, index=True)
+    created_at: datetime = _moment()
+    updated_at: datetime = _moment()
+    revoked_by: str | None = Field(default=None, max_length=20)
+
+
+class ConsentEventRow(SQLModel, table=True):
+    """The consent ledger: append-only, hash-chained across all consents of an environment."""
+
+    __tablename__ = "consent_events"
+
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    consent_id: str = Field(index=True, max_length=40)
+    kind: str = Field(max_length=30)
+    at: datetime = _moment()
+    actor: str = Field(max_length=200)
+    details: dict[str, Any] = _json()
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class ConsentHeadRow(SQLModel, table=True):
+    __tablename__ = "consent_head"
+
+    id: int = Field(primary_key=True)
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    hash: str = Field(max_length=64)
+
+
+class PushedRequestRow(SQLModel, table=True):
+    """RFC 9126 pushed authorization requests; single use, short-lived."""
+
+    __tablename__ = "pushed_requests"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    client_id: str = Field(max_length=64)
+    parameters: dict[str, Any] = _json()
+    dpop_jkt: str | None = Field(default=None, max_length=64)
+    expires_at: datetime = _moment(index=True)
+    used_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    # Set when a signed-in customer opens the request: the consent screen's transaction.
+    transaction_hash: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String(64), nullable=True, unique=True, index=True)
+    )
+    customer_id: str | None = Field(default=None, max_length=40)
+    decided_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+
+
+class AuthorizationCodeRow(SQLModel, table=True):
+    __tablename__ = "authorization_codes"
+
+    code_hash: str = Field(primary_key=True, max_length=64)
+    client_id: str = Field(max_length=64)
+    customer_id: str = Field(max_length=40)
+    consent_id: str = Field(index=True, max_length=40)
+    redirect_uri: str = Field(max_length=500)
+    code_challenge: str = Field(max_length=128)
+    scopes: list[str] = _json()
+    dpop_jkt: str | None = Field(default=None, max_length=64)
+    expires_at: datetime = _moment(index=True)
+    used_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    access_jti: str | None = Field(default=None, max_length=64)
+    access_expires_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    refresh_hash: str | None = Field(default=None, max_length=64)
+
+
+class RefreshTokenRow(SQLModel, table=True):
+    """Opaque refresh tokens, stored hashed; bound to the client, the DPoP key and the consent."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    client_id: str = Field(index=True, max_length=64)
+    consent_id: str = Field(index=True, max_length=40)
+    customer_id: str = Field(max_length=40)
+    dpop_jkt: str | None = Field(default=None, max_length=64)
+    scopes: list[str] = _json()
+    created_at: datetime = _moment()
+    revoked_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+
+
+class DisclosureRow(SQLModel, table=True):
+    """Every read of customer data under a consent: who read what, when, and the policy outcome."""
+
+    __tablename__ = "disclosures"
+
+    id: str = Field(primary_key=True, max_length=40)
+    consent_id: str = Field(index=True, max_length=40)
+    customer_id: str = Field(index=True, max_length=40)
+    partner_id: str = Field(max_length=40)
+    client_id: str = Field(max_length=64)
+    resource: str = Field(max_length=200)
+    categories: list[str] = _json()
+    fields: list[str] = _json()
+    masked: list[str] = _json()
+    withheld: list[str] = _json()
+    decisions: list[dict[str, Any]] = _json()
+    at: datetime = _moment(index=True)

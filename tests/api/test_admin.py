@@ -243,9 +243,42 @@ def test_a_developer_gets_no_production_app(client: TestClient[Any], platform: P
     )
 
 
-@pytest.mark.parametrize(
-    "scope", ["admin:partners", "admin:audit", "orders:write", "points:valuations:write"]
-)
+def test_a_shop_cannot_ask_customers_for_deep_analysis(client: TestClient[Any], platform: Platform) -> None:
+    headers = staff_headers(client, platform)
+    shop = create_partner(client, headers, type="lifestyle_platform")
+    body, _ = app_body(scopes=("market:read", "points:convert", "transactions:read"))
+
+    response = client.post(f"/admin/partners/{shop['id']}/apps", json=body, headers=headers)
+
+    problem = assert_problem(response, 422, "rule-violation")
+    assert problem["context"]["refused"] == ["transactions:read"]
+
+
+def test_redirect_uris_are_registered_exactly_and_https_only_in_production(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    headers = staff_headers(client, platform)
+    bank = create_partner(client, headers)
+    good, _ = app_body(scopes=("accounts:read",), redirect_uris=["https://bank.example/cb"])
+    created = client.post(f"/admin/partners/{bank['id']}/apps", json=good, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["redirect_uris"] == ["https://bank.example/cb"]
+    for uri in (
+        "http://bank.example/cb",
+        "http://127.0.0.1:9000/cb",
+        "https://*.bank.example/cb",
+        "https://bank.example/cb#x",
+    ):
+        body, _ = app_body(redirect_uris=[uri])
+        response = client.post(f"/admin/partners/{bank['id']}/apps", json=body, headers=headers)
+        assert assert_problem(response, 422, "rule-violation")["context"]["field"] == "redirect_uris", uri
+    loopback, _ = app_body(environment="sandbox", redirect_uris=["http://127.0.0.1:9000/cb"])
+    assert (
+        client.post(f"/admin/partners/{bank['id']}/apps", json=loopback, headers=headers).status_code == 201
+    )
+
+
+@pytest.mark.parametrize("scope", ["admin:partners", "admin:audit", "points:valuations:write"])
 def test_an_institution_cannot_hold_scopes_outside_its_type(
     client: TestClient[Any], platform: Platform, scope: str
 ) -> None:

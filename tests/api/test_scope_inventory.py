@@ -32,6 +32,27 @@ PUBLIC: Final = frozenset(
         ("POST", "/oauth2/revoke"),
         ("GET", "/livez"),
         ("GET", "/problems/{slug:str}"),
+        # RFC 9126: the client authenticates inside, like at the token endpoint.
+        ("POST", "/oauth2/par"),
+        ("GET", "/static/{file_path:path}"),
+        ("HEAD", "/static/{file_path:path}"),
+    }
+)
+# Customer pages and the customer API: open at the edge, the customer's session checked by the
+# handler (tests/web prove each one refuses or redirects without a session).
+CUSTOMER_PAGES: Final = frozenset(
+    {
+        ("GET", "/login"),
+        ("POST", "/login"),
+        ("POST", "/logout"),
+        ("GET", "/oauth2/authorize"),
+        ("POST", "/oauth2/authorize/decision"),
+        ("GET", "/consents"),
+        ("POST", "/consents/{consent_id:str}/revoke"),
+        ("GET", "/customer/session"),
+        ("GET", "/customer/consents"),
+        ("GET", "/customer/disclosures"),
+        ("POST", "/customer/consents/{consent_id:str}/revoke"),
     }
 )
 DOCS: Final = "/docs"
@@ -67,7 +88,7 @@ def test_every_route_declares_an_access_policy(app: Any) -> None:
     assert undeclared == []
     docs = {(method, path) for method, path in public if path == DOCS or path.startswith(DOCS + "/")}
     assert {method for method, _ in docs} == {"GET"}
-    assert public - docs == PUBLIC
+    assert public - docs == PUBLIC | CUSTOMER_PAGES
 
 
 def test_a_route_without_a_policy_is_refused(client: TestClient[Any], app: Any, platform: Platform) -> None:

@@ -166,16 +166,27 @@ def test_scope_the_app_does_not_hold_is_refused(
             assert "access_token" not in response.json()
 
 
-def test_only_the_client_credentials_grant_is_served(
+def test_password_and_implicit_grants_are_never_served(
     client: TestClient[Any], platform: Platform, subtests: pytest.Subtests
 ) -> None:
     bank = register_app(platform)
-    for grant_type in ("password", "implicit", "authorization_code", "refresh_token"):
+    for grant_type in ("password", "implicit", "token", "urn:ietf:params:oauth:grant-type:jwt-bearer"):
         with subtests.test(grant_type=grant_type):
             response = request_token(client, bank, grant_type=grant_type, username="u", password="p")
             assert response.status_code == 400, response.text
             assert response.json()["error"] == "unsupported_grant_type"
             assert "access_token" not in response.json()
+
+
+def test_an_app_without_redirect_uris_cannot_use_the_code_flow_grants(
+    client: TestClient[Any], platform: Platform, subtests: pytest.Subtests
+) -> None:
+    bank = register_app(platform)
+    for grant_type in ("authorization_code", "refresh_token"):
+        with subtests.test(grant_type=grant_type):
+            response = request_token(client, bank, grant_type=grant_type, code="x", refresh_token="rt_x")
+            assert response.status_code == 400, response.text
+            assert response.json()["error"] == "unauthorized_client"
 
 
 # -- private_key_jwt negatives ------------------------------------------------------------------
@@ -394,9 +405,21 @@ def test_discovery_advertises_only_what_is_safe(client: TestClient[Any], subtest
     for path in [p for paths in DISCOVERY_PATHS.values() for p in paths]:
         with subtests.test(path=path):
             metadata = client.get(path).json()
-            assert metadata["grant_types_supported"] == ["client_credentials"]
+            assert metadata["grant_types_supported"] == [
+                "authorization_code",
+                "client_credentials",
+                "refresh_token",
+            ]
             assert metadata["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
-            assert metadata.get("response_types_supported", []) == []  # no implicit `token` response
+            # FAPI 2.0 Security Profile §5.3: code flow only, PAR required, PKCE S256 only, RFC 9207 iss.
+            assert metadata["response_types_supported"] == ["code"]
+            assert metadata["response_modes_supported"] == ["query"]
+            assert metadata["require_pushed_authorization_requests"] is True
+            assert metadata["pushed_authorization_request_endpoint"] == f"{metadata['issuer']}/oauth2/par"
+            assert metadata["authorization_endpoint"] == f"{metadata['issuer']}/oauth2/authorize"
+            assert metadata["code_challenge_methods_supported"] == ["S256"]
+            assert metadata["authorization_response_iss_parameter_supported"] is True
+            assert "ES256" in metadata["dpop_signing_alg_values_supported"]
             for name, value in metadata.items():
                 if name.endswith("_auth_methods_supported"):
                     assert value == ["private_key_jwt"], name
@@ -406,7 +429,8 @@ def test_discovery_advertises_only_what_is_safe(client: TestClient[Any], subtest
                     assert not unsafe, name
             assert metadata["access_token_signing_alg_values_supported"] == ["ES256"]
             assert not {"implicit", "password"} & set(metadata["grant_types_supported"])
-            assert not (CUSTOMER_DELEGATED | STAFF) & set(metadata["scopes_supported"])
+            assert not STAFF & set(metadata["scopes_supported"])
+            assert CUSTOMER_DELEGATED <= set(metadata["scopes_supported"])
 
 
 # -- JWKS and rotation --------------------------------------------------------------------------

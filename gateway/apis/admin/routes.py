@@ -114,6 +114,7 @@ class PartnersController(Controller):
             jwks=data.jwks_document(),
             scopes=data.scopes,
             plan_id=data.plan_id,
+            redirect_uris=data.redirect_uris,
         )
         request.scope["state"]["object_id"] = app.client_id
         return AppOut.of(app)

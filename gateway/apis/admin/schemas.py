@@ -67,6 +67,9 @@ class AppIn(RequestBody):
     jwks: JwksIn
     scopes: Annotated[list[Scope], msgspec.Meta(min_length=1, max_length=30)]
     plan_id: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_\-]{1,39}$")] | None = None
+    redirect_uris: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=500)]], msgspec.Meta(max_length=10)
+    ] = msgspec.field(default_factory=list)
 
     def jwks_document(self) -> dict[str, Any]:
         return {"keys": [msgspec.to_builtins(key) for key in self.jwks.keys]}
@@ -82,6 +85,7 @@ class AppOut(msgspec.Struct, frozen=True, kw_only=True):
     plan_id: str
     status: AppStatus
     jwks: dict[str, Any]
+    redirect_uris: list[str]
     created_at: datetime
 
     @classmethod
@@ -95,6 +99,7 @@ class AppOut(msgspec.Struct, frozen=True, kw_only=True):
             plan_id=app.plan_id,
             status=app.status,
             jwks=app.jwks,
+            redirect_uris=list(app.redirect_uris),
             created_at=app.created_at,
         )
 

@@ -48,13 +48,26 @@ class Verification:
     problem: str | None = None
 
 
-def canonical(seq: int, prev_hash: str, entry: AuditEntry) -> bytes:
-    """A stable byte form: sorted keys, no whitespace, UTC ISO timestamps with microseconds."""
-    document = {
-        "seq": seq,
-        "prev": prev_hash,
-        # The instant, not the wall time: PostgreSQL hands timestamps back in the session's zone.
-        "at": entry.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+def canonical_record(seq: int, prev_hash: str, fields: Mapping[str, object]) -> bytes:
+    """What every chain here hashes (audit and consent ledger): `fields`, `seq`, `prev`; sorted, compact."""
+    document = {"seq": seq, "prev": prev_hash, **fields}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def record_hash(seq: int, prev_hash: str, fields: Mapping[str, object]) -> str:
+    """SHA-256 (hex) of `canonical_record`: what a chained record commits to."""
+    return hashlib.sha256(canonical_record(seq, prev_hash, fields)).hexdigest()
+
+
+def instant(moment: datetime) -> str:
+    """A timestamp as the chains hash it: the UTC instant with microseconds."""
+    # The instant, not the wall time: PostgreSQL hands timestamps back in the session's zone.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _fields(entry: AuditEntry) -> dict[str, object]:
+    return {
+        "at": instant(entry.occurred_at),
         "actor": entry.actor,
         "action": entry.action,
         "resource": entry.resource,
@@ -62,11 +75,15 @@ def canonical(seq: int, prev_hash: str, entry: AuditEntry) -> bytes:
         "request_id": entry.request_id,
         "details": entry.details,
     }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def canonical(seq: int, prev_hash: str, entry: AuditEntry) -> bytes:
+    """A stable byte form: sorted keys, no whitespace, UTC ISO timestamps with microseconds."""
+    return canonical_record(seq, prev_hash, _fields(entry))
 
 
 def link(seq: int, prev_hash: str, entry: AuditEntry) -> AuditRecord:
-    digest = hashlib.sha256(canonical(seq, prev_hash, entry)).hexdigest()
+    digest = record_hash(seq, prev_hash, _fields(entry))
     return AuditRecord(seq=seq, entry=entry, prev_hash=prev_hash, hash=digest)
 
 

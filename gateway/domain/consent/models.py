@@ -3,19 +3,19 @@ limits (DOMAIN.md, "Permissions and consent tiers"; ARCHITECTURE.md, "Consent-sc
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Final, Literal
 
-from gateway.domain.audit.chain import GENESIS
+from gateway.domain.audit.chain import GENESIS, ChainHead, canonical_record, instant, record_hash
 from gateway.domain.consent.errors import ConsentTransitionError, InvalidConsentError
+from gateway.domain.errors import RuleViolationError
 from gateway.domain.market.models import InstrumentType
-from gateway.domain.money import Money
+from gateway.domain.money import Currency, Money
 from gateway.domain.scopes import CUSTOMER_DELEGATED, Scope
 
 MAX_PURPOSE_LENGTH: Final = 500
@@ -49,6 +49,19 @@ HIGH_RISK: Final = frozenset(scope for scope, tier in TIERS.items() if tier is T
 def default_selection(requested: Iterable[Scope]) -> frozenset[Scope]:
     """The boxes pre-ticked on the consent screen: deep-analysis scopes never are (DOMAIN.md)."""
     return frozenset(scope for scope in requested if scope in TIERS and scope not in HIGH_RISK)
+
+
+def askable(requested: Iterable[str], *, held: Iterable[str]) -> frozenset[Scope]:
+    """What an app may ask customers for: customer-delegated scopes that the app itself holds."""
+    requested, held = frozenset(requested), frozenset(held)
+    refused = sorted(scope for scope in requested if scope not in held or scope not in CUSTOMER_DELEGATED)
+    if refused:
+        raise InvalidConsentError(
+            "an app asks customers only for customer-delegated scopes it holds",
+            field="permissions",
+            refused=refused,
+        )
+    return frozenset(Scope(scope) for scope in requested)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +133,48 @@ class OrderPlacementLimit:
 
 
 ConsentLimit = PointsConversionLimit | OrderPlacementLimit
+
+
+def limit_from_document(document: Mapping[str, object]) -> ConsentLimit:
+    """The limit that `as_document()` wrote, exactly; anything else is an InvalidConsentError."""
+    kind = document.get("type")
+    try:
+        if kind == "points_conversion" and set(document) == _POINTS_KEYS:
+            return PointsConversionLimit(
+                funds=_texts(document["funds"]),
+                max_points_per_month=_whole(document["max_points_per_month"]),
+                max_points_per_conversion=_whole(document["max_points_per_conversion"]),
+            )
+        if kind == "order_placement" and set(document) == _ORDER_KEYS:
+            notional, currency = document["max_notional_per_order"], document["currency"]
+            if not isinstance(notional, str) or not isinstance(currency, str):
+                raise TypeError("the notional and its currency are strings")
+            return OrderPlacementLimit(
+                Money(Decimal(notional), Currency(currency)), instruments=_texts(document["instruments"])
+            )
+    except InvalidConsentError:
+        raise
+    except (RuleViolationError, TypeError, ValueError, InvalidOperation) as exc:
+        raise InvalidConsentError(f"not a limit document: {exc}", field="limits") from exc
+    raise InvalidConsentError("not a limit document", field="limits", type=str(kind))
+
+
+_POINTS_KEYS: Final = frozenset({"type", "funds", "max_points_per_month", "max_points_per_conversion"})
+_ORDER_KEYS: Final = frozenset({"type", "max_notional_per_order", "currency", "instruments"})
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise TypeError("expected a list of strings")
+    return tuple(value)
+
+
+def _whole(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):  # True is an int in Python; not here
+        raise TypeError("expected a whole number")
+    return value
+
+
 # A limit only makes sense next to the scope it bounds.
 LIMITED_SCOPE: Final[Mapping[type[PointsConversionLimit | OrderPlacementLimit], Scope]] = {
     PointsConversionLimit: Scope.POINTS_CONVERT,
@@ -154,6 +209,8 @@ class Consent:
     purpose: str
     expires_at: datetime
     limits: tuple[ConsentLimit, ...]
+    # The customer's data may leave their residency for the partner's region (asked, then allowed).
+    cross_border: bool
     status: ConsentStatus
     created_at: datetime
     updated_at: datetime
@@ -169,6 +226,7 @@ class Consent:
         purpose: str,
         expires_at: datetime,
         limits: tuple[ConsentLimit, ...] = (),
+        cross_border: bool = False,
         now: datetime,
     ) -> Consent:
         """A consent a partner app asks for; the customer has not seen it yet."""
@@ -217,6 +275,7 @@ class Consent:
             purpose=purpose,
             expires_at=expires_at,
             limits=tuple(limits),
+            cross_border=cross_border,
             status=ConsentStatus.AWAITING_AUTHORIZATION,
             created_at=now,
             updated_at=now,
@@ -239,7 +298,13 @@ class Consent:
             )
 
     def authorize(
-        self, customer_id: str, granted: frozenset[Scope], *, opted_in_high_risk: bool, now: datetime
+        self,
+        customer_id: str,
+        granted: frozenset[Scope],
+        *,
+        opted_in_high_risk: bool,
+        allow_cross_border: bool,
+        now: datetime,
     ) -> Consent:
         """The customer agrees, to all that was asked or to less; never to more."""
         self._requires_transition(ConsentStatus.AUTHORIZED)
@@ -264,12 +329,17 @@ class Consent:
             raise InvalidConsentError(
                 "deep-analysis permissions need an explicit opt-in", field="granted", high_risk=high_risk
             )
+        if allow_cross_border and not self.cross_border:
+            raise InvalidConsentError(
+                "the partner did not ask to move data across borders", field="allow_cross_border"
+            )
         return replace(
             self,
             status=ConsentStatus.AUTHORIZED,
             updated_at=now,
             customer_id=customer_id,
             permissions=frozenset(granted),
+            cross_border=allow_cross_border,  # kept only if asked (above), or dropped
         )
 
     def reject(self, *, now: datetime) -> Consent:
@@ -301,6 +371,17 @@ class EventKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class NewEvent:
+    """A ledger event before the ledger gives it its place (`seq`) and its link (`prev_hash`)."""
+
+    consent_id: str
+    kind: EventKind
+    at: datetime
+    actor: str
+    details: Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
 class ConsentEvent:
     """One entry of the consent ledger; `hash` commits to the entry and to the one before it."""
 
@@ -313,65 +394,65 @@ class ConsentEvent:
     prev_hash: str
     hash: str
 
+    def unlinked(self) -> NewEvent:
+        return NewEvent(self.consent_id, self.kind, self.at, self.actor, self.details)
 
-def canonical_event(
-    seq: int,
-    prev_hash: str,
-    consent_id: str,
-    kind: str,
-    at: datetime,
-    actor: str,
-    details: Mapping[str, object],
-) -> bytes:
-    """Sorted keys, no whitespace, the UTC instant with microseconds: as `audit.chain.canonical`."""
-    document = {
-        "seq": seq,
-        "prev": prev_hash,
-        "consent_id": consent_id,
-        "kind": str(kind),
-        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor": actor,
-        "details": dict(details),
+
+def _fields(event: NewEvent) -> dict[str, object]:
+    return {
+        "consent_id": event.consent_id,
+        "kind": str(event.kind),
+        "at": instant(event.at),
+        "actor": event.actor,
+        "details": dict(event.details),
     }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
-def link_event(
-    seq: int,
-    prev_hash: str,
-    *,
-    consent_id: str,
-    kind: EventKind,
-    at: datetime,
-    actor: str,
-    details: Mapping[str, object],
-) -> ConsentEvent:
-    digest = hashlib.sha256(canonical_event(seq, prev_hash, consent_id, kind, at, actor, details)).hexdigest()
-    return ConsentEvent(seq, consent_id, kind, at, actor, dict(details), prev_hash, digest)
+def canonical_event(seq: int, prev_hash: str, event: NewEvent) -> bytes:
+    """The bytes an event's hash commits to: the same canonical form as the audit chain's records."""
+    return canonical_record(seq, prev_hash, _fields(event))
 
 
-def verify_ledger(events: Iterable[ConsentEvent]) -> int | None:
+def link_event(seq: int, prev_hash: str, event: NewEvent) -> ConsentEvent:
+    digest = record_hash(seq, prev_hash, _fields(event))
+    return ConsentEvent(
+        seq, event.consent_id, event.kind, event.at, event.actor, dict(event.details), prev_hash, digest
+    )
+
+
+def verify_ledger(events: Iterable[ConsentEvent], head: ChainHead | None) -> int | None:
     """The seq of the first event that no longer fits the chain, or None if the ledger is intact.
 
-    Pass the whole ledger: the chain runs across consents. Truncation of the tail needs a head kept
-    apart (as `audit.chain.ChainHead`); this walk finds edits, deletions and reorderings.
+    Pass the whole ledger in seq order and the head kept beside it: the walk finds edits,
+    deletions and reorderings; the head finds a truncated tail and events appended behind it.
     """
     expected_seq, expected_prev = 1, GENESIS
+    hash_at_head = GENESIS if head is not None and head.seq == 0 else None
     for event in events:
         if event.seq != expected_seq:
             return expected_seq
         if event.prev_hash != expected_prev:
             return event.seq
-        recomputed = link_event(
-            event.seq,
-            event.prev_hash,
-            consent_id=event.consent_id,
-            kind=event.kind,
-            at=event.at,
-            actor=event.actor,
-            details=event.details,
-        )
-        if recomputed.hash != event.hash:
+        if link_event(event.seq, event.prev_hash, event.unlinked()).hash != event.hash:
             return event.seq
         expected_seq, expected_prev = event.seq + 1, event.hash
+        if head is not None and event.seq == head.seq:
+            hash_at_head = event.hash
+    last_seq = expected_seq - 1
+    if head is None:
+        return 1 if last_seq else None  # events without a head: the head was removed
+    if head.seq > last_seq:
+        return last_seq + 1  # the tail from here on is gone
+    if head.hash != hash_at_head:
+        return max(head.seq, 1)  # the event the head names was replaced
+    if head.seq < last_seq:
+        return head.seq + 1  # appended behind the head's back
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentPage:
+    """One page of a partner's consents, oldest first; `next_after` is the keyset to continue from."""
+
+    items: tuple[Consent, ...]
+    next_after: str | None

@@ -1,11 +1,14 @@
 """Consents between a customer and a partner app: created by the app, authorized or rejected by the
-customer, revoked by either, expired by time; every step is an event in the hash-chained ledger."""
+customer, revoked by either, expired by time; every step is an event in the hash-chained ledger,
+written in the same transaction as the step itself."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from gateway.domain.clock import Clock
 from gateway.domain.consent.errors import (
@@ -17,21 +20,29 @@ from gateway.domain.consent.errors import (
 from gateway.domain.consent.models import (
     Consent,
     ConsentLimit,
+    ConsentPage,
     ConsentStatus,
     EventKind,
+    NewEvent,
     Revoker,
 )
-from gateway.domain.consent.ports import ConsentLedger, ConsentStore
+from gateway.domain.consent.ports import ConsentRepository
+from gateway.domain.errors import RuleViolationError
 from gateway.domain.scopes import Scope
 
-SYSTEM_ACTOR = "system"
+SYSTEM_ACTOR: Final = "system"
+MAX_PAGE_LIMIT: Final = 100
+log = logging.getLogger("gateway.consent")
+
+Listener = Callable[[Consent], None]
 
 
 @dataclass(frozen=True, slots=True)
 class ConsentService:
-    store: ConsentStore
-    ledger: ConsentLedger
+    repository: ConsentRepository
     clock: Clock
+    # Told of every committed status change, after the commit (e.g. revocation kills tokens at once).
+    listeners: tuple[Listener, ...] = ()
 
     def create(
         self,
@@ -42,6 +53,7 @@ class ConsentService:
         purpose: str,
         expires_at: datetime,
         limits: tuple[ConsentLimit, ...] = (),
+        cross_border: bool = False,
     ) -> Consent:
         now = self.clock.now()
         consent = Consent.new(
@@ -51,39 +63,65 @@ class ConsentService:
             purpose=purpose,
             expires_at=expires_at,
             limits=limits,
+            cross_border=cross_border,
             now=now,
         )
-        self.store.add(consent)
-        self._record(
-            consent,
-            EventKind.CREATED,
-            actor=f"partner:{partner_id}",
-            details={
-                "client_id": client_id,
-                "permissions": sorted(str(scope) for scope in consent.permissions),
-                "purpose": consent.purpose,
-                "expires_at": consent.expires_at.isoformat(),
-                "limits": [limit.as_document() for limit in consent.limits],
-            },
-        )
+        details = {
+            "client_id": client_id,
+            "permissions": sorted(str(scope) for scope in consent.permissions),
+            "purpose": consent.purpose,
+            "expires_at": consent.expires_at.isoformat(),
+            "limits": [limit.as_document() for limit in consent.limits],
+            "cross_border": consent.cross_border,
+        }
+        self.repository.add(consent, _event(consent, EventKind.CREATED, f"partner:{partner_id}", details))
         return consent
 
     def get(self, consent_id: str, *, partner_id: str) -> Consent:
         """A partner sees its own consents only; anyone else's reads as not found."""
-        consent = self.store.get(consent_id)
+        consent = self.repository.get(consent_id)
         if consent is None or consent.partner_id != partner_id:
             raise ConsentNotFoundError("no such consent", consent_id=consent_id)
         return consent
 
-    def list_for_partner(self, *, partner_id: str, status: ConsentStatus | None = None) -> Sequence[Consent]:
-        return self.store.list_for_partner(partner_id, status)
+    def list_for_partner(
+        self,
+        *,
+        partner_id: str,
+        status: ConsentStatus | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> ConsentPage:
+        """One page, oldest first; `after` is the `next_after` of the page before."""
+        if not 1 <= limit <= MAX_PAGE_LIMIT:
+            raise RuleViolationError(
+                f"limit must be between 1 and {MAX_PAGE_LIMIT}", field="limit", value=limit
+            )
+        # One more than asked tells whether another page follows, without a count query.
+        found = self.repository.list_for_partner(partner_id, status=status, after=after, limit=limit + 1)
+        items = tuple(found[:limit])
+        return ConsentPage(items, items[-1].id if len(found) > limit else None)
+
+    def list_for_customer(self, customer_id: str) -> Sequence[Consent]:
+        return self.repository.list_for_customer(customer_id)
 
     def authorize(
-        self, consent_id: str, *, customer_id: str, granted: frozenset[Scope], opted_in_high_risk: bool
+        self,
+        consent_id: str,
+        *,
+        customer_id: str,
+        granted: frozenset[Scope],
+        opted_in_high_risk: bool,
+        allow_cross_border: bool,
     ) -> Consent:
         current = self._load(consent_id)
-        now = self.clock.now()
-        updated = current.authorize(customer_id, granted, opted_in_high_risk=opted_in_high_risk, now=now)
+        updated = current.authorize(
+            customer_id,
+            granted,
+            opted_in_high_risk=opted_in_high_risk,
+            allow_cross_border=allow_cross_border,
+            now=self.clock.now(),
+        )
         return self._commit(
             current,
             updated,
@@ -93,6 +131,7 @@ class ConsentService:
                 "customer_id": customer_id,
                 "granted": sorted(str(scope) for scope in updated.permissions),
                 "opted_in_high_risk": opted_in_high_risk,
+                "cross_border": updated.cross_border,
             },
         )
 
@@ -123,7 +162,7 @@ class ConsentService:
 
     def check(self, consent_id: str, partner_id: str, scope: Scope) -> Consent:
         """The consent that lets this partner use `scope` right now; the edge calls it on every request."""
-        consent = self.store.get(consent_id)
+        consent = self.repository.get(consent_id)
         if consent is None or consent.partner_id != partner_id:
             raise ConsentMissingError(
                 "no consent of this partner grants the scope", consent_id=consent_id, scope=str(scope)
@@ -142,7 +181,7 @@ class ConsentService:
         return consent
 
     def _load(self, consent_id: str) -> Consent:
-        consent = self.store.get(consent_id)
+        consent = self.repository.get(consent_id)
         if consent is None:
             raise ConsentNotFoundError("no such consent", consent_id=consent_id)
         return consent
@@ -156,17 +195,28 @@ class ConsentService:
         actor: str,
         details: Mapping[str, object],
     ) -> Consent:
-        # Compare and set: of two concurrent steps from the same status, only one lands.
-        if not self.store.replace(updated, expected=current.status):
+        # Compare and set, with the ledger event in the same transaction: of two concurrent steps
+        # from the same status only one lands, and no event is ever written for the loser.
+        event = _event(updated, kind, actor, details)
+        if self.repository.transition(updated, expected=current.status, event=event) is None:
             raise ConsentTransitionError(
                 "the consent changed meanwhile", consent_id=current.id, status=str(current.status)
             )
-        self._record(updated, kind, actor=actor, details=details)
+        self._notify(updated)
         return updated
 
-    def _record(
-        self, consent: Consent, kind: EventKind, *, actor: str, details: Mapping[str, object]
-    ) -> None:
-        self.ledger.append(
-            consent_id=consent.id, kind=kind, at=consent.updated_at, actor=actor, details=details
-        )
+    def _notify(self, consent: Consent) -> None:
+        """Tell every listener, even when one fails; then raise the first failure (never swallow it)."""
+        failure: Exception | None = None
+        for listener in self.listeners:
+            try:
+                listener(consent)
+            except Exception as exc:
+                log.exception("consent listener %r failed for %s", listener, consent.id)
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+
+def _event(consent: Consent, kind: EventKind, actor: str, details: Mapping[str, object]) -> NewEvent:
+    return NewEvent(consent_id=consent.id, kind=kind, at=consent.updated_at, actor=actor, details=details)

@@ -3,6 +3,8 @@ and the hash-chained ledger that records every step."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,6 +15,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from gateway.domain.audit.chain import GENESIS, ChainHead, canonical_record
 from gateway.domain.clock import FrozenClock
 from gateway.domain.consent.errors import (
     ConsentMissingError,
@@ -21,7 +24,7 @@ from gateway.domain.consent.errors import (
     ConsentTransitionError,
     InvalidConsentError,
 )
-from gateway.domain.consent.memory import InMemoryConsentLedger, InMemoryConsentStore
+from gateway.domain.consent.memory import InMemoryConsentRepository
 from gateway.domain.consent.models import (
     HIGH_RISK,
     TIERS,
@@ -29,12 +32,17 @@ from gateway.domain.consent.models import (
     Consent,
     ConsentEvent,
     ConsentLimit,
+    ConsentPage,
     ConsentStatus,
     EventKind,
+    NewEvent,
     OrderPlacementLimit,
     PointsConversionLimit,
     Tier,
+    askable,
+    canonical_event,
     default_selection,
+    limit_from_document,
     link_event,
     verify_ledger,
 )
@@ -55,9 +63,9 @@ ORDERS = OrderPlacementLimit(Money(Decimal("10000.00"), Currency.CNY), instrumen
 class World:
     def __init__(self) -> None:
         self.clock = FrozenClock(T0)
-        self.store = InMemoryConsentStore()
-        self.ledger = InMemoryConsentLedger()
-        self.service = ConsentService(self.store, self.ledger, self.clock)
+        self.repository = InMemoryConsentRepository()
+        self.notified: list[Consent] = []
+        self.service = ConsentService(self.repository, self.clock, listeners=(self.notified.append,))
 
     def create(
         self,
@@ -66,6 +74,7 @@ class World:
         expires_in: timedelta = timedelta(days=90),
         limits: tuple[ConsentLimit, ...] = (),
         purpose: str = "convert loyalty points into money-market funds",
+        cross_border: bool = False,
     ) -> Consent:
         return self.service.create(
             partner_id=partner_id,
@@ -74,13 +83,21 @@ class World:
             purpose=purpose,
             expires_at=self.clock.now() + expires_in,
             limits=limits,
+            cross_border=cross_border,
         )
 
     def authorized(self, permissions: frozenset[Scope] = BASIC, **kwargs: Any) -> Consent:
         consent = self.create(permissions=permissions, **kwargs)
         return self.service.authorize(
-            consent.id, customer_id="cus_1", granted=permissions, opted_in_high_risk=True
+            consent.id,
+            customer_id="cus_1",
+            granted=permissions,
+            opted_in_high_risk=True,
+            allow_cross_border=consent.cross_border,
         )
+
+    def ledger_breaks_at(self) -> int | None:
+        return verify_ledger(self.repository.events(), self.repository.head())
 
 
 @pytest.fixture
@@ -122,7 +139,7 @@ def test_expiry_is_in_the_future_and_at_most_a_year_away(
         with pytest.raises(InvalidConsentError) as caught:
             world.create(expires_in=expires_in)
         assert caught.value.context["field"] == "expires_at"
-        assert world.ledger.events() == []
+        assert world.repository.events() == []
 
 
 def test_a_naive_expiry_is_refused(world: World) -> None:
@@ -234,6 +251,80 @@ def test_limits_need_their_permission_and_come_once(
     assert caught.value.context["field"] == "limits"
 
 
+def test_limit_documents_read_back_exactly() -> None:
+    for limit in (POINTS, ORDERS, OrderPlacementLimit(Money(Decimal("0.50"), Currency.USD), ("stock",))):
+        parsed = limit_from_document(limit.as_document())
+        assert parsed == limit
+        assert type(parsed) is type(limit)
+        assert parsed.as_document() == limit.as_document()
+    exact = limit_from_document({**ORDERS.as_document(), "max_notional_per_order": "10000.10"})
+    assert isinstance(exact, OrderPlacementLimit)
+    assert str(exact.max_notional_per_order.amount) == "10000.10"  # the Decimal, not a float
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {},
+        {"type": "spending"},
+        {**POINTS.as_document(), "extra": 1},
+        {**POINTS.as_document(), "max_points_per_month": "5000"},
+        {**POINTS.as_document(), "max_points_per_month": True},
+        {**POINTS.as_document(), "max_points_per_month": 5000.0},
+        {**POINTS.as_document(), "funds": "F000001"},
+        {**POINTS.as_document(), "max_points_per_conversion": 0},
+        {k: v for k, v in ORDERS.as_document().items() if k != "currency"},
+        {**ORDERS.as_document(), "max_notional_per_order": 10000},
+        {**ORDERS.as_document(), "max_notional_per_order": "ten"},
+        {**ORDERS.as_document(), "max_notional_per_order": "NaN"},
+        {**ORDERS.as_document(), "max_notional_per_order": "1.001"},
+        {**ORDERS.as_document(), "currency": "XXX"},
+        {**ORDERS.as_document(), "instruments": ["bond"]},
+    ],
+)
+def test_anything_else_is_not_a_limit(document: dict[str, Any]) -> None:
+    with pytest.raises(InvalidConsentError) as caught:
+        limit_from_document(document)
+    assert caught.value.context["field"] in {"limits", "max_points_per_conversion", "instruments"}
+
+
+def test_an_app_asks_only_for_delegated_scopes_it_holds() -> None:
+    held = {"accounts:read", "points:convert", "market:read"}
+    assert askable(["accounts:read", "accounts:read"], held=held) == {Scope.ACCOUNTS_READ}
+    with pytest.raises(InvalidConsentError) as caught:
+        askable(["accounts:read", "orders:write", "market:read", "no:such"], held=held | {"no:such"})
+    assert caught.value.context == {
+        "field": "permissions",
+        "refused": ["market:read", "no:such", "orders:write"],
+    }
+
+
+# Cross-border transfers: the partner asks, the customer keeps or drops
+
+
+@pytest.mark.parametrize(("asked", "allowed"), [(True, True), (True, False), (False, False)])
+def test_the_customer_keeps_or_drops_a_cross_border_request(world: World, asked: bool, allowed: bool) -> None:
+    consent = world.create(cross_border=asked)
+    assert consent.cross_border is asked
+    assert world.repository.events(consent.id)[0].details["cross_border"] is asked
+    done = world.service.authorize(
+        consent.id, customer_id="cus_1", granted=BASIC, opted_in_high_risk=False, allow_cross_border=allowed
+    )
+    assert done.cross_border is allowed
+    assert world.repository.events(consent.id)[-1].details["cross_border"] is allowed
+
+
+def test_the_customer_cannot_allow_a_transfer_nobody_asked_for(world: World) -> None:
+    consent = world.create(cross_border=False)
+    with pytest.raises(InvalidConsentError) as caught:
+        world.service.authorize(
+            consent.id, customer_id="cus_1", granted=BASIC, opted_in_high_risk=False, allow_cross_border=True
+        )
+    assert caught.value.context["field"] == "allow_cross_border"
+    assert world.repository.get(consent.id) == consent
+    assert len(world.repository.events()) == 1
+
+
 # Tiers
 
 
@@ -262,7 +353,7 @@ def test_the_customer_can_narrow_the_permissions(world: World) -> None:
     consent = world.create()
     granted = frozenset({Scope.ACCOUNTS_READ})
     authorized = world.service.authorize(
-        consent.id, customer_id="cus_1", granted=granted, opted_in_high_risk=False
+        consent.id, customer_id="cus_1", granted=granted, opted_in_high_risk=False, allow_cross_border=False
     )
     assert authorized.status is ConsentStatus.AUTHORIZED
     assert authorized.customer_id == "cus_1"
@@ -282,9 +373,15 @@ def test_the_customer_cannot_grant_nothing_or_more(
 ) -> None:
     consent = world.create()
     with pytest.raises(InvalidConsentError) as caught:
-        world.service.authorize(consent.id, customer_id="cus_1", granted=granted, opted_in_high_risk=True)
+        world.service.authorize(
+            consent.id,
+            customer_id="cus_1",
+            granted=granted,
+            opted_in_high_risk=True,
+            allow_cross_border=False,
+        )
     assert caught.value.context["field"] == field
-    assert world.store.get(consent.id) == consent
+    assert world.repository.get(consent.id) == consent
 
 
 @pytest.mark.parametrize("scope", sorted(HIGH_RISK))
@@ -292,15 +389,27 @@ def test_deep_analysis_needs_an_explicit_opt_in(world: World, scope: Scope) -> N
     requested = frozenset({Scope.ACCOUNTS_READ, scope})
     consent = world.create(permissions=requested)
     with pytest.raises(InvalidConsentError) as caught:
-        world.service.authorize(consent.id, customer_id="cus_1", granted=requested, opted_in_high_risk=False)
+        world.service.authorize(
+            consent.id,
+            customer_id="cus_1",
+            granted=requested,
+            opted_in_high_risk=False,
+            allow_cross_border=False,
+        )
     assert caught.value.context["high_risk"] == [str(scope)]
     # Leaving the deep-analysis box unticked works without the opt-in; ticking it needs it.
     narrowed = world.service.authorize(
-        consent.id, customer_id="cus_1", granted=frozenset({Scope.ACCOUNTS_READ}), opted_in_high_risk=False
+        consent.id,
+        customer_id="cus_1",
+        granted=frozenset({Scope.ACCOUNTS_READ}),
+        opted_in_high_risk=False,
+        allow_cross_border=False,
     )
     assert not narrowed.allows(scope, T0)
     other = world.create(permissions=requested)
-    opted = world.service.authorize(other.id, customer_id="cus_1", granted=requested, opted_in_high_risk=True)
+    opted = world.service.authorize(
+        other.id, customer_id="cus_1", granted=requested, opted_in_high_risk=True, allow_cross_border=False
+    )
     assert opted.allows(scope, T0)
 
 
@@ -318,7 +427,7 @@ STEP_TARGET = {
 def take(world: World, consent: Consent, step: str) -> Consent:
     if step == "authorize":
         return world.service.authorize(
-            consent.id, customer_id="cus_1", granted=BASIC, opted_in_high_risk=False
+            consent.id, customer_id="cus_1", granted=BASIC, opted_in_high_risk=False, allow_cross_border=False
         )
     if step == "reject":
         return world.service.reject(consent.id, customer_id="cus_1")
@@ -369,13 +478,13 @@ def test_every_illegal_transition_raises_and_changes_nothing(
 ) -> None:
     consent = reach(world, status)
     world.clock.advance(timedelta(days=2))  # time is never the reason for the refusal here
-    before = list(world.ledger.events())
+    before = list(world.repository.events())
     with pytest.raises(ConsentTransitionError) as caught:
         take(world, consent, step)
     assert isinstance(caught.value, ConflictError)
     assert caught.value.context["status"] == str(status)
-    assert world.store.get(consent.id) == consent
-    assert world.ledger.events() == before
+    assert world.repository.get(consent.id) == consent
+    assert world.repository.events() == before
 
 
 def test_expiry_only_once_the_clock_reaches_it(world: World) -> None:
@@ -400,7 +509,9 @@ def test_an_expired_request_cannot_be_authorized(world: World) -> None:
     consent = world.create(expires_in=timedelta(hours=1))
     world.clock.advance(timedelta(hours=1))
     with pytest.raises(ConsentTransitionError):
-        world.service.authorize(consent.id, customer_id="cus_1", granted=BASIC, opted_in_high_risk=False)
+        world.service.authorize(
+            consent.id, customer_id="cus_1", granted=BASIC, opted_in_high_risk=False, allow_cross_border=False
+        )
 
 
 @pytest.mark.parametrize(("by", "party_id"), [("customer", "cus_1"), ("partner", BANK)])
@@ -412,7 +523,7 @@ def test_revocation_takes_effect_on_the_next_check(world: World, by: Any, party_
     with pytest.raises(ConsentNotActiveError) as caught:
         world.service.check(consent.id, BANK, Scope.ACCOUNTS_READ)
     assert caught.value.context == {"consent_id": consent.id, "scope": "accounts:read", "status": "revoked"}
-    assert world.ledger.events(consent.id)[-1].actor == f"{by}:{party_id}"
+    assert world.repository.events(consent.id)[-1].actor == f"{by}:{party_id}"
 
 
 @pytest.mark.parametrize(("by", "party_id"), [("customer", "cus_2"), ("partner", SHOP)])
@@ -426,11 +537,81 @@ def test_only_the_customer_or_the_owning_partner_revokes(world: World, by: Any, 
 def test_a_step_from_a_stale_copy_loses_the_race(world: World) -> None:
     consent = world.create()
     world.service.reject(consent.id, customer_id="cus_1")
-    stale = consent.authorize("cus_1", BASIC, opted_in_high_risk=False, now=T0)
-    assert not world.store.replace(stale, expected=ConsentStatus.AWAITING_AUTHORIZATION)
-    stored = world.store.get(consent.id)
+    before = list(world.repository.events())
+    stale = consent.authorize("cus_1", BASIC, opted_in_high_risk=False, allow_cross_border=False, now=T0)
+    event = NewEvent(consent.id, EventKind.AUTHORIZED, T0, "customer:cus_1", {})
+    lost = world.repository.transition(stale, expected=ConsentStatus.AWAITING_AUTHORIZATION, event=event)
+    assert lost is None
+    stored = world.repository.get(consent.id)
     assert stored is not None
     assert stored.status is ConsentStatus.REJECTED
+    assert world.repository.events() == before
+
+
+class StaleReads(InMemoryConsentRepository):
+    """Hands out the consent as it was first read: another worker changes it meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_seen: dict[str, Consent] = {}
+
+    def get(self, consent_id: str) -> Consent | None:
+        current = super().get(consent_id)
+        return self.first_seen.setdefault(consent_id, current) if current else None
+
+
+def test_the_service_reports_a_lost_race_as_a_conflict_and_records_nothing() -> None:
+    clock = FrozenClock(T0)
+    repository = StaleReads()
+    notified: list[Consent] = []
+    service = ConsentService(repository, clock, listeners=(notified.append,))
+    consent = service.create(
+        partner_id=BANK,
+        client_id="live_bank",
+        permissions=BASIC,
+        purpose="p",
+        expires_at=T0 + timedelta(days=1),
+    )
+    service.authorize(
+        consent.id, customer_id="cus_1", granted=BASIC, opted_in_high_risk=False, allow_cross_border=False
+    )
+    with pytest.raises(ConsentTransitionError, match="changed meanwhile") as caught:
+        service.reject(consent.id, customer_id="cus_1")  # read as awaiting; stored as authorized
+    assert caught.value.context == {"consent_id": consent.id, "status": "awaiting_authorization"}
+    assert [event.kind for event in repository.events()] == [EventKind.CREATED, EventKind.AUTHORIZED]
+    assert [c.status for c in notified] == [ConsentStatus.AUTHORIZED]
+
+
+# Listeners hear every committed transition, after the commit
+
+
+def test_listeners_hear_each_committed_transition_once(world: World) -> None:
+    consent = world.create()
+    assert world.notified == []  # a request is not a transition
+    authorized = world.service.authorize(
+        consent.id, customer_id="cus_1", granted=BASIC, opted_in_high_risk=False, allow_cross_border=False
+    )
+    revoked = world.service.revoke(consent.id, by="partner", party_id=BANK)
+    with pytest.raises(ConsentTransitionError):
+        world.service.revoke(consent.id, by="partner", party_id=BANK)
+    assert world.notified == [authorized, revoked]
+
+
+def test_a_failing_listener_does_not_undo_the_commit_nor_silence_the_others(world: World) -> None:
+    heard: list[str] = []
+
+    def broken(consent: Consent) -> None:
+        raise RuntimeError("cache unreachable")
+
+    service = ConsentService(world.repository, world.clock, listeners=(broken, lambda c: heard.append(c.id)))
+    consent = world.authorized()
+    with pytest.raises(RuntimeError, match="cache unreachable"):
+        service.revoke(consent.id, by="customer", party_id="cus_1")
+    assert heard == [consent.id]
+    stored = world.repository.get(consent.id)
+    assert stored is not None
+    assert stored.status is ConsentStatus.REVOKED
+    assert world.ledger_breaks_at() is None
 
 
 # Partners see their own consents only
@@ -445,9 +626,50 @@ def test_partner_isolation(world: World) -> None:
     with pytest.raises(ConsentMissingError) as missing:
         world.service.check(theirs.id, BANK, Scope.ACCOUNTS_READ)
     assert missing.value.context == {"consent_id": theirs.id, "scope": "accounts:read"}
-    assert world.service.list_for_partner(partner_id=BANK) == [mine]
-    assert world.service.list_for_partner(partner_id=SHOP, status=ConsentStatus.AUTHORIZED) == [theirs]
-    assert world.service.list_for_partner(partner_id=SHOP, status=ConsentStatus.AWAITING_AUTHORIZATION) == []
+    assert world.service.list_for_partner(partner_id=BANK).items == (mine,)
+    assert world.service.list_for_partner(partner_id=SHOP, status=ConsentStatus.AUTHORIZED).items == (theirs,)
+    assert world.service.list_for_partner(
+        partner_id=SHOP, status=ConsentStatus.AWAITING_AUTHORIZATION
+    ) == ConsentPage((), None)
+    # Another partner's consent is no position to page from.
+    assert world.service.list_for_partner(partner_id=BANK, after=theirs.id) == ConsentPage((), None)
+
+
+def test_pages_visit_each_consent_once_oldest_first(world: World) -> None:
+    created = []
+    for minute in range(7):
+        created.append(world.create())
+        if minute % 2:
+            world.clock.advance(timedelta(minutes=1))  # some share a created_at: the id breaks the tie
+    world.create(partner_id=SHOP)
+    seen: list[Consent] = []
+    after: str | None = None
+    for _ in range(10):
+        page = world.service.list_for_partner(partner_id=BANK, after=after, limit=3)
+        seen += page.items
+        after = page.next_after
+        if after is None:
+            break
+    assert seen == sorted(created, key=lambda c: (c.created_at, c.id))
+    assert len(seen) == 7
+    exact = world.service.list_for_partner(partner_id=BANK, limit=7)
+    assert exact.next_after is None  # a full last page says so without another round trip
+
+
+@pytest.mark.parametrize("limit", [0, 101])
+def test_a_page_holds_1_to_100_consents(world: World, limit: int) -> None:
+    with pytest.raises(RuleViolationError) as caught:
+        world.service.list_for_partner(partner_id=BANK, limit=limit)
+    assert caught.value.context["field"] == "limit"
+
+
+def test_a_customer_lists_the_consents_they_authorized(world: World) -> None:
+    first = world.authorized()
+    world.create()  # asked, not yet authorized: no customer is attached
+    world.clock.advance(timedelta(seconds=1))
+    second = world.authorized(partner_id=SHOP)
+    assert world.service.list_for_customer("cus_1") == [first, second]
+    assert world.service.list_for_customer("cus_2") == []
 
 
 def test_check_on_an_unknown_consent_is_missing(world: World) -> None:
@@ -475,7 +697,7 @@ def populated(world: World) -> list[ConsentEvent]:
     third = world.authorized(expires_in=timedelta(days=1))
     world.clock.advance(timedelta(days=1))
     world.service.expire(third.id)
-    return list(world.ledger.events())
+    return list(world.repository.events())
 
 
 def test_one_event_per_step_and_the_ledger_verifies(world: World) -> None:
@@ -490,16 +712,19 @@ def test_one_event_per_step_and_the_ledger_verifies(world: World) -> None:
         (7, EventKind.AUTHORIZED),
         (8, EventKind.EXPIRED),
     ]
-    assert verify_ledger(events) is None
+    assert verify_ledger(events, world.repository.head()) is None
+    assert world.repository.head() == ChainHead(8, events[-1].hash)
     assert events[0].details["limits"] == [POINTS.as_document()]
+    assert events[0].details["cross_border"] is False
     assert events[1].details == {
         "customer_id": "cus_1",
         "granted": sorted(str(scope) for scope in BASIC),
         "opted_in_high_risk": True,
+        "cross_border": False,
     }
     assert events[2].at == T0 + timedelta(minutes=5)
     assert events[7].actor == "system"
-    assert [event.kind for event in world.ledger.events(events[3].consent_id)] == [
+    assert [event.kind for event in world.repository.events(events[3].consent_id)] == [
         EventKind.CREATED,
         EventKind.REJECTED,
     ]
@@ -520,40 +745,86 @@ EDITS: dict[str, dict[str, Any]] = {
 def test_an_edit_is_found_at_its_seq(world: World, position: int, change: str) -> None:
     events = populated(world)
     events[position - 1] = replace(events[position - 1], **EDITS[change])
-    assert verify_ledger(events) == position
+    assert verify_ledger(events, world.repository.head()) == position
+
+
+def forge(event: ConsentEvent, prev_hash: str | None = None, **changes: Any) -> ConsentEvent:
+    """An edit whose hash is recomputed, as someone who knows the canonical form would do it."""
+    edited = replace(event, **changes)
+    return link_event(edited.seq, event.prev_hash if prev_hash is None else prev_hash, edited.unlinked())
 
 
 def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(world: World) -> None:
     events = populated(world)
-    forged = replace(events[2], details={"by": "partner"})
-    events[2] = link_event(
-        forged.seq,
-        forged.prev_hash,
-        consent_id=forged.consent_id,
-        kind=forged.kind,
-        at=forged.at,
-        actor=forged.actor,
-        details=forged.details,
-    )
-    assert verify_ledger(events) == 4
+    events[2] = forge(events[2], details={"by": "partner"})
+    assert verify_ledger(events, world.repository.head()) == 4
 
 
-@pytest.mark.parametrize("position", [1, 3, 7])
+def test_a_forged_last_event_with_a_recomputed_hash_is_caught_by_the_head(world: World) -> None:
+    events = populated(world)
+    events[7] = forge(events[7], actor="customer:cus_1")
+    assert verify_ledger(events, world.repository.head()) == 8
+
+
+@pytest.mark.parametrize("position", [1, 3, 7, 8])
 def test_a_deletion_is_found_at_its_seq(world: World, position: int) -> None:
     events = populated(world)
     del events[position - 1]
-    assert verify_ledger(events) == position
+    assert verify_ledger(events, world.repository.head()) == position
 
 
 @pytest.mark.parametrize("position", [1, 4, 7])
 def test_a_reordering_is_found_at_the_first_moved_seq(world: World, position: int) -> None:
     events = populated(world)
     events[position - 1], events[position] = events[position], events[position - 1]
-    assert verify_ledger(events) == position
+    assert verify_ledger(events, world.repository.head()) == position
 
 
-def test_an_empty_ledger_verifies() -> None:
-    assert verify_ledger([]) is None
+@pytest.mark.parametrize("kept", [0, 1, 5, 7])
+def test_a_truncated_tail_is_found_at_the_first_missing_seq(world: World, kept: int) -> None:
+    events = populated(world)
+    assert verify_ledger(events[:kept], world.repository.head()) == kept + 1
+
+
+def test_a_head_that_no_longer_matches_the_event_it_names_is_found_there(world: World) -> None:
+    # A head rewound consistently (seq and the real hash) hides a truncation: ADR 0004's limit.
+    events = populated(world)
+    assert verify_ledger(events[:5], ChainHead(5, "e" * 64)) == 5
+    assert verify_ledger(events, ChainHead(8, events[6].hash)) == 8
+
+
+def test_events_behind_the_head_are_found_at_the_first_of_them(world: World) -> None:
+    events = populated(world)
+    assert verify_ledger(events, ChainHead(6, events[5].hash)) == 7
+
+
+def test_a_missing_head_is_found(world: World) -> None:
+    assert verify_ledger(populated(world), None) == 1
+
+
+def test_an_empty_ledger_verifies_and_an_emptied_one_does_not(world: World) -> None:
+    assert verify_ledger([], None) is None
+    assert world.repository.head() is None
+    populated(world)
+    assert verify_ledger([], world.repository.head()) == 1
+
+
+def test_the_ledger_hashes_events_as_the_audit_chain_hashes_records(world: World) -> None:
+    """One canonical form for both chains: sorted compact JSON of the fields, `seq` and `prev`."""
+    first = populated(world)[0]
+    document = json.loads(canonical_event(first.seq, first.prev_hash, first.unlinked()))
+    assert document == {
+        "seq": 1,
+        "prev": GENESIS,
+        "consent_id": first.consent_id,
+        "kind": "created",
+        "at": "2026-03-02T09:00:00.000000+00:00",
+        "actor": f"partner:{BANK}",
+        "details": dict(first.details),
+    }
+    fields = {key: value for key, value in document.items() if key not in {"seq", "prev"}}
+    assert canonical_event(1, GENESIS, first.unlinked()) == canonical_record(1, GENESIS, fields)
+    assert first.hash == hashlib.sha256(canonical_record(1, GENESIS, fields)).hexdigest()
 
 
 # The lifecycle as a state machine
@@ -580,35 +851,51 @@ class ConsentMachine(RuleBasedStateMachine):
         target=consents,
         permissions=st.frozensets(st.sampled_from(sorted(CUSTOMER_DELEGATED)), min_size=1),
         days=st.integers(min_value=1, max_value=365),
+        cross_border=st.booleans(),
     )
-    def create(self, permissions: frozenset[Scope], days: int) -> str:
-        consent = self.world.create(permissions=permissions, expires_in=timedelta(days=days))
+    def create(self, permissions: frozenset[Scope], days: int, cross_border: bool) -> str:
+        consent = self.world.create(
+            permissions=permissions, expires_in=timedelta(days=days), cross_border=cross_border
+        )
+        assert consent.cross_border is cross_border
         self.expected[consent.id] = consent.status
         self.steps += 1
         return consent.id
 
-    @rule(consent_id=consents, data=st.data(), opt_in=st.booleans())
-    def authorize(self, consent_id: str, data: st.DataObject, opt_in: bool) -> None:
-        consent = self.world.store.get(consent_id)
+    @rule(consent_id=consents, data=st.data(), opt_in=st.booleans(), allow_cross_border=st.booleans())
+    def authorize(self, consent_id: str, data: st.DataObject, opt_in: bool, allow_cross_border: bool) -> None:
+        consent = self.world.repository.get(consent_id)
         assert consent is not None
         granted = data.draw(st.frozensets(st.sampled_from(sorted(consent.permissions))))
         now = self.world.clock.now()
+
+        def attempt() -> Consent:
+            return self.world.service.authorize(
+                consent_id,
+                customer_id="cus_1",
+                granted=granted,
+                opted_in_high_risk=opt_in,
+                allow_cross_border=allow_cross_border,
+            )
+
         legal = consent.status is ConsentStatus.AWAITING_AUTHORIZATION and now < consent.expires_at
         if not legal:
             with pytest.raises(ConsentTransitionError):
-                self.world.service.authorize(
-                    consent_id, customer_id="cus_1", granted=granted, opted_in_high_risk=opt_in
-                )
-        elif not granted or (granted & HIGH_RISK and not opt_in):
+                attempt()
+        elif (
+            not granted
+            or (granted & HIGH_RISK and not opt_in)
+            or (allow_cross_border and not consent.cross_border)
+        ):
             with pytest.raises(InvalidConsentError):
-                self.world.service.authorize(
-                    consent_id, customer_id="cus_1", granted=granted, opted_in_high_risk=opt_in
-                )
+                attempt()
         else:
-            done = self.world.service.authorize(
-                consent_id, customer_id="cus_1", granted=granted, opted_in_high_risk=opt_in
-            )
+            done = attempt()
             assert done.permissions == granted
+            # Kept only if the partner asked and the customer allowed it; dropping it is always fine.
+            assert done.cross_border == (consent.cross_border and allow_cross_border)
+            event = self.world.repository.events(consent_id)[-1]
+            assert event.details["cross_border"] is done.cross_border
             self._landed(consent_id, done.status)
 
     @rule(consent_id=consents)
@@ -622,7 +909,7 @@ class ConsentMachine(RuleBasedStateMachine):
     @rule(consent_id=consents, by=st.sampled_from(["customer", "partner"]))
     def revoke(self, consent_id: str, by: Any) -> None:
         party_id = "cus_1" if by == "customer" else BANK
-        stored = self.world.store.get(consent_id)
+        stored = self.world.repository.get(consent_id)
         assert stored is not None
         owner = stored.customer_id if by == "customer" else stored.partner_id
         if owner != party_id:
@@ -638,7 +925,7 @@ class ConsentMachine(RuleBasedStateMachine):
 
     @rule(consent_id=consents)
     def expire(self, consent_id: str) -> None:
-        consent = self.world.store.get(consent_id)
+        consent = self.world.repository.get(consent_id)
         assert consent is not None
         if consent.status is ConsentStatus.AUTHORIZED and self.world.clock.now() >= consent.expires_at:
             self._landed(consent_id, self.world.service.expire(consent_id).status)
@@ -653,7 +940,7 @@ class ConsentMachine(RuleBasedStateMachine):
     @invariant()
     def statuses_match_the_shadow_model(self) -> None:
         for consent_id, status in self.expected.items():
-            stored = self.world.store.get(consent_id)
+            stored = self.world.repository.get(consent_id)
             assert stored is not None
             assert stored.status is status
 
@@ -661,7 +948,7 @@ class ConsentMachine(RuleBasedStateMachine):
     def data_flows_only_while_authorized_and_unexpired(self) -> None:
         now = self.world.clock.now()
         for consent_id in self.expected:
-            consent = self.world.store.get(consent_id)
+            consent = self.world.repository.get(consent_id)
             assert consent is not None
             live = consent.status is ConsentStatus.AUTHORIZED and now < consent.expires_at
             for scope in sorted(CUSTOMER_DELEGATED):
@@ -675,9 +962,9 @@ class ConsentMachine(RuleBasedStateMachine):
 
     @invariant()
     def the_ledger_verifies_with_one_event_per_step(self) -> None:
-        events = self.world.ledger.events()
+        events = self.world.repository.events()
         assert len(events) == self.steps
-        assert verify_ledger(events) is None
+        assert verify_ledger(events, self.world.repository.head()) is None
 
 
 def test_the_lifecycle_state_machine() -> None:

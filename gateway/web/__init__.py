@@ -1,0 +1,1 @@
+"""Server-rendered pages for customers: sign-in, the consent screen and the consent dashboard."""

@@ -1,0 +1,129 @@
+"""Sign-in and sign-out pages. The login form is protected by a double-submit CSRF cookie (there is
+no session yet), sign-in attempts are throttled per username and per address, and repeated
+failures lock the account (gateway.auth.login)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any, Final
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.params import QueryParameter
+
+from gateway.auth.login import SESSION_LIFETIME, LoginRefusedError, same_token
+from gateway.services import EnvDep, PlatformDep
+from gateway.web.pages import (
+    PAGE_OPTIONS,
+    checked_form,
+    current_session,
+    environment_of,
+    first,
+    local_path,
+    message,
+    render,
+    see_other,
+    session_cookie,
+    session_cookie_name,
+)
+
+LOGIN_CSRF_COOKIE: Final = "__Host-login-csrf"
+
+
+def _login_csrf_cookie(value: str, *, max_age: int = 1800) -> Cookie:
+    return Cookie(
+        key=LOGIN_CSRF_COOKIE,
+        value=value,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="strict",
+        max_age=max_age,
+    )
+
+
+@get("/login", **PAGE_OPTIONS)
+async def login_page(
+    request: Request[Any, Any, Any],
+    env: EnvDep,
+    return_to: Annotated[str | None, QueryParameter(required=False)] = None,
+) -> Response[Any]:
+    target = local_path(return_to, env)
+    if current_session(request, env) is not None:
+        return see_other(target)
+    token = secrets.token_urlsafe(32)
+    return render(
+        request,
+        env,
+        "login.html",
+        csrf_token=token,
+        return_to=target,
+        username="",
+        error=None,
+        cookies=[_login_csrf_cookie(token)],
+    )
+
+
+@post("/login", status_code=303, **PAGE_OPTIONS)
+async def login(request: Request[Any, Any, Any], env: EnvDep, platform: PlatformDep) -> Response[Any]:
+    form = await checked_form(request, env, None)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not same_token(expected, first(form, "csrf_token")):
+        return message(
+            request,
+            env,
+            title="Please try again",
+            detail="The sign-in form expired. Open the sign-in page again.",
+            status=403,
+            link={"href": f"{env.environment.path_prefix}/login", "label": "Sign in"},
+        )
+    username = (first(form, "username") or "").strip().lower()[:100]
+    password = first(form, "password") or ""
+    target = local_path(first(form, "return_to"), env)
+    address = request.client.host if request.client else "unknown"
+    if not await platform.login_throttle.admit(environment_of(request), username, address):
+        return render(
+            request,
+            env,
+            "login.html",
+            status=429,
+            csrf_token=expected,
+            return_to=target,
+            username=username,
+            error="Too many sign-in attempts. Wait a minute and try again.",
+        )
+    try:
+        customer_id = env.login.authenticate(username, password)
+    except LoginRefusedError as exc:
+        return render(
+            request,
+            env,
+            "login.html",
+            status=401,
+            csrf_token=expected,
+            return_to=target,
+            username=username,
+            error=str(exc),
+        )
+    value, _record = env.login.start_session(customer_id)
+    lifetime = int(SESSION_LIFETIME.total_seconds())
+    request.scope["state"]["actor"] = f"customer:{customer_id}"
+    return see_other(
+        target,
+        cookies=[session_cookie(env.environment, value, max_age=lifetime), _login_csrf_cookie("", max_age=0)],
+    )
+
+
+@post("/logout", status_code=303, **PAGE_OPTIONS)
+async def logout(request: Request[Any, Any, Any], env: EnvDep) -> Response[Any]:
+    session = current_session(request, env)
+    if session is not None:
+        await checked_form(request, env, session)
+        env.login.end_session(request.cookies.get(session_cookie_name(env.environment)))
+    return see_other(
+        f"{env.environment.path_prefix}/login",
+        cookies=[session_cookie(env.environment, "", max_age=0)],
+    )
+
+
+ROUTES: Final = [login_page, login, logout]

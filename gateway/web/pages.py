@@ -1,0 +1,160 @@
+"""What every customer page shares: templates, security headers, the session cookie, CSRF and the
+same-origin check on form posts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote, urlsplit
+
+from litestar import Request, Response
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.datastructures import Cookie
+from litestar.exceptions import ClientException
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+from litestar.types import ControllerRouterHandler
+
+from gateway.auth.login import SessionRecord, same_token
+from gateway.domain.environment import Environment
+from gateway.edge.access import public
+from gateway.services import EnvironmentServices
+
+HERE: Final = Path(__file__).parent
+# No script, no inline style, nothing from elsewhere; the pages never sit in a frame (clickjacking).
+SECURITY_HEADERS: Final = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+PAGE_OPTIONS: Final[dict[str, Any]] = {"include_in_schema": False, **public()}
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    return TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
+
+
+def static_files() -> ControllerRouterHandler:
+    return create_static_files_router(
+        path="/static", directories=[HERE / "static"], include_in_schema=False, opt=public()["opt"]
+    )
+
+
+def environment_of(request: Request[Any, Any, Any]) -> Environment:
+    environment: Environment = request.scope["state"]["environment"]
+    return environment
+
+
+def session_cookie_name(environment: Environment) -> str:
+    # `__Host-`: Secure, Path=/ and no Domain, so no sibling host can plant or read it (RFC 6265bis).
+    return "__Host-session" if environment is Environment.PRODUCTION else "__Host-sandbox-session"
+
+
+def session_cookie(environment: Environment, value: str, *, max_age: int) -> Cookie:
+    return Cookie(
+        key=session_cookie_name(environment),
+        value=value,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="lax",  # sent on the top-level redirect from the partner's app, not on its posts
+        max_age=max_age,
+    )
+
+
+def current_session(request: Request[Any, Any, Any], env: EnvironmentServices) -> SessionRecord | None:
+    return env.login.session(request.cookies.get(session_cookie_name(env.environment)))
+
+
+def render(
+    request: Request[Any, Any, Any],
+    env: EnvironmentServices,
+    name: str,
+    *,
+    session: SessionRecord | None = None,
+    status: int = 200,
+    cookies: list[Cookie] | None = None,
+    **context: Any,
+) -> Template:
+    base_path = env.environment.path_prefix
+    customer = env.customers.get(session.customer_id) if session else None
+    return Template(
+        template_name=name,
+        context={
+            "static_url": f"{base_path}/static",
+            "environment": env.environment.value,
+            "base_path": base_path,
+            "customer": customer,
+            "csrf_token": session.csrf_token if session else "",
+            **context,
+        },
+        status_code=status,
+        headers=SECURITY_HEADERS,
+        cookies=cookies or [],
+    )
+
+
+def message(
+    request: Request[Any, Any, Any],
+    env: EnvironmentServices,
+    *,
+    title: str,
+    detail: str,
+    status: int,
+    session: SessionRecord | None = None,
+    link: dict[str, str] | None = None,
+) -> Template:
+    return render(
+        request, env, "message.html", session=session, status=status, title=title, detail=detail, link=link
+    )
+
+
+def see_other(location: str, *, cookies: list[Cookie] | None = None) -> Response[Any]:
+    """303 after a form post or a redirect to the client (FAPI 2.0 §5.3.2.2: never 307)."""
+    return Redirect(location, status_code=303, headers=SECURITY_HEADERS, cookies=cookies or [])
+
+
+def to_login(env: EnvironmentServices, return_to: str) -> Response[Any]:
+    return see_other(f"{env.environment.path_prefix}/login?return_to={quote(return_to, safe='')}")
+
+
+def local_path(value: str | None, env: EnvironmentServices) -> str:
+    """Only a path on this site is a place to return to after sign-in (no open redirect)."""
+    default = f"{env.environment.path_prefix}/consents"
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value
+
+
+async def checked_form(
+    request: Request[Any, Any, Any], env: EnvironmentServices, session: SessionRecord | None
+) -> dict[str, list[str]]:
+    """A form post from our own pages: same origin, and the session's CSRF token."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != _origin(env.issuer):
+        raise ClientException(status_code=403, detail="cross-origin form posts are refused")
+    form = await request.form()
+    values: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        values.setdefault(key, []).append(str(value))
+    if session is not None and not same_token(session.csrf_token, first(values, "csrf_token")):
+        raise ClientException(status_code=403, detail="the form's CSRF token is missing or wrong")
+    return values
+
+
+def first(values: dict[str, list[str]], name: str) -> str | None:
+    found = values.get(name)
+    return found[0] if found else None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
