@@ -20,6 +20,7 @@ from gateway.apis import meta
 from gateway.apis.admin.routes import AuditController, PartnersController
 from gateway.apis.v1.compliance.routes import ComplianceController
 from gateway.apis.v1.consents.routes import ConsentsController
+from gateway.apis.v1.customers.routes import CustomerDataController
 from gateway.apis.v1.market.routes import MarketController
 from gateway.auth import routes as oauth_routes
 from gateway.auth.client_auth import ClientAssertionVerifier
@@ -184,6 +185,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             ComplianceController,
             ConsentsController,
             MarketController,
+            CustomerDataController,
             PartnersController,
             AuditController,
             *login_pages.ROUTES,

@@ -9,9 +9,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from joserfc import jwk, jwt
+from joserfc import jwk, jws, jwt
 from litestar.testing import TestClient
 
+from gateway.auth.dpop import access_token_hash, thumbprint
 from gateway.demo import new_private_jwk, public_part
 from gateway.domain.clock import Clock
 from gateway.domain.environment import Environment
@@ -96,11 +97,13 @@ def register_app(
     plan: str = "enterprise",
     operator: bool = False,
     partner_id: str | None = None,
+    redirect_uris: tuple[str, ...] = (),
+    region: str = "CN",
 ) -> PartnerApp:
     registry = platform.registry
     if partner_id is None:
         partner = registry.create_partner(
-            name=f"Test partner {secrets.token_hex(6)}", type=partner_type, region="CN", operator=operator
+            name=f"Test partner {secrets.token_hex(6)}", type=partner_type, region=region, operator=operator
         )
         partner_id = partner.id
     private = new_private_jwk()
@@ -111,6 +114,7 @@ def register_app(
         jwks={"keys": [public_part(private)]},
         scopes=[s.value for s in scopes],
         plan_id=plan,
+        redirect_uris=redirect_uris,
     )
     return PartnerApp(
         client_id=app.client_id,
@@ -151,3 +155,41 @@ def segment(value: str, index: int) -> dict[str, Any]:
     part = value.split(".")[index]
     decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     return decoded
+
+
+class Holder:
+    """A client's DPoP key, signing proofs at the platform's clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.key = jwk.ECKey.generate_key("P-256", private=True)
+
+    @property
+    def jkt(self) -> str:
+        return thumbprint(self.key.as_dict(private=False))
+
+    def proof(
+        self,
+        htm: str,
+        htu: str,
+        *,
+        token: str | None = None,
+        header: dict[str, Any] | None = None,
+        **claims: Any,
+    ) -> str:
+        payload: dict[str, Any] = {
+            "jti": secrets.token_urlsafe(16),
+            "htm": htm,
+            "htu": htu,
+            "iat": int(self.clock.now().timestamp()),
+        }
+        if token is not None:
+            payload["ath"] = access_token_hash(token)
+        payload.update(claims)
+        protected = {
+            "typ": "dpop+jwt",
+            "alg": "ES256",
+            "jwk": self.key.as_dict(private=False),
+            **(header or {}),
+        }
+        return jws.serialize_compact(protected, json.dumps(payload).encode(), self.key, algorithms=["ES256"])

@@ -8,9 +8,9 @@ from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 from litestar import Request, Response
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import Cookie
 from litestar.exceptions import ClientException
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig

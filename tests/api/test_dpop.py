@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from joserfc import jwk, jws
 from litestar.testing import TestClient
 
 from gateway.app import create_app
-from gateway.auth.dpop import PROOF_ALGORITHMS, access_token_hash, thumbprint
+from gateway.auth.dpop import PROOF_ALGORITHMS, access_token_hash
 from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.services import Platform
 from gateway.settings import Settings
 from tests.conftest import BASE_URL, REDIS_URL, require_redis
-from tests.support import PartnerApp, register_app
+from tests.support import Holder, PartnerApp, register_app
 
 INSTRUMENTS = "/v1/market/instruments"
 
@@ -30,44 +28,6 @@ def claims_of(token: str) -> dict[str, Any]:
     part = token.split(".")[1]
     decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     return decoded
-
-
-class Holder:
-    """A client's DPoP key, signing proofs at the platform's clock."""
-
-    def __init__(self, clock: FrozenClock) -> None:
-        self.clock = clock
-        self.key = jwk.ECKey.generate_key("P-256", private=True)
-
-    @property
-    def jkt(self) -> str:
-        return thumbprint(self.key.as_dict(private=False))
-
-    def proof(
-        self,
-        htm: str,
-        htu: str,
-        *,
-        token: str | None = None,
-        header: dict[str, Any] | None = None,
-        **claims: Any,
-    ) -> str:
-        payload: dict[str, Any] = {
-            "jti": secrets.token_urlsafe(16),
-            "htm": htm,
-            "htu": htu,
-            "iat": int(self.clock.now().timestamp()),
-        }
-        if token is not None:
-            payload["ath"] = access_token_hash(token)
-        payload.update(claims)
-        protected = {
-            "typ": "dpop+jwt",
-            "alg": "ES256",
-            "jwk": self.key.as_dict(private=False),
-            **(header or {}),
-        }
-        return jws.serialize_compact(protected, json.dumps(payload).encode(), self.key, algorithms=["ES256"])
 
 
 def token_url(app: PartnerApp) -> str:

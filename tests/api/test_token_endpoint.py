@@ -430,7 +430,7 @@ def test_discovery_advertises_only_what_is_safe(client: TestClient[Any], subtest
             assert metadata["access_token_signing_alg_values_supported"] == ["ES256"]
             assert not {"implicit", "password"} & set(metadata["grant_types_supported"])
             assert not STAFF & set(metadata["scopes_supported"])
-            assert CUSTOMER_DELEGATED <= set(metadata["scopes_supported"])
+            assert set(metadata["scopes_supported"]) >= CUSTOMER_DELEGATED
 
 
 # -- JWKS and rotation --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Annotated, Final, Literal
 
 import msgspec
@@ -27,12 +28,14 @@ from gateway.domain.money import CENT, MAX_AMOUNT, Currency, Money
 Residency = Jurisdiction
 
 # The currency an account of each jurisdiction keeps its books in.
-HOME_CURRENCY: Final[Mapping[Jurisdiction, Currency]] = {
-    Jurisdiction.CN: Currency.CNY,
-    Jurisdiction.HK: Currency.HKD,
-    Jurisdiction.EU: Currency.EUR,
-    Jurisdiction.US: Currency.USD,
-}
+HOME_CURRENCY: Final[Mapping[Jurisdiction, Currency]] = MappingProxyType(
+    {
+        Jurisdiction.CN: Currency.CNY,
+        Jurisdiction.HK: Currency.HKD,
+        Jurisdiction.EU: Currency.EUR,
+        Jurisdiction.US: Currency.USD,
+    }
+)
 # A sub-account trades one market of the catalogue; there is no EU market, so no EU sub-account.
 SUB_ACCOUNT_JURISDICTIONS: Final = frozenset(Jurisdiction(market.value) for market in Market)
 

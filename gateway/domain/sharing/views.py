@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Final
 
 from gateway.domain.compliance.suitability import Jurisdiction
@@ -138,52 +139,64 @@ def _birth_year(value: object) -> object:
     return str(value)[:4]  # an ISO date: the year alone narrows no one down
 
 
-ACCOUNT_FIELDS: Final[Mapping[str, FieldRule]] = {
-    "account_id": FieldRule(DataCategory.ACCOUNT_REFERENCE),
-    "kind": FieldRule(DataCategory.ACCOUNT_REFERENCE),
-    "jurisdiction": FieldRule(DataCategory.ACCOUNT_REFERENCE),
-    "number": FieldRule(
-        DataCategory.ACCOUNT_REFERENCE, masker=_masking(mask_account_number), always_masked=True
-    ),
-    "base_currency": FieldRule(DataCategory.ACCOUNT_REFERENCE),
-    "balances": FieldRule(DataCategory.CASH_BALANCE),
-    "holding_count": FieldRule(DataCategory.HOLDING),
-    "market_value": FieldRule(DataCategory.HOLDING_VALUE),
-}
-HOLDING_FIELDS: Final[Mapping[str, FieldRule]] = {
-    "account_id": FieldRule(DataCategory.HOLDING),  # where the position is kept is part of the position
-    "instrument_id": FieldRule(DataCategory.HOLDING),
-    "quantity": FieldRule(DataCategory.HOLDING),
-    "currency": FieldRule(DataCategory.HOLDING),
-    "average_cost": FieldRule(DataCategory.HOLDING_VALUE),
-    "market_value": FieldRule(DataCategory.HOLDING_VALUE),
-}
-TRANSACTION_FIELDS: Final[Mapping[str, FieldRule]] = {
-    name: FieldRule(DataCategory.TRANSACTION)
-    for name in (
-        "transaction_id",
-        "account_id",
-        "booked_at",
-        "kind",
-        "instrument_id",
-        "quantity",
-        "amount",
-        "currency",
-        "description",
-    )
-}
-RISK_PROFILE_FIELDS: Final[Mapping[str, FieldRule]] = {
-    "risk_level": FieldRule(DataCategory.RISK_PROFILE),
-    "investor_class": FieldRule(DataCategory.RISK_PROFILE),
-}
-KYC_PROFILE_FIELDS: Final[Mapping[str, FieldRule]] = {
-    "legal_name": FieldRule(DataCategory.IDENTITY, masker=_masking(mask_name)),
-    "date_of_birth": FieldRule(DataCategory.IDENTITY, masker=_birth_year),
-    "nationality": FieldRule(DataCategory.IDENTITY),  # no masked form of a country: withheld under "mask"
-    "national_id": FieldRule(DataCategory.NATIONAL_ID, masker=_masking(mask_national_id), always_masked=True),
-    "residency": FieldRule(DataCategory.RESIDENCY),
-    "address_country": FieldRule(DataCategory.RESIDENCY),
-}
+ACCOUNT_FIELDS: Final[Mapping[str, FieldRule]] = MappingProxyType(
+    {
+        "account_id": FieldRule(DataCategory.ACCOUNT_REFERENCE),
+        "kind": FieldRule(DataCategory.ACCOUNT_REFERENCE),
+        "jurisdiction": FieldRule(DataCategory.ACCOUNT_REFERENCE),
+        "number": FieldRule(
+            DataCategory.ACCOUNT_REFERENCE, masker=_masking(mask_account_number), always_masked=True
+        ),
+        "base_currency": FieldRule(DataCategory.ACCOUNT_REFERENCE),
+        "balances": FieldRule(DataCategory.CASH_BALANCE),
+        "holding_count": FieldRule(DataCategory.HOLDING),
+        "market_value": FieldRule(DataCategory.HOLDING_VALUE),
+    }
+)
+HOLDING_FIELDS: Final[Mapping[str, FieldRule]] = MappingProxyType(
+    {
+        "account_id": FieldRule(DataCategory.HOLDING),  # where the position is kept is part of the position
+        "instrument_id": FieldRule(DataCategory.HOLDING),
+        "quantity": FieldRule(DataCategory.HOLDING),
+        "currency": FieldRule(DataCategory.HOLDING),
+        "average_cost": FieldRule(DataCategory.HOLDING_VALUE),
+        "market_value": FieldRule(DataCategory.HOLDING_VALUE),
+    }
+)
+TRANSACTION_FIELDS: Final[Mapping[str, FieldRule]] = MappingProxyType(
+    {
+        name: FieldRule(DataCategory.TRANSACTION)
+        for name in (
+            "transaction_id",
+            "account_id",
+            "booked_at",
+            "kind",
+            "instrument_id",
+            "quantity",
+            "amount",
+            "currency",
+            "description",
+        )
+    }
+)
+RISK_PROFILE_FIELDS: Final[Mapping[str, FieldRule]] = MappingProxyType(
+    {
+        "risk_level": FieldRule(DataCategory.RISK_PROFILE),
+        "investor_class": FieldRule(DataCategory.RISK_PROFILE),
+    }
+)
+KYC_PROFILE_FIELDS: Final[Mapping[str, FieldRule]] = MappingProxyType(
+    {
+        "legal_name": FieldRule(DataCategory.IDENTITY, masker=_masking(mask_name)),
+        "date_of_birth": FieldRule(DataCategory.IDENTITY, masker=_birth_year),
+        "nationality": FieldRule(DataCategory.IDENTITY),  # no masked form of a country: withheld under "mask"
+        "national_id": FieldRule(
+            DataCategory.NATIONAL_ID, masker=_masking(mask_national_id), always_masked=True
+        ),
+        "residency": FieldRule(DataCategory.RESIDENCY),
+        "address_country": FieldRule(DataCategory.RESIDENCY),
+    }
+)
 
 
 def account_views(customer: Customer, audience: Audience) -> SharedCollection:

@@ -1,0 +1,1 @@
+"""Customer data under consent: accounts, holdings, transactions, risk and KYC profiles."""
