@@ -103,3 +103,21 @@ def platform(app: Any) -> Platform:
 @pytest.fixture
 def var_dir(settings: Settings) -> Path:
     return settings.var_dir
+
+
+@pytest.fixture
+def two_workers(settings: Settings, clock: FrozenClock) -> Iterator[tuple[TestClient[Any], TestClient[Any]]]:
+    """Two app instances (as two worker processes would be) sharing Redis and the databases."""
+    require_redis()
+    shared = settings.with_changes(redis_url=REDIS_URL)
+    apps = [create_app(shared, clock=clock), create_app(shared, clock=clock)]
+    try:
+        with (
+            TestClient(app=apps[0], base_url=BASE_URL) as first,
+            TestClient(app=apps[1], base_url=BASE_URL) as second,
+        ):
+            yield first, second
+    finally:
+        for application in apps:
+            for services in application.state.platform.environments.values():
+                services.database.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,13 +11,11 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
-from gateway.app import create_app
 from gateway.auth.dpop import PROOF_ALGORITHMS, access_token_hash
 from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.services import Platform
-from gateway.settings import Settings
-from tests.conftest import BASE_URL, REDIS_URL, require_redis
+from tests.conftest import BASE_URL
 from tests.support import Holder, PartnerApp, register_app
 
 INSTRUMENTS = "/v1/market/instruments"
@@ -253,24 +250,6 @@ def test_an_expired_bound_token_gets_a_dpop_challenge(
     clock.advance(timedelta(hours=1))
     proof = holder.proof("GET", resource_url(bank), token=token)
     assert_dpop_refused(client.get(INSTRUMENTS, headers=dpop_headers(token, proof)), "invalid_token")
-
-
-@pytest.fixture
-def two_workers(settings: Settings, clock: FrozenClock) -> Iterator[tuple[TestClient[Any], TestClient[Any]]]:
-    """Two app instances (as two worker processes would be) sharing Redis and the databases."""
-    require_redis()
-    shared = settings.with_changes(redis_url=REDIS_URL)
-    apps = [create_app(shared, clock=clock), create_app(shared, clock=clock)]
-    try:
-        with (
-            TestClient(app=apps[0], base_url=BASE_URL) as first,
-            TestClient(app=apps[1], base_url=BASE_URL) as second,
-        ):
-            yield first, second
-    finally:
-        for application in apps:
-            for services in application.state.platform.environments.values():
-                services.database.dispose()
 
 
 @pytest.mark.redis

@@ -1,0 +1,74 @@
+"""Consent checks on every delegated call, across workers: a revocation in one worker is refused
+by another on the very next call (the shared consent epoch in Redis)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from gateway.domain.environment import Environment
+from gateway.services import Platform
+from tests.delegation import Browser, authorize, delegating_app, seed_customer
+
+
+@pytest.mark.redis
+def test_a_revocation_in_one_worker_is_refused_by_the_other_on_the_next_call(
+    two_workers: tuple[TestClient[Any], TestClient[Any]],
+) -> None:
+    first, second = two_workers
+    platform: Platform = first.app.state.platform  # type: ignore[attr-defined]
+    customer = seed_customer(platform, Environment.PRODUCTION)
+    bank = delegating_app(platform)
+    grant = authorize(first, bank, customer, ["accounts:read"])
+    for _ in range(3):  # the second worker now holds the consent in its cache
+        assert bank.call(second, "GET", "/v1/accounts", grant.access_token).status_code == 200
+
+    browser = Browser(first, "")
+    browser.sign_in(customer.username)
+    token = browser.get("/customer/session").json()["csrf_token"]
+    revoked = browser.post(f"/customer/consents/{grant.consent_id}/revoke", headers={"X-CSRF-Token": token})
+    assert revoked.status_code == 200
+
+    refused = bank.call(second, "GET", "/v1/accounts", grant.access_token)
+    assert refused.status_code == 401
+    assert "revoked" in refused.headers["www-authenticate"]
+    assert bank.refresh(second, grant.refresh_token).json()["error"] == "invalid_grant"
+
+
+def test_a_partner_revocation_kills_the_delegated_tokens(client: TestClient[Any], platform: Platform) -> None:
+    customer = seed_customer(platform, Environment.PRODUCTION)
+    bank = delegating_app(platform)
+    grant = authorize(client, bank, customer, ["accounts:read"])
+    revoked = bank.call(client, "POST", f"/v1/consents/{grant.consent_id}/revoke", bank.client_token(client))
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revoked_by"] == "partner"
+    assert bank.call(client, "GET", "/v1/accounts", grant.access_token).status_code == 401
+    assert bank.refresh(client, grant.refresh_token).json()["error"] == "invalid_grant"
+
+
+def test_a_delegated_token_cannot_manage_consents_or_call_partner_apis(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    customer = seed_customer(platform, Environment.PRODUCTION)
+    bank = delegating_app(platform)
+    grant = authorize(client, bank, customer, ["accounts:read"])
+    for method, path in (("GET", "/v1/consents"), ("GET", "/v1/market/instruments")):
+        response = bank.call(client, method, path, grant.access_token)
+        assert response.status_code == 403, (path, response.text)
+
+
+def test_an_expired_consent_is_refused_before_any_sweep(client: TestClient[Any], platform: Platform) -> None:
+    clock: Any = platform.clock
+    customer = seed_customer(platform, Environment.PRODUCTION)
+    bank = delegating_app(platform)
+    grant = authorize(
+        client, bank, customer, ["accounts:read"], expires_at=(clock.now() + timedelta(minutes=5)).isoformat()
+    )
+    assert bank.call(client, "GET", "/v1/accounts", grant.access_token).status_code == 200
+    clock.advance(timedelta(minutes=5))
+    refused = bank.call(client, "GET", "/v1/accounts", grant.access_token)
+    assert refused.status_code == 401
+    assert "expired" in refused.headers["www-authenticate"]
