@@ -20,6 +20,7 @@ from gateway.services import Platform
 from gateway.settings import Settings
 from gateway.storage.database import Database
 from gateway.storage.migrate import prepare
+from tests.support import dpop_capable
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -91,6 +92,7 @@ def app(settings: Settings, clock: FrozenClock) -> Iterator[Any]:
 @pytest.fixture
 def client(app: Any) -> Iterator[TestClient[Any]]:
     with TestClient(app=app, base_url=BASE_URL) as test_client:
+        dpop_capable(test_client)
         yield test_client
 
 
@@ -116,6 +118,8 @@ def two_workers(settings: Settings, clock: FrozenClock) -> Iterator[tuple[TestCl
             TestClient(app=apps[0], base_url=BASE_URL) as first,
             TestClient(app=apps[1], base_url=BASE_URL) as second,
         ):
+            for worker in (first, second):
+                dpop_capable(worker)
             yield first, second
     finally:
         for application in apps:

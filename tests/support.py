@@ -7,8 +7,10 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+from urllib.parse import parse_qs
 
+import httpx
 from joserfc import jwk, jws, jwt
 from litestar.testing import TestClient
 
@@ -78,14 +80,30 @@ class PartnerApp:
             form["scope"] = scope
         return form
 
+    @property
+    def holder(self) -> Holder:
+        """The app's DPoP key: production apps must hold DPoP-bound tokens."""
+        return DPOP_CLIENTS.setdefault(self.client_id, Holder(self.clock))
+
     def token(self, client: TestClient[Any], scope: str | None = None) -> str:
-        response = client.post(f"{self.prefix}/oauth2/token", data=self.token_form(scope=scope))
+        headers = {}
+        if self.environment is Environment.PRODUCTION:
+            headers["DPoP"] = self.holder.proof("POST", self.token_endpoint)
+        response = client.post(
+            f"{self.prefix}/oauth2/token", data=self.token_form(scope=scope), headers=headers
+        )
         assert response.status_code == 200, response.text
         value: str = response.json()["access_token"]
+        if self.environment is Environment.PRODUCTION:
+            DPOP_HOLDERS[value] = self.holder
         return value
 
     def headers(self, client: TestClient[Any], scope: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(client, scope)}"}
+        """Authorization for later calls; a production token's DPoP proof is added per request by
+        `sign_dpop`, the test clients' request hook (a proof names the method and URL it is for)."""
+        token = self.token(client, scope)
+        scheme = "DPoP" if self.environment is Environment.PRODUCTION else "Bearer"
+        return {"Authorization": f"{scheme} {token}"}
 
 
 def register_app(
@@ -116,6 +134,8 @@ def register_app(
         plan_id=plan,
         redirect_uris=redirect_uris,
     )
+    if environment is Environment.PRODUCTION:
+        DPOP_CLIENTS[app.client_id] = Holder(platform.clock)
     return PartnerApp(
         client_id=app.client_id,
         partner_id=partner_id,
@@ -193,3 +213,69 @@ class Holder:
             **(header or {}),
         }
         return jws.serialize_compact(protected, json.dumps(payload).encode(), self.key, algorithms=["ES256"])
+
+
+# The test clients behave like a DPoP-capable partner SDK (RFC 9449): production apps must hold
+# DPoP-bound tokens, so every token request of a production test app gets a proof of its key, and
+# every call with one of its tokens gets a fresh proof naming the call's method, URL and token.
+# A request with `X-Test-Plain: 1` is sent as written (for the tests of what happens without).
+DPOP_CLIENTS: dict[str, Holder] = {}
+DPOP_HOLDERS: dict[str, Holder] = {}
+SIGNED_PROOFS: set[str] = set()
+PLAIN: Final = "x-test-plain"
+DPOP_ENDPOINTS: Final = ("/oauth2/token", "/oauth2/par")
+
+
+def sign_dpop(request: httpx.Request) -> None:
+    """An httpx request hook (see above)."""
+    if request.headers.pop(PLAIN, None) is not None or "dpop" in request.headers:
+        return
+    url = str(request.url.copy_with(query=None, fragment=None))
+    if request.method == "POST" and request.url.path.endswith(DPOP_ENDPOINTS):
+        client_id = parse_qs(request.content.decode("latin-1")).get("client_id", [""])[0]
+        holder = DPOP_CLIENTS.get(client_id)
+        if holder is not None:
+            request.headers["DPoP"] = holder.proof("POST", url)
+            SIGNED_PROOFS.add(request.headers["DPoP"])
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    holder = DPOP_HOLDERS.get(token)
+    if holder is not None and scheme.lower() in ("bearer", "dpop"):
+        request.headers["Authorization"] = f"DPoP {token}"
+        request.headers["DPoP"] = holder.proof(request.method, url, token=token)
+
+
+def remember_dpop_tokens(response: httpx.Response) -> None:
+    """An httpx response hook: a DPoP-bound token issued to a test app is signed for from now on."""
+    request = response.request
+    if (
+        request.method != "POST"
+        or not request.url.path.endswith("/oauth2/token")
+        or response.status_code != 200
+    ):
+        return
+    if request.headers.get("dpop") not in SIGNED_PROOFS:
+        return  # the test signed its own proof: its key, not the app's
+    client_id = parse_qs(request.content.decode("latin-1")).get("client_id", [""])[0]
+    holder = DPOP_CLIENTS.get(client_id)
+    response.read()
+    body = response.json()
+    if holder is not None and body.get("token_type") == "DPoP":
+        DPOP_HOLDERS[body["access_token"]] = holder
+
+
+def dpop_capable(client: httpx.Client) -> None:
+    client.event_hooks["request"].append(sign_dpop)
+    client.event_hooks["response"].append(remember_dpop_tokens)
+
+
+def dpop_capable_async(client: httpx.AsyncClient) -> None:
+    async def on_request(request: httpx.Request) -> None:
+        sign_dpop(request)
+
+    async def on_response(response: httpx.Response) -> None:
+        await response.aread()
+        remember_dpop_tokens(response)
+
+    client.event_hooks["request"].append(on_request)
+    client.event_hooks["response"].append(on_response)

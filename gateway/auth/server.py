@@ -26,7 +26,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from gateway.auth.client_auth import ASSERTION_ALGORITHMS, ClientAssertionError, ClientAssertionVerifier
-from gateway.auth.delegation import REFRESH_TOKEN_PREFIX, Delegation
+from gateway.auth.delegation import REFRESH_TOKEN_PREFIX, Delegation, InvalidDPoPBindingError
 from gateway.auth.dpop import DPoPVerifier
 from gateway.auth.revocation import RevocationList
 from gateway.auth.tokens import AccessToken, InvalidTokenError, TokenService
@@ -103,6 +103,13 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
 
 class ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = [AUTH_METHOD]
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        server: AuthorizationServer = self.server
+        if self.request.dpop_jkt is None and server.delegation.dpop_required:
+            # Production apps hold sender-constrained tokens only (FAPI 2.0 §5.3.2.1; RFC 9449).
+            raise InvalidDPoPBindingError(description="production apps must send a DPoP proof (RFC 9449)")
 
     def validate_requested_scope(self) -> None:
         requested = parse_scopes(self.request.payload.scope or "")

@@ -33,7 +33,7 @@ from gateway.storage.database import Database
 from gateway.storage.migrate import prepare
 from partners.models import PartnerType
 from tests.conftest import BASE_URL, POSTGRES_URL, require_postgres
-from tests.support import register_app, staff_app
+from tests.support import dpop_capable_async, register_app, staff_app
 
 CHECK = "/v1/compliance/suitability-checks"
 BODY = {
@@ -354,6 +354,7 @@ def test_no_secret_reaches_the_audit_trail(client: TestClient[Any], platform: Pl
 async def test_concurrent_posts_keep_the_chain_whole(app: Any, platform: Platform) -> None:
     bank, staff = register_app(platform), staff_app(platform)
     async with AsyncTestClient(app=app, base_url=BASE_URL) as client:
+        dpop_capable_async(client)
         issued = await client.post("/oauth2/token", data=bank.token_form())
         headers = {"Authorization": f"Bearer {issued.json()['access_token']}"}
         responses = await asyncio.gather(*(client.post(CHECK, json=BODY, headers=headers) for _ in range(20)))

@@ -16,7 +16,7 @@ from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.services import Platform
 from tests.conftest import BASE_URL
-from tests.support import Holder, PartnerApp, register_app
+from tests.support import PLAIN, Holder, PartnerApp, register_app
 
 INSTRUMENTS = "/v1/market/instruments"
 
@@ -94,8 +94,20 @@ def test_token_endpoint_binds_the_token_to_the_proof_key(
     assert claims_of(body["access_token"])["cnf"] == {"jkt": holder.jkt}
 
 
-def test_token_without_a_proof_stays_a_bearer_token(client: TestClient[Any], bank: PartnerApp) -> None:
-    body = client.post("/oauth2/token", data=bank.token_form()).json()
+def test_production_refuses_a_token_request_without_a_proof(
+    client: TestClient[Any], bank: PartnerApp
+) -> None:
+    response = client.post("/oauth2/token", data=bank.token_form(), headers={PLAIN: "1"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_dpop_proof"
+    assert "access_token" not in response.json()
+
+
+def test_a_sandbox_token_without_a_proof_stays_a_bearer_token(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    sandbox = register_app(platform, environment=Environment.SANDBOX)
+    body = client.post("/sandbox/oauth2/token", data=sandbox.token_form()).json()
     assert body["token_type"] == "Bearer"
     assert "cnf" not in claims_of(body["access_token"])
 
@@ -232,15 +244,18 @@ def test_bearer_downgrade_is_refused(client: TestClient[Any], bank: PartnerApp, 
 
 
 def test_an_unbound_token_with_the_dpop_scheme_is_refused(
-    client: TestClient[Any], bank: PartnerApp, holder: Holder
+    client: TestClient[Any], platform: Platform, holder: Holder
 ) -> None:
-    token = bank.token(client)
-    proof = holder.proof("GET", resource_url(bank), token=token)
-    response = client.get(INSTRUMENTS, headers=dpop_headers(token, proof))
+    sandbox = register_app(platform, environment=Environment.SANDBOX)  # bearer tokens: sandbox only
+    token = sandbox.token(client)
+    proof = holder.proof("GET", resource_url(sandbox), token=token)
+    response = client.get(f"/sandbox{INSTRUMENTS}", headers=dpop_headers(token, proof))
     assert response.status_code == 401
     challenge = response.headers["www-authenticate"]
     assert challenge.startswith('Bearer realm="open-platform", error="invalid_token"')
-    assert client.get(INSTRUMENTS, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert (
+        client.get(f"/sandbox{INSTRUMENTS}", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    )
 
 
 def test_an_expired_bound_token_gets_a_dpop_challenge(

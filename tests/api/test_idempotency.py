@@ -18,7 +18,7 @@ from gateway.edge.idempotency import IdempotencyPurger
 from gateway.services import Platform
 from gateway.storage.tables import ComplianceRecordRow, IdempotencyRow
 from tests.conftest import BASE_URL
-from tests.support import register_app
+from tests.support import dpop_capable_async, register_app
 
 SUITABILITY = "/v1/compliance/suitability-checks"
 SCREENINGS = "/v1/compliance/screenings"
@@ -180,6 +180,7 @@ async def test_concurrent_duplicates_execute_once(
     # The app runs in this event loop, so the 50 requests interleave at its awaits (Litestar's
     # AsyncTestClient would run them one after another through its blocking portal).
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as burst:
+        dpop_capable_async(burst)
         responses = await asyncio.gather(
             *(burst.post(SUITABILITY, json=CHECK, headers=headers) for _ in range(50))
         )

@@ -20,7 +20,7 @@ from gateway.edge.rate_limits import RateLimiter
 from gateway.services import Platform
 from partners.models import Plan
 from tests.conftest import BASE_URL
-from tests.support import register_app
+from tests.support import dpop_capable_async, register_app
 
 INSTRUMENTS = "/v1/market/instruments"
 
@@ -58,6 +58,7 @@ async def test_a_burst_gets_exactly_the_plan_limit(
     headers = partner.headers(client)
     # The app runs in this event loop, so the 15 requests are in flight together.
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as burst:
+        dpop_capable_async(burst)
         responses = await asyncio.gather(*(burst.get(INSTRUMENTS, headers=headers) for _ in range(15)))
 
     admitted = [r for r in responses if r.status_code == 200]

@@ -18,7 +18,7 @@ from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.services import Platform
 from partners.models import PartnerStatus
-from tests.support import ASSERTION_TYPE, b64url, register_app, segment, staff_app
+from tests.support import ASSERTION_TYPE, PLAIN, b64url, register_app, segment, staff_app
 
 INSTRUMENTS = "/v1/market/instruments"
 ADMIN_PARTNERS = "/admin/partners"
@@ -51,7 +51,7 @@ def hs256(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
 def assert_unauthorized(response: httpx.Response, error: str | None = "invalid_token") -> None:
     assert response.status_code == 401, response.text
     challenge = response.headers["www-authenticate"]
-    assert challenge.startswith("Bearer")
+    assert challenge.startswith(("Bearer", "DPoP"))  # the scheme of the token presented
     if error is None:
         assert "error=" not in challenge  # RFC 6750 §3.1: no error code when no credentials came
     else:
@@ -154,6 +154,7 @@ def test_token_that_is_not_an_access_token(
 ) -> None:
     bank = register_app(platform)
     claims = segment(bank.token(client), 1)
+    del claims["cnf"]  # re-signed below without the holder's key: as a bearer token
     # Control: the same claims under `typ: at+jwt` with our key are honoured.
     genuine = sign_as_issuer(platform, {"typ": "at+jwt"}, claims)
     assert client.get(INSTRUMENTS, headers=bearer(genuine)).status_code == 200
@@ -204,7 +205,10 @@ def test_non_bearer_scheme_is_refused(
     token = bank.token(client)
     for scheme in ("Basic", "DPoP", "Token", "MAC", "Bearer:"):
         with subtests.test(scheme=scheme):
-            assert_unauthorized(client.get(INSTRUMENTS, headers={"Authorization": f"{scheme} {token}"}))
+            plain = {"Authorization": f"{scheme} {token}", PLAIN: "1"}  # no proof added for us
+            # A bound token under its own scheme but without a proof is a proof error (RFC 9449 §7.1).
+            error = "invalid_dpop_proof" if scheme == "DPoP" else "invalid_token"
+            assert_unauthorized(client.get(INSTRUMENTS, headers=plain), error=error)
     # RFC 7235 §2.1: the scheme name is case-insensitive.
     assert client.get(INSTRUMENTS, headers={"Authorization": f"bearer {token}"}).status_code == 200
 

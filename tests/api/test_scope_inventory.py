@@ -19,7 +19,7 @@ from gateway.edge.entry import Gateway
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.services import Platform
 from tests.conftest import BASE_URL
-from tests.support import register_app
+from tests.support import dpop_capable, register_app
 
 # Anyone may call these: OAuth discovery and endpoints (client auth happens inside), liveness,
 # problem documentation and the API docs. Anything else public is a finding.
@@ -111,6 +111,7 @@ def test_a_route_without_a_policy_is_refused(client: TestClient[Any], app: Any, 
     headers = register_app(platform).headers(client)
 
     with TestClient(app=probe, base_url=BASE_URL) as probe_client:
+        dpop_capable(probe_client)
         allowed = probe_client.get("/declared", headers=headers)
         refused = probe_client.get("/undeclared", headers=headers)
         anonymous = probe_client.get("/undeclared")

@@ -99,7 +99,8 @@ def test_valid_assertion_gets_a_short_lived_signed_access_token(
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert body["token_type"] == "Bearer"
+    # Production tokens are always DPoP-bound; the sandbox also issues bearer tokens.
+    assert body["token_type"] == ("DPoP" if environment is Environment.PRODUCTION else "Bearer")
     assert 300 <= body["expires_in"] <= 900
     value: str = body["access_token"]
 
@@ -500,7 +501,7 @@ def test_introspection_describes_the_clients_own_token(client: TestClient[Any], 
     response = introspect(client, bank, token)
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
-    assert response.json() == {"active": True, "token_type": "Bearer", **segment(token, 1)}
+    assert response.json() == {"active": True, "token_type": "DPoP", **segment(token, 1)}  # production
 
 
 def test_introspection_of_another_partners_token_reveals_nothing(

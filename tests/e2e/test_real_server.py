@@ -1,156 +1,28 @@
-"""The real thing: `gateway migrate | seed | serve --workers 2` as subprocesses, spoken to over TCP.
-
-Two worker processes share Redis for rate limits and single-use assertion `jti`s, and one
-database (a SQLite file or PostgreSQL schemas); every test runs against both databases.
-"""
+"""The real thing over TCP: two workers sharing Redis and one database (SQLite or PostgreSQL);
+every test runs against both backends' servers (started once per session in conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
-import json
 import os
-import secrets
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import httpx
 import pytest
-import redis
-import sqlalchemy as sa
 
-from gateway.demo import client_assertion, new_private_jwk, public_part
-from gateway.domain.clock import SystemClock
+from gateway.demo import client_assertion
 from gateway.domain.environment import Environment
-from gateway.domain.scopes import Scope
-from gateway.settings import Settings
-from gateway.storage.database import Database
-from gateway.storage.registry import SqlRegistryStore
-from partners.models import PartnerType, Plan
-from partners.service import Registry
-from tests.conftest import POSTGRES_URL, REDIS_URL, require_postgres, require_redis
+from tests.e2e.servers import E2E_PLAN, E2EApp, RealServer, run_cli
 
 pytestmark = pytest.mark.slow
 
-GATEWAY: Final = Path(sys.executable).parent / "gateway"
-ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-# Generous: on a loaded 2-core machine each worker spends ~10 s importing before it can serve.
-STARTUP_SECONDS: Final = 60.0
-BACKENDS: Final = ("sqlite", "postgresql")
-CLI_SECONDS: Final = 120.0
-E2E_PLAN: Final = Plan("e2e", "E2E", ("10/minute",))
-LIMIT: Final = 10
+LIMIT: Final = 10  # E2E_PLAN's "10/minute"
 BURST: Final = 3 * LIMIT
 INSTRUMENTS: Final = "/v1/market/instruments"
 SYS_PIDFD_GETFD: Final = 438  # pidfd_getfd(2): the same number on every Linux architecture
-# Variables of the developer's shell that would leak into the servers under test.
-FOREIGN_PREFIXES: Final = (
-    "GATEWAY_",
-    "DATABASE_",
-    "SANDBOX_DATABASE_",
-    "REDIS_",
-    "ACCESS_TOKEN_",
-    "SCREENING_",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class E2EApp:
-    client_id: str
-    private_jwk: dict[str, Any]
-    environment: Environment
-
-
-@dataclass
-class RealServer:
-    base_url: str
-    env: dict[str, str]
-    settings: Settings
-    process: subprocess.Popen[bytes]
-    registry: Registry
-
-    def issuer(self, environment: Environment) -> str:
-        return self.settings.issuer(environment)
-
-    def credentials(self, partner: str, environment: Environment) -> E2EApp:
-        """A demo app that `gateway seed` wrote to credentials.json."""
-        items = json.loads((self.settings.demo_dir / "credentials.json").read_text())
-        item = next(i for i in items if i["partner"] == partner and i["environment"] == environment.value)
-        return E2EApp(item["client_id"], item["private_jwk"], environment)
-
-    def new_app(self, plan_id: str) -> E2EApp:
-        """A partner and app registered in the shared database (never seen by a worker's client cache)."""
-        partner = self.registry.create_partner(
-            name=f"E2E partner {secrets.token_hex(6)}", type=PartnerType.INSTITUTION, region="CN"
-        )
-        private = new_private_jwk()
-        app = self.registry.create_app(
-            partner_id=partner.id,
-            name="e2e app",
-            environment=Environment.PRODUCTION,
-            jwks={"keys": [public_part(private)]},
-            scopes=[Scope.MARKET_READ.value, Scope.COMPLIANCE_SCREENING.value],
-            plan_id=plan_id,
-        )
-        return E2EApp(app.client_id, private, Environment.PRODUCTION)
-
-    def token_form(self, app: E2EApp, assertion: str | None = None) -> dict[str, str]:
-        return {
-            "grant_type": "client_credentials",
-            "client_id": app.client_id,
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": assertion
-            or client_assertion(app.client_id, app.private_jwk, self.issuer(app.environment)),
-        }
-
-    def token(self, app: E2EApp) -> str:
-        response = httpx.post(
-            f"{self.issuer(app.environment)}/oauth2/token", data=self.token_form(app), timeout=30
-        )
-        assert response.status_code == 200, response.text
-        value: str = response.json()["access_token"]
-        return value
-
-    def worker_pids(self) -> set[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
-        return {int(pid) for pid in children.split()}
-
-    def accepted_sockets(self) -> dict[int, list[int]]:
-        """The file descriptors of the open connections each worker process has accepted.
-
-        Workers share one listening socket, so only the kernel knows who accepted what: an
-        established socket whose local port is ours, found in a worker's file descriptor table.
-        """
-        port = f":{self.settings.port:04X}"
-        established: set[str] = set()
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                if fields[1].endswith(port) and fields[3] == "01":  # 01: TCP_ESTABLISHED
-                    established.add(f"socket:[{fields[9]}]")
-        accepted: dict[int, list[int]] = {}
-        for pid in self.worker_pids():
-            fd_dir = Path(f"/proc/{pid}/fd")
-            try:
-                fds = [int(fd) for fd in os.listdir(fd_dir) if os.readlink(fd_dir / fd) in established]
-            except (FileNotFoundError, ProcessLookupError):
-                continue  # a worker that is gone holds nothing
-            if fds:
-                accepted[pid] = fds
-        return accepted
-
-    def connections_per_worker(self) -> Counter[int]:
-        return Counter({pid: len(fds) for pid, fds in self.accepted_sockets().items()})
 
 
 def _tcp_nodelay(pid: int, fd: int) -> bool:
@@ -166,153 +38,6 @@ def _tcp_nodelay(pid: int, fd: int) -> bool:
         os.close(pidfd)
     with socket.socket(fileno=copy) as sock:  # closing the copy leaves the worker's socket open
         return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _run_cli(*args: str, env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [str(GATEWAY), *args], env=env, capture_output=True, text=True, timeout=CLI_SECONDS, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(f"gateway {' '.join(args)} exited {result.returncode}:\n{result.stderr}", pytrace=False)
-    return result.stdout
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the whole process group (supervisor and workers), SIGKILL if it lingers."""
-    for sig, grace in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-async def _both_workers_accepting(server: RealServer, log: Path, deadline: float) -> None:
-    """Bounded: hold concurrent keep-alive connections until both workers own some of them."""
-    seen: set[int] = set()
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            code = server.process.returncode
-            pytest.fail(f"the server exited with {code}:\n{log.read_text()}", pytrace=False)
-        limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
-        async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=5) as client:
-            try:
-                await asyncio.gather(*(client.get("/livez") for _ in range(16)))
-            except httpx.TransportError:
-                await asyncio.sleep(0.3)
-                continue
-            seen |= set(server.connections_per_worker())
-        if len(seen) >= 2:
-            return
-        await asyncio.sleep(0.3)
-    pytest.fail(f"both workers did not serve within {STARTUP_SECONDS} s (seen {seen}):\n{log.read_text()}")
-
-
-def _server_env(tmp: Path, backend: str) -> dict[str, str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_PREFIXES)}
-    env.update(
-        GATEWAY_VAR_DIR=str(tmp),
-        GATEWAY_HOST="127.0.0.1",
-        GATEWAY_PORT=str(port),
-        GATEWAY_BASE_URL=f"http://127.0.0.1:{port}",
-        GATEWAY_NAMESPACE=f"e2e{secrets.token_hex(4)}-{backend}",
-        REDIS_URL=REDIS_URL,
-    )
-    if backend == "postgresql":
-        env.update(DATABASE_URL=POSTGRES_URL, DATABASE_SCHEMA_PREFIX=f"e2e{secrets.token_hex(4)}_")
-    return env
-
-
-def _drop_schemas(settings: Settings) -> None:
-    for environment in Environment:
-        target = settings.database(environment)
-        if target.schema is None:
-            continue
-        engine = sa.create_engine(target.url)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{target.schema}" CASCADE'))
-        engine.dispose()
-
-
-def _forget_redis_keys(namespace: str) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
-class Launch:
-    """One backend's server: prepared and started on a thread, stopped and cleaned up afterwards."""
-
-    def __init__(self, backend: str, tmp: Path) -> None:
-        self.backend = backend
-        self.env = _server_env(tmp, backend)
-        self.settings = Settings.from_env(self.env)
-        self.log_path = tmp / "server.log"
-        self.database: Database | None = None
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> RealServer:
-        if self.backend == "postgresql":
-            require_postgres()
-        _run_cli("migrate", env=self.env)
-        _run_cli("seed", env=self.env)
-        self.database = Database(self.settings.database(Environment.PRODUCTION))
-        registry = Registry(SqlRegistryStore(self.database), SystemClock())
-        registry.store.upsert_plan(E2E_PLAN)
-        address = ("--host", self.settings.host, "--port", str(self.settings.port))
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [str(GATEWAY), "serve", "--workers", "2", "--quiet", *address],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        real = RealServer(self.settings.base_url, self.env, self.settings, self.process, registry)
-        asyncio.run(_both_workers_accepting(real, self.log_path, time.monotonic() + STARTUP_SECONDS))
-        return real
-
-    def stop(self) -> None:
-        if self.process is not None:
-            _stop(self.process)
-        if self.database is not None:
-            self.database.dispose()
-        _forget_redis_keys(self.settings.namespace)
-        if self.backend == "postgresql":
-            _drop_schemas(self.settings)
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RealServer]]:
-    """Both backends' servers, started side by side: starting is mostly imports, CPU-bound and serial."""
-    require_redis()
-    launches = [Launch(backend, tmp_path_factory.mktemp(f"e2e-{backend}")) for backend in BACKENDS]
-    try:
-        with ThreadPoolExecutor(len(launches)) as pool:
-            started = list(pool.map(Launch.start, launches))
-        yield dict(zip(BACKENDS, started, strict=True))
-    finally:
-        for launch in launches:
-            launch.stop()
-
-
-@pytest.fixture(params=BACKENDS)
-def server(request: pytest.FixtureRequest, servers: dict[str, RealServer]) -> RealServer:
-    return servers[request.param]
 
 
 async def _burst(server: RealServer, app: E2EApp) -> tuple[list[httpx.Response], Counter[int]]:
@@ -389,7 +114,7 @@ def test_sandbox_and_production_tokens_stay_in_their_environment(server: RealSer
 
 
 def test_readme_demo_token_screens_a_sanctioned_name(server: RealServer) -> None:
-    token = _run_cli("demo", "token", "--partner", "bank", env=server.env).strip()
+    token = run_cli("demo", "token", "--partner", "bank", env=server.env).strip()
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         response = client.post(
             "/v1/compliance/screenings",

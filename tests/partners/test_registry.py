@@ -19,6 +19,7 @@ from gateway.domain.scopes import CUSTOMER_DELEGATED, STAFF, Scope
 from partners.errors import DuplicatePartnerError, InvalidAppError, PartnerNotFoundError, PlanNotFoundError
 from partners.models import (
     ALLOWED_SCOPES,
+    DELEGATED_SCOPES,
     App,
     AppStatus,
     Client,
@@ -248,6 +249,7 @@ EXPECTED_SCOPES: dict[PartnerType, set[str]] = {
         "compliance:screening",
         "webhooks:manage",
         "reports:read",
+        "consents:manage",
     },
     PartnerType.LIFESTYLE_PLATFORM: {
         "market:read",
@@ -255,6 +257,7 @@ EXPECTED_SCOPES: dict[PartnerType, set[str]] = {
         "points:valuations:write",
         "webhooks:manage",
         "reports:read",
+        "consents:manage",
     },
     PartnerType.DEVELOPER: {
         "market:read",
@@ -263,6 +266,7 @@ EXPECTED_SCOPES: dict[PartnerType, set[str]] = {
         "compliance:suitability",
         "compliance:screening",
         "webhooks:manage",
+        "consents:manage",
     },
     PartnerType.SERVICE_PROVIDER: {"market:read", "funds:read", "webhooks:manage", "reports:read"},
 }
@@ -281,7 +285,10 @@ def refusal(registry: Registry, partner: Partner, scope: str) -> object:
 def test_each_partner_type_may_hold_exactly_its_scopes(registry: Registry, partner_type: PartnerType) -> None:
     partner = new_partner(registry, partner_type)
     outcome = {scope.value: refusal(registry, partner, scope.value) for scope in Scope}
-    assert {scope for scope, field in outcome.items() if field is None} == EXPECTED_SCOPES[partner_type]
+    delegated = {s.value for s in DELEGATED_SCOPES[partner_type]}  # what its apps may ask customers for
+    assert {scope for scope, field in outcome.items() if field is None} == EXPECTED_SCOPES[
+        partner_type
+    ] | delegated
     assert {field for field in outcome.values() if field is not None} == {"scopes"}
     assert {s.value for s in ALLOWED_SCOPES[partner_type]} == EXPECTED_SCOPES[partner_type]
     app = new_app(registry, partner, EXPECTED_SCOPES[partner_type])

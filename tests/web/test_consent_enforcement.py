@@ -19,7 +19,7 @@ def test_a_revocation_in_one_worker_is_refused_by_the_other_on_the_next_call(
     two_workers: tuple[TestClient[Any], TestClient[Any]],
 ) -> None:
     first, second = two_workers
-    platform: Platform = first.app.state.platform  # type: ignore[attr-defined]
+    platform: Platform = first.app.state.platform
     customer = seed_customer(platform, Environment.PRODUCTION)
     bank = delegating_app(platform)
     grant = authorize(first, bank, customer, ["accounts:read"])
