@@ -120,7 +120,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             revocations=revocations,
             pairwise=PairwiseSubjects.from_directory(settings.keys_dir / env.value),
             clock=clock,
-            environment=env,
+            dpop_required=env is Environment.PRODUCTION and settings.production_requires_dpop,
         )
         assertions = ClientAssertionVerifier(
             lookup=clients.get,

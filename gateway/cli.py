@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 import httpx
 
 from gateway.auth.keys import KeyRing
-from gateway.demo import client_assertion, seed_customers, seed_demo
+from gateway.demo import client_assertion, demo_dpop_key, dpop_proof, seed_customers, seed_demo
 from gateway.domain.audit.chain import verify
 from gateway.domain.clock import SystemClock
 from gateway.domain.environment import Environment
@@ -251,11 +251,21 @@ def cmd_demo_token(settings: Settings, args: argparse.Namespace) -> int:
     }
     if args.scope:
         form["scope"] = args.scope
-    response = httpx.post(f"{issuer}/oauth2/token", data=form, timeout=10)
+    headers = {}
+    if environment is Environment.PRODUCTION:  # production apps hold DPoP-bound tokens only
+        headers["DPoP"] = dpop_proof(demo_dpop_key(settings.demo_dir), "POST", f"{issuer}/oauth2/token")
+    response = httpx.post(f"{issuer}/oauth2/token", data=form, headers=headers, timeout=10)
     if response.status_code != 200:
         print(response.text, file=sys.stderr)
         return 1
     print(response.json()["access_token"])
+    return 0
+
+
+def cmd_demo_proof(settings: Settings, args: argparse.Namespace) -> int:
+    """A fresh DPoP proof by the demo key, for one call made by hand (curl)."""
+    key = demo_dpop_key(settings.demo_dir)
+    print(dpop_proof(key, args.method, args.url, access_token=args.token))
     return 0
 
 
@@ -322,6 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--assertion-only", action="store_true", help="print the signed client assertion instead"
     )
     token.set_defaults(func=cmd_demo_token)
+    proof = demo.add_parser("proof", help="a DPoP proof for one call (production tokens need one per call)")
+    proof.add_argument("method")
+    proof.add_argument("url", help="the full URL of the call (its query is ignored)")
+    proof.add_argument("--token", help="the access token the call carries (adds ath)")
+    proof.set_defaults(func=cmd_demo_proof)
     return parser
 
 

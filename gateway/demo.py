@@ -3,6 +3,8 @@ with apps whose private keys are written once to `var/demo/credentials.json` (mo
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import secrets
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from joserfc import jwk, jwt
+from joserfc import jwk, jws, jwt
 
 from gateway.auth.passwords import hash_password
 from gateway.domain.clock import Clock
@@ -192,3 +194,30 @@ def client_assertion(
     }
     alg = str(private_jwk.get("alg", "ES256"))
     return jwt.encode({"alg": alg, "kid": private_jwk["kid"], "typ": "JWT"}, claims, key, algorithms=[alg])
+
+
+def demo_dpop_key(demo_dir: Path) -> jwk.ECKey:
+    """The demo partners' DPoP key (RFC 9449), kept in `var/demo/dpop.json` (0600) so that tokens
+    bound to it stay usable from one command to the next."""
+    path = demo_dir / "dpop.json"
+    if not path.exists():
+        key = jwk.generate_key("EC", "P-256", private=True)
+        write_secret_json(path, key.as_dict(private=True))
+    loaded = jwk.import_key(json.loads(path.read_text()))
+    assert isinstance(loaded, jwk.ECKey)  # noqa: S101 (we wrote an EC key)
+    return loaded
+
+
+def dpop_proof(key: jwk.ECKey, method: str, url: str, *, access_token: str | None = None) -> str:
+    """A DPoP proof as a partner's client makes one per request (RFC 9449 §4.2)."""
+    claims: dict[str, Any] = {
+        "jti": secrets.token_urlsafe(16),
+        "htm": method.upper(),
+        "htu": url.split("?", 1)[0].split("#", 1)[0],
+        "iat": int(time.time()),
+    }
+    if access_token is not None:
+        digest = hashlib.sha256(access_token.encode("ascii")).digest()
+        claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
+    return jws.serialize_compact(header, json.dumps(claims).encode(), key, algorithms=["ES256"])

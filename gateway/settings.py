@@ -60,6 +60,8 @@ class Settings:
     screening_review_threshold: float = 0.82
     screening_block_threshold: float = 0.95
     seed_demo_data: bool = True
+    # Never read from the environment: only code (the schema fuzzing test) may relax it.
+    production_requires_dpop: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -34,7 +34,6 @@ from gateway.domain.clock import Clock
 from gateway.domain.consent.errors import ConsentNotFoundError
 from gateway.domain.consent.models import Consent, ConsentStatus
 from gateway.domain.consent.service import ConsentService
-from gateway.domain.environment import Environment
 from gateway.domain.scopes import CUSTOMER_DELEGATED, Scope, parse_scopes
 from partners.models import Client
 
@@ -81,16 +80,12 @@ class Delegation:
     revocations: RevocationList
     pairwise: PairwiseSubjects
     clock: Clock
-    environment: Environment
+    # Production apps must use DPoP for every grant; the sandbox also allows bearer tokens.
+    dpop_required: bool
 
     @property
     def issuer(self) -> str:
         return self.tokens.issuer
-
-    @property
-    def dpop_required(self) -> bool:
-        """Production apps must use DPoP for every grant; the sandbox also allows bearer tokens."""
-        return self.environment is Environment.PRODUCTION
 
     # RFC 9126: the pushed authorization request endpoint ------------------------------------------
     def push(self, client: Client, form: Mapping[str, str], dpop_jkt: str | None) -> dict[str, Any]:

@@ -29,7 +29,9 @@ SECURITY_HEADERS: Final = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it browsers send `Origin: null` on our own form posts (Fetch standard),
+    # which the same-origin check must refuse. same-origin still tells other sites nothing.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 PAGE_OPTIONS: Final[dict[str, Any]] = {"include_in_schema": False, **public()}

@@ -31,6 +31,7 @@ PUBLIC_OPERATIONS: Final = frozenset(
         "issueToken",
         "introspectToken",
         "revokeToken",
+        "pushAuthorizationRequest",
         "getJwks",
         "getAuthorizationServerMetadata",
     }

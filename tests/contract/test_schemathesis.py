@@ -26,10 +26,11 @@ from schemathesis.core.result import Ok
 from gateway.app import create_app
 from gateway.domain.clock import FrozenClock
 from gateway.domain.market.catalogue import encode_cursor
+from gateway.domain.scopes import CUSTOMER_DELEGATED, Scope
 from gateway.services import Platform
 from gateway.settings import Settings
 from gateway.storage.migrate import prepare
-from tests.support import register_app, staff_app
+from tests.support import ALL_INSTITUTION_SCOPES, register_app, staff_app
 
 Case: TypeAlias = schemathesis.Case[Any]
 BASE_URL: Final = "http://127.0.0.1:8000"
@@ -69,7 +70,9 @@ ALL_CHECKS: Final = frozenset(
 WORK_DIR: Final = Path(tempfile.mkdtemp(prefix="gateway-schemathesis-"))
 atexit.register(shutil.rmtree, WORK_DIR, ignore_errors=True)
 NOW: Final = datetime.now(UTC).replace(microsecond=0)
-SETTINGS: Final = Settings(base_url=BASE_URL, var_dir=WORK_DIR / "var")
+# DPoP is proven in tests/api/test_dpop.py and tests/web; schemathesis cannot sign a proof per
+# request, so this run lets production apps use bearer tokens (a setting no environment variable sets).
+SETTINGS: Final = Settings(base_url=BASE_URL, var_dir=WORK_DIR / "var", production_requires_dpop=False)
 prepare(SETTINGS)
 APP: Final = create_app(SETTINGS, clock=FrozenClock(NOW))
 
@@ -77,10 +80,19 @@ APP: Final = create_app(SETTINGS, clock=FrozenClock(NOW))
 def _bearer_tokens() -> dict[str, str]:
     """Two institutions with every partner scope and one staff app, all on the enterprise plan."""
     platform: Platform = APP.state.platform
-    apps = {name: register_app(platform) for name in PEERS}
+    scopes = (*ALL_INSTITUTION_SCOPES, Scope.CONSENTS_MANAGE, *sorted(CUSTOMER_DELEGATED))
+    apps = {
+        name: register_app(platform, scopes=scopes, redirect_uris=("https://peer.example/cb",))
+        for name in PEERS
+    }
     apps["staff"] = staff_app(platform)
     with TestClient(app=APP, base_url=BASE_URL) as client:
-        return {name: f"Bearer {app.token(client)}" for name, app in apps.items()}
+        # No DPoP proof: bearer tokens, which this run's settings allow (see SETTINGS).
+        issued = {
+            name: client.post("/oauth2/token", data=app.token_form()).json() for name, app in apps.items()
+        }
+    assert {body["token_type"] for body in issued.values()} == {"Bearer"}
+    return {name: f"Bearer {body['access_token']}" for name, body in issued.items()}
 
 
 TOKENS: Final = _bearer_tokens()
@@ -118,7 +130,22 @@ CONFIG: Final = schemathesis.Config.from_dict(
                 "include-operation-id": operation_id,
                 "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "422"]}},
             }
-            for operation_id in ("createScreening", "adminCreateApp", "listInstruments", "listFunds")
+            for operation_id in (
+                "createScreening",
+                "adminCreateApp",
+                "listInstruments",
+                "listFunds",
+                "createConsent",  # only customer-delegated scopes the app holds; the funds it names
+                "listConsents",  # an opaque cursor, as for the catalogue
+            )
+        ]
+        + [
+            # The catalogue is public reference data, the same for every partner: nobody owns an
+            # instrument, so another partner reading one is no object-level authorization bypass.
+            {
+                "include-operation-id": "getInstrument",
+                "checks": {"object_level_authorization": {"enabled": False}},
+            }
         ],
     }
 )

@@ -41,7 +41,7 @@ from gateway.storage.registry import SqlRegistryStore
 from partners.models import PartnerType, Plan
 from partners.service import Registry
 from tests.conftest import POSTGRES_URL, REDIS_URL, require_postgres
-from tests.support import Holder, b64url
+from tests.support import DPOP_CLIENTS, Holder, b64url, dpop_capable
 
 GATEWAY: Final = Path(sys.executable).parent / "gateway"
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -115,6 +115,7 @@ class RealServer:
             scopes=[Scope.MARKET_READ.value, Scope.COMPLIANCE_SCREENING.value],
             plan_id=plan_id,
         )
+        DPOP_CLIENTS[app.client_id] = Holder(SystemClock())
         return E2EApp(app.client_id, private, Environment.PRODUCTION)
 
     def token_form(self, app: E2EApp, assertion: str | None = None) -> dict[str, str]:
@@ -127,9 +128,13 @@ class RealServer:
         }
 
     def token(self, app: E2EApp) -> str:
-        response = httpx.post(
-            f"{self.issuer(app.environment)}/oauth2/token", data=self.token_form(app), timeout=30
-        )
+        """A token for `app`: DPoP-bound in production (its key is in `DPOP_CLIENTS`), so calls made
+        through a `dpop_capable` client carry a proof of it."""
+        with httpx.Client(timeout=30) as client:
+            dpop_capable(client)
+            if app.environment is Environment.PRODUCTION:
+                DPOP_CLIENTS.setdefault(app.client_id, Holder(SystemClock()))
+            response = client.post(f"{self.issuer(app.environment)}/oauth2/token", data=self.token_form(app))
         assert response.status_code == 200, response.text
         value: str = response.json()["access_token"]
         return value

@@ -146,11 +146,7 @@ def _answer_callback(customer: Customer) -> Callable[[Route], None]:
 def customer(browser: Browser, real: RealServer, request: pytest.FixtureRequest) -> Iterator[Customer]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     issuer = real.issuer(Environment.PRODUCTION)
-    # Workaround, to go when test_a_real_browser_can_post_our_own_forms passes: every page says
-    # `Referrer-Policy: no-referrer`, so Chromium sends `Origin: null` on each form post (Fetch
-    # standard, "append a request Origin header") and the server refuses them all as cross-origin.
-    # This sends the origin a same-origin post carries under any other policy.
-    context = browser.new_context(extra_http_headers={"Origin": issuer})
+    context = browser.new_context()
     page = context.new_page()
     visitor = Customer(page, issuer, request.node.name)
     page.route(CALLBACK, _answer_callback(visitor))
@@ -314,13 +310,9 @@ def test_five_wrong_passwords_lock_the_account(customer: Customer, real: RealSer
     assert customer.screenshots == ["wrong-password", "locked"]
 
 
-@pytest.mark.xfail(
-    reason="server bug: pages send Referrer-Policy: no-referrer, so Chromium posts forms with "
-    "Origin: null, and checked_form() refuses them as cross-origin (403)",
-    strict=True,
-)
 def test_a_real_browser_can_post_our_own_forms(browser: Browser, real: RealServer) -> None:
-    """The same sign-in without the Origin workaround of the `customer` fixture."""
+    """Chromium's own Origin header on our form posts passes the same-origin check (a page with
+    `Referrer-Policy: no-referrer` would make it send `Origin: null`, refused as cross-origin)."""
     login = real.customer("anna.schmidt")
     context = browser.new_context()
     try:

@@ -102,8 +102,8 @@ def client(server: RealServer) -> Iterator[OAuth2Client]:
     """The bank's production client, configured from the server's RFC 8414 metadata."""
     issuer = server.issuer(Environment.PRODUCTION)
     bank = server.credentials(BANK, Environment.PRODUCTION)
-    # The library's default `aud` is the URL of the endpoint it posts to; FAPI 2.0 wants the
-    # issuer, and this server refuses the PAR endpoint URL (see the report in this change).
+    # The library's default `aud` is the URL of the endpoint it posts to, which this server
+    # refuses at the PAR endpoint; FAPI 2.0 (§5.3.2.1) makes the issuer the one audience anyway.
     auth = PrivateKeyJwt(bank.client_id, bank.private_jwk, aud=issuer)
     discovered = OAuth2Client.from_discovery_endpoint(
         url=oauth2_discovery_document_url(issuer),

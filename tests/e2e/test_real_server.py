@@ -16,6 +16,7 @@ import pytest
 from gateway.demo import client_assertion
 from gateway.domain.environment import Environment
 from tests.e2e.servers import E2E_PLAN, E2EApp, RealServer, run_cli
+from tests.support import dpop_capable, dpop_capable_async
 
 pytestmark = pytest.mark.slow
 
@@ -47,6 +48,7 @@ async def _burst(server: RealServer, app: E2EApp) -> tuple[list[httpx.Response],
     # open afterwards only so that the kernel can tell which worker accepted each of them.
     limits = httpx.Limits(max_connections=BURST, max_keepalive_connections=BURST)
     async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=30) as client:
+        dpop_capable_async(client)
         responses = await asyncio.gather(*(client.get(INSTRUMENTS, headers=headers) for _ in range(BURST)))
         workers = server.connections_per_worker()
     return responses, workers
@@ -75,6 +77,7 @@ async def test_replayed_client_assertion_is_accepted_once_across_two_workers(ser
         form = server.token_form(app)  # one assertion, sent ten times at once
         limits = httpx.Limits(max_connections=10, max_keepalive_connections=10)
         async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+            dpop_capable_async(client)  # each request its own proof: only the assertion repeats
             responses = await asyncio.gather(
                 *(client.post(f"{issuer}/oauth2/token", data=form) for _ in range(10))
             )
@@ -94,6 +97,7 @@ def test_sandbox_and_production_tokens_stay_in_their_environment(server: RealSer
     bank = server.credentials("Demo Regional Bank", Environment.PRODUCTION)
     sandbox_token, production_token = server.token(developer), server.token(bank)
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        dpop_capable(client)
 
         def status(path: str, token: str) -> int:
             response = client.get(path, headers={"Authorization": f"Bearer {token}"})
@@ -114,12 +118,13 @@ def test_sandbox_and_production_tokens_stay_in_their_environment(server: RealSer
 
 
 def test_readme_demo_token_screens_a_sanctioned_name(server: RealServer) -> None:
+    """The README's production call by hand: a DPoP-bound token and a fresh proof per call."""
     token = run_cli("demo", "token", "--partner", "bank", env=server.env).strip()
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+    url = f"{server.base_url}/v1/compliance/screenings"
+    proof = run_cli("demo", "proof", "POST", url, "--token", token, env=server.env).strip()
+    with httpx.Client(timeout=30) as client:
         response = client.post(
-            "/v1/compliance/screenings",
-            json={"name": "陳偉國"},
-            headers={"Authorization": f"Bearer {token}"},
+            url, json={"name": "陳偉國"}, headers={"Authorization": f"DPoP {token}", "DPoP": proof}
         )
     assert response.status_code == 201, response.text
     assert response.json()["decision"] == "block"

@@ -128,6 +128,7 @@ def test_deep_analysis_starts_unticked_and_needs_an_explicit_opt_in(
     }
     refused = browser.post(f"{bank.prefix}/oauth2/authorize/decision", data=decision)
     assert refused.status_code == 422
+    assert 'data-testid="consent-error"' in refused.text
     assert "opt-in" in refused.text
     approved = browser.post(
         f"{bank.prefix}/oauth2/authorize/decision", data={**decision, "opt_in_high_risk": "yes"}
