@@ -26,6 +26,7 @@ from gateway.auth import routes as oauth_routes
 from gateway.auth.client_auth import ClientAssertionVerifier
 from gateway.auth.delegation import Delegation, refresh_tokens_die_with_consent
 from gateway.auth.dpop import DPoPVerifier
+from gateway.auth.dpop_nonces import DPoPNonces
 from gateway.auth.keys import KeyRing
 from gateway.auth.login import CustomerLogin
 from gateway.auth.pairwise import PairwiseSubjects
@@ -113,6 +114,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             consent_records, clock, listeners=(gate.changed, refresh_tokens_die_with_consent(grants, clock))
         )
         customers = SqlCustomerStore(database)
+        nonces = (
+            DPoPNonces.from_directory(settings.keys_dir / env.value, clock)
+            if settings.dpop_nonce_required
+            else None
+        )
         delegation = Delegation(
             grants=grants,
             consents=consents,
@@ -142,6 +148,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
                 revocations=revocations,
                 dpop=dpop,
                 delegation=delegation,
+                dpop_nonces=nonces,
             ),
             audit=AuditTrail(SqlAuditLog(database)),
             idempotency=SqlIdempotencyStore(database),
@@ -150,7 +157,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             customers=customers,
             login=CustomerLogin(customers, clock),
         )
-        auth[env] = EnvironmentAuth(tokens, revocations, dpop, gate)
+        auth[env] = EnvironmentAuth(tokens, revocations, dpop, gate, nonces)
     limiter = RateLimiter(_limits_storage(settings), settings.namespace)
     platform = Platform(
         settings=settings,

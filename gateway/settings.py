@@ -60,6 +60,7 @@ class Settings:
     screening_review_threshold: float = 0.82
     screening_block_threshold: float = 0.95
     seed_demo_data: bool = True
+    dpop_nonce_required: bool = False  # RFC 9449 §8: DPOP_NONCE_REQUIRED=1 makes every proof carry one
     # Never read from the environment: only code (the schema fuzzing test) may relax it.
     production_requires_dpop: bool = True
 
@@ -111,6 +112,7 @@ class Settings:
             ),
             screening_block_threshold=ratio("SCREENING_BLOCK_THRESHOLD", defaults.screening_block_threshold),
             seed_demo_data=text("GATEWAY_SEED_DEMO", "1") != "0",
+            dpop_nonce_required=text("DPOP_NONCE_REQUIRED", "0") == "1",
         )
         settings.validate()
         return settings

@@ -146,7 +146,7 @@ class DPoPVerifier:
         method: str,
         url: str,
         access_token: str | None = None,
-        nonce: str | None = None,
+        nonce: str | tuple[str, ...] | None = None,
     ) -> DPoPProof:
         """Every check of RFC 9449 §4.3, in order; the first failure raises `DPoPProofError`."""
         claims, public_jwk = self._verify_signature(proof)
@@ -184,7 +184,8 @@ class DPoPVerifier:
                 raise _invalid("ath must be the hash of the access token")
         if nonce is not None:
             given = claims.get("nonce")
-            if not isinstance(given, str) or not hmac.compare_digest(given, nonce):
+            accepted = (nonce,) if isinstance(nonce, str) else nonce
+            if not isinstance(given, str) or not any(hmac.compare_digest(given, n) for n in accepted):
                 raise DPoPProofError("use_dpop_nonce", "use the server-provided DPoP nonce")
         return DPoPProof(jkt=jkt, jti=jti, iat=iat, htm=htm, htu=htu, jwk=public_jwk)
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-import secrets
 from pathlib import Path
 from typing import Final
+
+from gateway.auth.secret_files import secret_file
 
 PREFIX: Final = "pw_"
 
@@ -24,20 +24,7 @@ class PairwiseSubjects:
     @classmethod
     def from_directory(cls, directory: Path) -> PairwiseSubjects:
         """The environment's secret, created on first use with mode 0600 beside its signing keys."""
-        path = directory / "pairwise.key"
-        if not path.exists():
-            directory.mkdir(parents=True, exist_ok=True)
-            draft = directory / f".pairwise.{secrets.token_hex(6)}"
-            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(secrets.token_bytes(32))
-            try:
-                os.link(draft, path)  # atomic: a racing worker either wins or reads ours, whole
-            except FileExistsError:
-                pass
-            finally:
-                draft.unlink()
-        return cls(path.read_bytes())
+        return cls(secret_file(directory / "pairwise.key"))
 
     def subject(self, partner_id: str, customer_id: str) -> str:
         message = f"{partner_id}\x00{customer_id}".encode()

@@ -193,14 +193,22 @@ def _dpop_jkt(env: EnvironmentServices, request: Request[Any, Any, Any], uri: st
         return None
     if len(proofs) > 1:
         raise DPoPProofError("invalid_dpop_proof", "send exactly one DPoP header")
-    return env.auth_server.dpop.verify(proofs[0], method="POST", url=uri).jkt
+    nonces = env.auth_server.dpop_nonces
+    accepted = nonces.accepted() if nonces is not None else None
+    return env.auth_server.dpop.verify(proofs[0], method="POST", url=uri, nonce=accepted).jkt
 
 
-def _dpop_refusal(exc: DPoPProofError) -> Response[Any]:
+def _nonce_header(env: EnvironmentServices) -> dict[str, str]:
+    """RFC 9449 §8.2: the nonce to use next, on every answer of an endpoint that requires one."""
+    nonces = env.auth_server.dpop_nonces
+    return {"DPoP-Nonce": nonces.current()} if nonces is not None else {}
+
+
+def _dpop_refusal(env: EnvironmentServices, exc: DPoPProofError) -> Response[Any]:
     body = OAuthError(error=exc.error, error_description=exc.description)
     clean = exc.description.replace('"', "")
     challenge = f'DPoP error="{exc.error}", error_description="{clean}"'
-    headers = {**NO_STORE, "WWW-Authenticate": challenge}
+    headers = {**NO_STORE, "WWW-Authenticate": challenge, **_nonce_header(env)}
     return Response(content=body, status_code=400, headers=headers, media_type="application/json")
 
 
@@ -213,14 +221,14 @@ def _respond(
         try:
             jkt = _dpop_jkt(env, request, uri)
         except DPoPProofError as exc:
-            return _dpop_refusal(exc)
+            return _dpop_refusal(env, exc)
     oauth_request = FormRequest("POST", uri, form, request.headers, dpop_jkt=jkt)
     server = env.auth_server
     if endpoint is None:
         status, body, headers = server.create_token_response(oauth_request)
     else:
         status, body, headers = server.create_endpoint_response(endpoint, oauth_request)
-    merged = {**dict(headers), **NO_STORE}
+    merged = {**dict(headers), **NO_STORE, **(_nonce_header(env) if endpoint is None else {})}
     return Response(content=body, status_code=status, headers=merged, media_type="application/json")
 
 
@@ -268,7 +276,7 @@ async def push_authorization_request(request: Request[Any, Any, Any], env: EnvDe
     try:
         jkt = _dpop_jkt(env, request, uri)
     except DPoPProofError as exc:
-        return _dpop_refusal(exc)
+        return _dpop_refusal(env, exc)
     server = env.auth_server
     oauth_request = FormRequest("POST", uri, form, request.headers, dpop_jkt=jkt)
     try:
@@ -285,7 +293,8 @@ async def push_authorization_request(request: Request[Any, Any, Any], env: EnvDe
             media_type="application/json",
         )
     request.scope["state"]["actor"] = client.app.client_id
-    return Response(content=body, status_code=201, headers=NO_STORE, media_type="application/json")
+    headers = {**NO_STORE, **_nonce_header(env)}
+    return Response(content=body, status_code=201, headers=headers, media_type="application/json")
 
 
 @post(

@@ -28,6 +28,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from gateway.auth.client_auth import ASSERTION_ALGORITHMS, ClientAssertionError, ClientAssertionVerifier
 from gateway.auth.delegation import REFRESH_TOKEN_PREFIX, Delegation, InvalidDPoPBindingError
 from gateway.auth.dpop import DPoPVerifier
+from gateway.auth.dpop_nonces import DPoPNonces
 from gateway.auth.revocation import RevocationList
 from gateway.auth.tokens import AccessToken, InvalidTokenError, TokenService
 from gateway.domain.scopes import CUSTOMER_DELEGATED, PARTNER_OWN, STAFF, parse_scopes
@@ -260,6 +261,7 @@ class AuthorizationServer(AuthlibServer):  # type: ignore[misc]
         revocations: RevocationList,
         dpop: DPoPVerifier,
         delegation: Delegation,
+        dpop_nonces: DPoPNonces | None = None,
     ) -> None:
         super().__init__(scopes_supported=sorted(PARTNER_OWN | STAFF | CUSTOMER_DELEGATED))
         self.tokens = tokens
@@ -267,6 +269,7 @@ class AuthorizationServer(AuthlibServer):  # type: ignore[misc]
         self.assertions = assertions
         self.revocations = revocations
         self.delegation = delegation
+        self.dpop_nonces = dpop_nonces  # None: nonces are not required
         self.register_grant(ClientCredentials)
         self.register_grant(AuthorizationCodeGrant)
         self.register_grant(RefreshTokenGrant)

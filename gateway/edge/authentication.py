@@ -12,6 +12,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Permi
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from gateway.auth.dpop import DPoPProofError, DPoPVerifier
+from gateway.auth.dpop_nonces import DPoPNonces
 from gateway.auth.revocation import RevocationList
 from gateway.auth.tokens import AccessToken, InvalidTokenError, TokenService
 from gateway.domain.environment import Environment
@@ -28,12 +29,18 @@ class EnvironmentAuth:
     """What the middleware needs per environment."""
 
     def __init__(
-        self, tokens: TokenService, revocations: RevocationList, dpop: DPoPVerifier, consents: ConsentGate
+        self,
+        tokens: TokenService,
+        revocations: RevocationList,
+        dpop: DPoPVerifier,
+        consents: ConsentGate,
+        nonces: DPoPNonces | None = None,
     ) -> None:
         self.tokens = tokens
         self.revocations = revocations
         self.dpop = dpop
         self.consents = consents
+        self.nonces = nonces  # None: proofs need no server nonce
         self.cache: dict[str, AccessToken] = {}
 
     def verify(self, value: str) -> AccessToken:
@@ -91,11 +98,15 @@ def unauthorized(description: str) -> NotAuthorizedException:
     return NotAuthorizedException(detail=description, headers=_challenge("invalid_token", description))
 
 
-def dpop_unauthorized(error: str, description: str, algs: tuple[str, ...]) -> NotAuthorizedException:
-    """RFC 9449 §7.1: a DPoP challenge naming the error and the proof algorithms accepted."""
+def dpop_unauthorized(
+    error: str, description: str, algs: tuple[str, ...], *, nonce: str | None = None
+) -> NotAuthorizedException:
+    """RFC 9449 §7.1: a DPoP challenge naming the error and the proof algorithms accepted; with
+    `use_dpop_nonce`, the nonce to use (§9)."""
     clean = description.replace('"', "")
     value = f'DPoP error="{error}", error_description="{clean}", algs="{" ".join(algs)}"'
-    return NotAuthorizedException(detail=description, headers={"WWW-Authenticate": value})
+    headers = {"WWW-Authenticate": value} | ({"DPoP-Nonce": nonce} if nonce is not None else {})
+    return NotAuthorizedException(detail=description, headers=headers)
 
 
 class AuthenticationMiddleware:
@@ -181,12 +192,20 @@ class AuthenticationMiddleware:
             raise dpop_unauthorized("invalid_dpop_proof", "send exactly one DPoP proof header", algs)
         url = f"{auth.tokens.issuer}{scope['path']}"  # the public URL (the sandbox prefix included)
         http: Any = scope  # an HTTP scope: only HTTP routes reach authentication
+        accepted = auth.nonces.accepted() if auth.nonces is not None else None
         try:
             proof = auth.dpop.verify(
-                proofs[0].decode("latin-1"), method=http["method"], url=url, access_token=value
+                proofs[0].decode("latin-1"),
+                method=http["method"],
+                url=url,
+                access_token=value,
+                nonce=accepted,
             )
         except DPoPProofError as exc:
-            raise dpop_unauthorized(exc.error, exc.description, algs) from exc
+            nonce = (
+                auth.nonces.current() if auth.nonces is not None and exc.error == "use_dpop_nonce" else None
+            )
+            raise dpop_unauthorized(exc.error, exc.description, algs, nonce=nonce) from exc
         if proof.jkt != token.jkt:
             raise dpop_unauthorized("invalid_token", "the DPoP proof key does not match cnf.jkt", algs)
 
