@@ -3,8 +3,6 @@ with apps whose private keys are written once to `var/demo/credentials.json` (mo
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import secrets
@@ -16,6 +14,7 @@ from typing import Any, Final
 
 from joserfc import jwk, jws, jwt
 
+from gateway.auth.dpop import PROOF_TYPE, access_token_hash
 from gateway.auth.passwords import hash_password
 from gateway.domain.clock import Clock
 from gateway.domain.customers.data import load_demo_customers
@@ -217,7 +216,6 @@ def dpop_proof(key: jwk.ECKey, method: str, url: str, *, access_token: str | Non
         "iat": int(time.time()),
     }
     if access_token is not None:
-        digest = hashlib.sha256(access_token.encode("ascii")).digest()
-        claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
+        claims["ath"] = access_token_hash(access_token)
+    header = {"typ": PROOF_TYPE, "alg": "ES256", "jwk": key.as_dict(private=False)}
     return jws.serialize_compact(header, json.dumps(claims).encode(), key, algorithms=["ES256"])

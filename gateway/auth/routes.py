@@ -5,6 +5,7 @@ They keep RFC 6749 §5.2 error bodies (`{"error": ...}`) rather than problem+jso
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -155,8 +156,7 @@ class RepeatedParameterError(Exception):
 
 
 def _invalid_request(request: Request[Any, Any, Any], exc: RepeatedParameterError) -> Response[Any]:
-    body = OAuthError(error="invalid_request", error_description=str(exc))
-    return Response(content=body, status_code=400, headers=NO_STORE, media_type="application/json")
+    return _answer(400, OAuthError(error="invalid_request", error_description=str(exc)))
 
 
 # RFC 6749 §5.2 bodies, like every other refusal of these endpoints.
@@ -204,32 +204,47 @@ def _nonce_header(env: EnvironmentServices) -> dict[str, str]:
     return {"DPoP-Nonce": nonces.current()} if nonces is not None else {}
 
 
+def _answer(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response[Any]:
+    """An OAuth endpoint's JSON answer: never cached (RFC 6749 §5.1)."""
+    return Response(
+        content=body,
+        status_code=status,
+        headers={**(headers or {}), **NO_STORE},
+        media_type="application/json",
+    )
+
+
 def _dpop_refusal(env: EnvironmentServices, exc: DPoPProofError) -> Response[Any]:
     body = OAuthError(error=exc.error, error_description=exc.description)
     clean = exc.description.replace('"', "")
     challenge = f'DPoP error="{exc.error}", error_description="{clean}"'
-    headers = {**NO_STORE, "WWW-Authenticate": challenge, **_nonce_header(env)}
-    return Response(content=body, status_code=400, headers=headers, media_type="application/json")
+    return _answer(400, body, {"WWW-Authenticate": challenge, **_nonce_header(env)})
+
+
+def _oauth_request(
+    env: EnvironmentServices, request: Request[Any, Any, Any], form: dict[str, str], *, bind: bool
+) -> FormRequest:
+    """The request for authlib; with `bind`, the key of its DPoP proof (RFC 9449 §5, §10), which
+    raises DPoPProofError for a bad proof."""
+    uri = f"{env.issuer}{request.url.path}"
+    jkt = _dpop_jkt(env, request, uri) if bind else None
+    return FormRequest("POST", uri, form, request.headers, dpop_jkt=jkt)
 
 
 def _respond(
     env: EnvironmentServices, request: Request[Any, Any, Any], endpoint: str | None, form: dict[str, str]
 ) -> Response[Any]:
-    uri = f"{env.issuer}{request.url.path}"
-    jkt: str | None = None
-    if endpoint is None:  # the token endpoint: a DPoP proof binds the token it issues
-        try:
-            jkt = _dpop_jkt(env, request, uri)
-        except DPoPProofError as exc:
-            return _dpop_refusal(env, exc)
-    oauth_request = FormRequest("POST", uri, form, request.headers, dpop_jkt=jkt)
+    token_endpoint = endpoint is None  # a DPoP proof there binds the token it issues
+    try:
+        oauth_request = _oauth_request(env, request, form, bind=token_endpoint)
+    except DPoPProofError as exc:
+        return _dpop_refusal(env, exc)
     server = env.auth_server
-    if endpoint is None:
+    if token_endpoint:
         status, body, headers = server.create_token_response(oauth_request)
     else:
         status, body, headers = server.create_endpoint_response(endpoint, oauth_request)
-    merged = {**dict(headers), **NO_STORE, **(_nonce_header(env) if endpoint is None else {})}
-    return Response(content=body, status_code=status, headers=merged, media_type="application/json")
+    return _answer(status, body, {**dict(headers), **(_nonce_header(env) if token_endpoint else {})})
 
 
 @post(
@@ -272,29 +287,21 @@ async def issue_token(request: Request[Any, Any, Any], env: EnvDep) -> Response[
 )
 async def push_authorization_request(request: Request[Any, Any, Any], env: EnvDep) -> Response[Any]:
     form = await _form(request)
-    uri = f"{env.issuer}{request.url.path}"
     try:
-        jkt = _dpop_jkt(env, request, uri)
+        oauth_request = _oauth_request(env, request, form, bind=True)
     except DPoPProofError as exc:
         return _dpop_refusal(env, exc)
     server = env.auth_server
-    oauth_request = FormRequest("POST", uri, form, request.headers, dpop_jkt=jkt)
     try:
         client = server.authenticate(oauth_request)
-        body = server.delegation.push(client, form, jkt)
+        body = server.delegation.push(client, form, oauth_request.dpop_jkt)
     except OAuth2Error as exc:
         if isinstance(exc, InvalidClientError):
-            exc.status_code = 401  # as at the token endpoint with an Authorization-less client
+            exc.status_code = 401  # as at introspection and revocation: a failed client is a 401
         status, error_body, headers = server.handle_error_response(oauth_request, exc)
-        return Response(
-            content=error_body,
-            status_code=status,
-            headers={**dict(headers), **NO_STORE},
-            media_type="application/json",
-        )
+        return _answer(status, error_body, dict(headers))
     request.scope["state"]["actor"] = client.app.client_id
-    headers = {**NO_STORE, **_nonce_header(env)}
-    return Response(content=body, status_code=201, headers=headers, media_type="application/json")
+    return _answer(201, body, _nonce_header(env))
 
 
 @post(

@@ -143,25 +143,18 @@ class _DelegatedGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         server: AuthorizationServer = self.server
-        token = self.issue(server.delegation, self.request.client.client)
+        delegation = server.delegation
+        grant = delegation.redeem if self.GRANT_TYPE == "authorization_code" else delegation.refresh
+        token = grant(self.request.client.client, self.request.form, self.request.dpop_jkt)
         return 200, token, [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
-
-    def issue(self, delegation: Delegation, client: Client) -> dict[str, Any]:
-        raise NotImplementedError
 
 
 class AuthorizationCodeGrant(_DelegatedGrant):
     GRANT_TYPE = "authorization_code"
 
-    def issue(self, delegation: Delegation, client: Client) -> dict[str, Any]:
-        return delegation.redeem(client, self.request.form, self.request.dpop_jkt)
-
 
 class RefreshTokenGrant(_DelegatedGrant):
     GRANT_TYPE = "refresh_token"
-
-    def issue(self, delegation: Delegation, client: Client) -> dict[str, Any]:
-        return delegation.refresh(client, self.request.form, self.request.dpop_jkt)
 
 
 class IssuedToken:

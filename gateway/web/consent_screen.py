@@ -12,10 +12,11 @@ from litestar import Request, Response, get, post
 from litestar.params import QueryParameter
 
 from gateway.auth.delegation import AuthorizationRequestError, Transaction
+from gateway.auth.login import SessionRecord
 from gateway.domain.consent.errors import InvalidConsentError
 from gateway.domain.consent.models import HIGH_RISK, TIERS, OrderPlacementLimit, PointsConversionLimit, Tier
 from gateway.domain.scopes import Scope
-from gateway.services import EnvDep, EnvironmentServices, PlatformDep
+from gateway.services import EnvDep, EnvironmentServices, Platform, PlatformDep
 from gateway.web.labels import PARTNER_TYPE_TEXT, SCOPE_TEXT, TIER_TEXT
 from gateway.web.pages import (
     PAGE_OPTIONS,
@@ -129,9 +130,9 @@ def _tiers(permissions: frozenset[Scope], chosen: frozenset[str] | None) -> list
 def _screen(
     request: Request[Any, Any, Any],
     env: EnvironmentServices,
-    platform: Any,
+    platform: Platform,
     transaction: Transaction,
-    session: Any,
+    session: SessionRecord,
     *,
     error: str | None = None,
     chosen: frozenset[str] | None = None,

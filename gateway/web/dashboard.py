@@ -13,7 +13,7 @@ from litestar.params import FromPath, QueryParameter
 
 from gateway.auth.login import SessionRecord, same_token
 from gateway.domain.consent.models import Consent, ConsentStatus
-from gateway.services import EnvDep, EnvironmentServices, PlatformDep
+from gateway.services import EnvDep, EnvironmentServices, Platform, PlatformDep
 from gateway.web.consent_screen import describe_limits, format_day
 from gateway.web.labels import STATUS_TEXT, scope_label
 from gateway.web.pages import (
@@ -76,8 +76,8 @@ class CustomerDisclosure(msgspec.Struct, frozen=True, kw_only=True):
     withheld: list[str]
 
 
-def _names(platform: Any, consent: Consent) -> tuple[str, str]:
-    client = platform.clients.get(consent.client_id) or platform.registry.store.get_client(consent.client_id)
+def _names(platform: Platform, consent: Consent) -> tuple[str, str]:
+    client = platform.clients.get(consent.client_id)  # the cache reads the registry on a miss
     if client is None:
         return "Unknown partner", consent.client_id
     return client.partner.name, client.app.name
@@ -89,7 +89,7 @@ def _consents(env: EnvironmentServices, customer_id: str) -> list[Consent]:
     )
 
 
-def _partner_names(platform: Any, env: EnvironmentServices, customer_id: str) -> dict[str, str]:
+def _partner_names(platform: Platform, env: EnvironmentServices, customer_id: str) -> dict[str, str]:
     return {consent.id: _names(platform, consent)[0] for consent in _consents(env, customer_id)}
 
 
@@ -106,13 +106,14 @@ async def dashboard(
     consents = _consents(env, session.customer_id)
     names = {consent.id: _names(platform, consent) for consent in consents}
     now = env.auth_server.tokens.clock.now()
+    statuses = {consent.id: _status(consent, now).value for consent in consents}
     cards = [
         ConsentCard(
             id=consent.id,
             partner_name=names[consent.id][0],
             app_name=names[consent.id][1],
-            status=_status(consent, now).value,
-            status_label=STATUS_TEXT[_status(consent, now).value],
+            status=statuses[consent.id],
+            status_label=STATUS_TEXT[statuses[consent.id]],
             permissions=[scope_label(scope) for scope in sorted(consent.permissions)],
             limits=[f"{text.title}: {'; '.join(text.lines)}" for text in describe_limits(consent.limits)],
             expires_at=format_day(consent.expires_at),
@@ -174,7 +175,7 @@ def _api_session(request: Request[Any, Any, Any], env: EnvironmentServices) -> S
     return session
 
 
-def _consent_view(platform: Any, consent: Consent, now: Any) -> CustomerConsent:
+def _consent_view(platform: Platform, consent: Consent, now: Any) -> CustomerConsent:
     partner_name, app_name = _names(platform, consent)
     return CustomerConsent(
         id=consent.id,

@@ -161,3 +161,36 @@ def test_signing_out_ends_the_session(client: TestClient[Any], platform: Platfor
     assert browser.post("/logout", data={"csrf_token": hidden(page.text, "csrf_token")}).status_code == 303
     replay = client.get("/consents", headers={"Cookie": f"__Host-session={cookie}"}, follow_redirects=False)
     assert replay.status_code == 303
+
+
+def test_a_decision_for_an_unknown_or_foreign_transaction_changes_nothing(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    owner, stranger = (seed_customer(platform, Environment.PRODUCTION) for _ in range(2))
+    bank = delegating_app(platform)
+    consent = bank.create_consent(client, ["accounts:read"])
+    pushed = bank.push(client, consent["id"]).json()
+    browser = Browser(client, "")
+    browser.sign_in(owner.username)
+    screen = browser.get(bank.authorize_url(pushed["request_uri"]))
+    transaction = hidden(screen.text, "transaction_id")
+
+    other = Browser(client, "")
+    other.sign_in(stranger.username)
+    csrf = hidden(other.get("/consents").text, "csrf_token")
+    for transaction_id in (transaction, "azt_unknown", ""):
+        answer = other.post(
+            "/oauth2/authorize/decision",
+            data={
+                "csrf_token": csrf,
+                "transaction_id": transaction_id,
+                "decision": "approve",
+                "scope": "accounts:read",
+            },
+        )
+        assert answer.status_code == 400, transaction_id
+        assert 'data-testid="message-title"' in answer.text
+    status = bank.call(client, "GET", f"/v1/consents/{consent['id']}", bank.client_token(client)).json()[
+        "status"
+    ]
+    assert status == "awaiting_authorization"
