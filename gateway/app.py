@@ -22,6 +22,7 @@ from gateway.apis.v1.compliance.routes import ComplianceController
 from gateway.apis.v1.consents.routes import ConsentsController
 from gateway.apis.v1.customers.routes import CustomerDataController
 from gateway.apis.v1.market.routes import MarketController
+from gateway.apis.v1.orders.routes import OrdersController
 from gateway.auth import routes as oauth_routes
 from gateway.auth.client_auth import ClientAssertionVerifier
 from gateway.auth.delegation import Delegation, refresh_tokens_die_with_consent
@@ -32,6 +33,7 @@ from gateway.auth.login import CustomerLogin
 from gateway.auth.pairwise import PairwiseSubjects
 from gateway.auth.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from gateway.auth.revocation import RevocationList
+from gateway.auth.secret_files import secret_file
 from gateway.auth.server import AuthorizationServer
 from gateway.auth.tokens import TokenService
 from gateway.domain.clock import Clock, SystemClock
@@ -41,12 +43,17 @@ from gateway.domain.compliance.service import ComplianceService
 from gateway.domain.consent.service import ConsentService
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import Catalogue
+from gateway.domain.market.prices import PriceFeed
 from gateway.domain.scopes import PARTNER_OWN, STAFF
+from gateway.domain.trading.acknowledgements import AcknowledgementSigner
+from gateway.domain.trading.service import TradingService
+from gateway.domain.trading.venue import InProcessVenue
 from gateway.edge.access import SECURITY_SCHEME, public
 from gateway.edge.audit import AuditMiddleware, AuditTrail
 from gateway.edge.authentication import AuthenticationMiddleware, ClientCache, EnvironmentAuth
 from gateway.edge.consent_gate import ConsentEpoch, ConsentGate, MemoryEpoch, RedisEpoch
 from gateway.edge.entry import Gateway
+from gateway.edge.faults import FaultPoints
 from gateway.edge.idempotency import IdempotencyMiddleware, IdempotencyPurger
 from gateway.edge.rate_limits import LoginThrottle, RateLimiter, RateLimitMiddleware
 from gateway.edge.strict_body import decode_strictly
@@ -62,6 +69,7 @@ from gateway.storage.grants import SqlGrantStore
 from gateway.storage.idempotency import SqlIdempotencyStore
 from gateway.storage.registry import SqlRegistryStore
 from gateway.storage.revocations import SqlRevocations
+from gateway.storage.trading import SqlTradingStore
 from gateway.web import consent_screen, dashboard
 from gateway.web import login as login_pages
 from gateway.web.pages import static_files, template_config
@@ -89,6 +97,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         ),
     )
     dpop = DPoPVerifier(replay.first_use, clock)  # proofs are single use across all workers
+    catalogue = Catalogue.from_file()
+    prices = PriceFeed(catalogue)
     environments: dict[Environment, EnvironmentServices] = {}
     auth: dict[Environment, EnvironmentAuth] = {}
     for env, database in databases.items():
@@ -151,11 +161,25 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
                 dpop_nonces=nonces,
             ),
             audit=AuditTrail(SqlAuditLog(database)),
-            idempotency=SqlIdempotencyStore(database),
+            idempotency=SqlIdempotencyStore(
+                database, lease=timedelta(seconds=settings.idempotency_lease_seconds)
+            ),
             compliance=ComplianceService(SqlComplianceRecords(database), screener, clock),
             consents=consents,
             customers=customers,
             login=CustomerLogin(customers, clock),
+            trading=TradingService(
+                store=SqlTradingStore(database),
+                customers=customers,
+                catalogue=catalogue,
+                prices=prices,
+                fx=prices,
+                venue=InProcessVenue(prices),
+                clock=clock,
+                signer=AcknowledgementSigner(
+                    secret_file(settings.keys_dir / env.value / "acknowledgements.key")
+                ),
+            ),
         )
         auth[env] = EnvironmentAuth(tokens, revocations, dpop, gate, nonces)
     limiter = RateLimiter(_limits_storage(settings), settings.namespace)
@@ -164,7 +188,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         clock=clock,
         registry=registry,
         clients=clients,
-        catalogue=Catalogue.from_file(),
+        catalogue=catalogue,
+        prices=prices,
+        faults=FaultPoints(settings.crash_at),
         environments=environments,
         login_throttle=LoginThrottle(limiter),
     )
@@ -193,6 +219,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             ConsentsController,
             MarketController,
             CustomerDataController,
+            OrdersController,
             PartnersController,
             AuditController,
             *login_pages.ROUTES,

@@ -22,7 +22,6 @@ from gateway.domain.environment import Environment
 from gateway.domain.errors import DomainError
 from gateway.settings import Settings, SettingsError
 from gateway.storage.audit import SqlAuditLog
-from gateway.storage.customers import SqlCustomerStore
 from gateway.storage.database import Database
 from gateway.storage.migrate import prepare
 from gateway.storage.registry import SqlRegistryStore
@@ -68,7 +67,7 @@ def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
     customers_file = settings.demo_dir / "customers.json"
     databases = [Database(settings.database(environment)) for environment in Environment]
     try:
-        logins = seed_customers([SqlCustomerStore(db) for db in databases], customers_file, SystemClock())
+        logins = seed_customers(databases, customers_file, SystemClock())
     finally:
         for database in databases:
             database.dispose()

@@ -20,7 +20,10 @@ from gateway.domain.clock import Clock
 from gateway.domain.customers.data import load_demo_customers
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
+from gateway.domain.trading.service import opening_entry
 from gateway.storage.customers import SqlCustomerStore
+from gateway.storage.database import Database
+from gateway.storage.trading import SqlTradingStore
 from partners.models import PartnerType
 from partners.service import Registry
 
@@ -145,10 +148,9 @@ def seed_demo(registry: Registry, credentials_file: Path) -> list[dict[str, Any]
     return credentials
 
 
-def seed_customers(
-    stores: Iterable[SqlCustomerStore], customers_file: Path, clock: Clock
-) -> list[dict[str, str]]:
-    """The synthetic demo customers in every environment, with passwords written once (0600)."""
+def seed_customers(databases: Iterable[Database], customers_file: Path, clock: Clock) -> list[dict[str, str]]:
+    """The synthetic demo customers in every environment, with passwords written once (0600) and
+    their opening balances in the ledger."""
     personas = load_demo_customers()
     if customers_file.exists():
         logins: list[dict[str, str]] = json.loads(customers_file.read_text())
@@ -159,12 +161,16 @@ def seed_customers(
         ]
         write_secret_json(customers_file, logins)
     passwords = {item["username"]: item["password"] for item in logins}
-    for store in stores:
+    for database in databases:
+        store = SqlCustomerStore(database)
         for customer in personas:
             if store.credentials(customer.username) is None:
                 store.upsert(
                     customer, password_hash=hash_password(passwords[customer.username]), now=clock.now()
                 )
+            entry = opening_entry(customer, clock.now())
+            if entry is not None:
+                SqlTradingStore(database).open(entry)
     return logins
 
 

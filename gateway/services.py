@@ -16,8 +16,11 @@ from gateway.domain.compliance.service import ComplianceService
 from gateway.domain.consent.service import ConsentService
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import Catalogue
+from gateway.domain.market.prices import PriceFeed
+from gateway.domain.trading.service import TradingService
 from gateway.edge.audit import AuditTrail
 from gateway.edge.authentication import ClientCache
+from gateway.edge.faults import FaultPoints
 from gateway.edge.principal import Principal
 from gateway.edge.rate_limits import LoginThrottle
 from gateway.settings import Settings
@@ -40,6 +43,7 @@ class EnvironmentServices:
     consents: ConsentService
     customers: SqlCustomerStore
     login: CustomerLogin
+    trading: TradingService
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,8 @@ class Platform:
     registry: Registry
     clients: ClientCache
     catalogue: Catalogue
+    prices: PriceFeed
+    faults: FaultPoints
     environments: dict[Environment, EnvironmentServices]
     login_throttle: LoginThrottle
 

@@ -63,6 +63,11 @@ class Settings:
     dpop_nonce_required: bool = False  # RFC 9449 §8: DPOP_NONCE_REQUIRED=1 makes every proof carry one
     # Never read from the environment: only code (the schema fuzzing test) may relax it.
     production_requires_dpop: bool = True
+    # A request that claimed an Idempotency-Key and then vanished (its worker was killed) holds the
+    # key this long; after it a retry runs again, and the operation's own dedup keeps it exactly once.
+    idempotency_lease_seconds: int = 30
+    # Test hook (tests/e2e): the worker SIGKILLs itself at these named points, e.g. "order_committed".
+    crash_at: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +118,8 @@ class Settings:
             screening_block_threshold=ratio("SCREENING_BLOCK_THRESHOLD", defaults.screening_block_threshold),
             seed_demo_data=text("GATEWAY_SEED_DEMO", "1") != "0",
             dpop_nonce_required=text("DPOP_NONCE_REQUIRED", "0") == "1",
+            idempotency_lease_seconds=number("IDEMPOTENCY_LEASE_SECONDS", defaults.idempotency_lease_seconds),
+            crash_at=frozenset(p for p in text("GATEWAY_CRASH_AT", "").split(",") if p),
         )
         settings.validate()
         return settings
@@ -127,6 +134,8 @@ class Settings:
         if not 300 <= self.access_token_ttl_seconds <= 900:
             # Short-lived access tokens (5-15 min); never authlib's ten-day default.
             raise SettingsError("ACCESS_TOKEN_TTL_SECONDS must be between 300 and 900")
+        if not 1 <= self.idempotency_lease_seconds <= 300:
+            raise SettingsError("IDEMPOTENCY_LEASE_SECONDS must be between 1 and 300")
         if self.workers < 1:
             raise SettingsError("GATEWAY_WORKERS must be at least 1")
         if self.workers > 1 and self.redis_url is None:

@@ -34,14 +34,30 @@ def password_hash() -> str:
     return hash_password(PASSWORD)  # Argon2id is slow on purpose: hash once per run
 
 
-def seed_customer(platform: Platform, environment: Environment, persona: str = "li.wei") -> Customer:
-    """A fresh copy of a demo persona (own id and username), so tests never share a customer."""
+def fresh_customer(persona: str = "li.wei") -> Customer:
+    """A copy of a demo persona with its own ids (customer, username, accounts, transactions)."""
     template = next(c for c in load_demo_customers() if c.username == persona)
     suffix = secrets.token_hex(4)
-    customer = replace(template, id=f"cus_{suffix}{template.id[4:12]}", username=f"{persona}.{suffix}")
-    platform.environments[environment].customers.upsert(
-        customer, password_hash=password_hash(), now=platform.clock.now()
+    account_ids = {a.id: f"acc_{suffix}{a.id[-2:]}{secrets.token_hex(2)}" for a in template.accounts}
+    return replace(
+        template,
+        id=f"cus_{suffix}{template.id[4:12]}",
+        username=f"{persona}.{suffix}",
+        accounts=tuple(replace(a, id=account_ids[a.id]) for a in template.accounts),
+        holdings=tuple(replace(h, account_id=account_ids[h.account_id]) for h in template.holdings),
+        transactions=tuple(
+            replace(t, id=f"txn_{suffix}{t.id[-6:]}", account_id=account_ids[t.account_id])
+            for t in template.transactions
+        ),
     )
+
+
+def seed_customer(platform: Platform, environment: Environment, persona: str = "li.wei") -> Customer:
+    """A fresh copy of a demo persona, signed up and with its opening balances in the ledger."""
+    customer = fresh_customer(persona)
+    services = platform.environments[environment]
+    services.customers.upsert(customer, password_hash=password_hash(), now=platform.clock.now())
+    services.trading.open_accounts(customer)
     return customer
 
 

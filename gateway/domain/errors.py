@@ -28,3 +28,7 @@ class ConflictError(DomainError):
 
 class RuleViolationError(DomainError):
     """Well-formed input that a business rule refuses."""
+
+
+class ForbiddenError(DomainError):
+    """The caller is known and authorised, but a rule forbids this step (a consent limit, a restriction)."""

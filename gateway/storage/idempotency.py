@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,8 +18,9 @@ COMPLETED = "completed"
 
 
 class SqlIdempotencyStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, lease: timedelta = timedelta(seconds=30)) -> None:
         self._db = database
+        self._lease = lease
 
     def claim(
         self, *, client_id: str, key: str, fingerprint: str, now: datetime, expires_at: datetime
@@ -46,14 +47,21 @@ class SqlIdempotencyStore:
                 pass  # someone holds the key: read what they stored (PostgreSQL needs a new transaction)
             with self._db.read() as conn:
                 row = conn.execute(rows.select().where(where)).first()
-            if row is not None and as_utc(row.expires_at) > now:
+            if row is not None and as_utc(row.expires_at) > now and not self._abandoned(row, now):
                 return _record(row)
-            # Gone or expired: clear an expired row (only if still expired) and race for the key again.
+            # Gone, expired, or abandoned by a request whose worker died: clear the row (only if it is
+            # still the one we saw) and race for the key again.
+            stale = (rows.c.expires_at <= now) | (
+                (rows.c.state == IN_PROGRESS) & (rows.c.created_at <= now - self._lease)
+            )
             with self._db.write() as conn:
-                conn.execute(rows.delete().where(where & (rows.c.expires_at <= now)))
+                conn.execute(rows.delete().where(where & stale))
         raise IdempotencyContentionError(
             detail="the Idempotency-Key is contended; retry shortly", headers={"Retry-After": "1"}
         )
+
+    def _abandoned(self, row: Any, now: datetime) -> bool:
+        return bool(row.state == IN_PROGRESS and as_utc(row.created_at) <= now - self._lease)
 
     def complete(self, *, client_id: str, key: str, response: StoredResponse) -> None:
         with self._db.write() as conn:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -259,3 +260,199 @@ class DisclosureRow(SQLModel, table=True):
     withheld: list[str] = _json()
     decisions: list[dict[str, Any]] = _json()
     at: datetime = _moment(index=True)
+
+
+class DecimalText(sa.types.TypeDecorator[Decimal]):
+    """Decimal stored as its exact text: SQLite has no decimal type and would round through a float."""
+
+    impl = sa.String(48)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else format(value, "f")
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+def _decimal(*, nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(DecimalText(), nullable=nullable))
+
+
+class LedgerBalanceRow(SQLModel, table=True):
+    """One asset (cash in a currency, units of an instrument) of one ledger account."""
+
+    __tablename__ = "ledger_balances"
+
+    account_id: str = Field(primary_key=True, max_length=40)
+    asset: str = Field(primary_key=True, max_length=40)
+    total: Decimal = _decimal()
+    held: Decimal = _decimal()
+
+
+class JournalEntryRow(SQLModel, table=True):
+    """A balanced set of postings; append-only."""
+
+    __tablename__ = "journal_entries"
+
+    id: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(max_length=20)
+    order_id: str | None = Field(default=None, index=True, max_length=40)
+    postings: list[list[str]] = _json()
+    booked_at: datetime = _moment()
+
+
+class TradingCounterRow(SQLModel, table=True):
+    """Sequences that the trading transaction hands out (time priority in the book)."""
+
+    __tablename__ = "trading_counters"
+
+    name: str = Field(primary_key=True, max_length=40)
+    value: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (
+        sa.UniqueConstraint("client_id", "client_order_id", name="uq_orders_client_order_id"),
+        sa.Index("ix_orders_owner_page", "partner_id", "customer_id", "created_at", "id"),
+        sa.Index("ix_orders_book", "instrument_id", "side", "status"),
+        sa.Index("ix_orders_funds", "status", "dealing_day"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    partner_id: str = Field(max_length=40)
+    client_id: str = Field(max_length=64)
+    client_order_id: str = Field(max_length=64)
+    customer_id: str = Field(max_length=40)
+    account_id: str = Field(index=True, max_length=40)
+    consent_id: str | None = Field(default=None, max_length=40)
+    instrument_id: str = Field(max_length=40)
+    market: str = Field(max_length=8)
+    currency: str = Field(max_length=3)
+    side: str = Field(max_length=4)
+    order_type: str = Field(max_length=24)
+    quantity: Decimal | None = _decimal(nullable=True)
+    amount: Decimal | None = _decimal(nullable=True)
+    limit_price: Decimal | None = _decimal(nullable=True)
+    status: str = Field(max_length=20)
+    filled_quantity: Decimal = _decimal()
+    filled_notional: Decimal = _decimal()
+    fees: Decimal = _decimal()
+    held_cash: Decimal = _decimal()
+    held_quantity: Decimal = _decimal()
+    sequence: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    created_at: datetime = _moment()
+    updated_at: datetime = _moment()
+    dealing_day: date | None = Field(default=None, sa_column=sa.Column(sa.Date, nullable=True))
+    cooling_off_until: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
+    )
+    reversed_by: str | None = Field(default=None, max_length=40)
+    reject_reason: str | None = Field(default=None, max_length=40)
+    acknowledged: list[str] = _json()
+
+
+class FillRow(SQLModel, table=True):
+    __tablename__ = "fills"
+
+    id: str = Field(primary_key=True, max_length=40)
+    order_id: str = Field(index=True, max_length=40)
+    instrument_id: str = Field(max_length=40)
+    side: str = Field(max_length=4)
+    quantity: Decimal = _decimal()
+    price: Decimal = _decimal()
+    notional: Decimal = _decimal()
+    fees: Decimal = _decimal()
+    liquidity: str = Field(max_length=12)
+    counter_order_id: str | None = Field(default=None, max_length=40)
+    executed_at: datetime = _moment()
+
+
+class OutboxRow(SQLModel, table=True):
+    """Events written with the change they report; `gateway worker` delivers them (issue 5)."""
+
+    __tablename__ = "outbox"
+
+    id: str = Field(primary_key=True, max_length=40)
+    type: str = Field(max_length=60)
+    partner_id: str = Field(index=True, max_length=40)
+    subject_id: str = Field(index=True, max_length=40)
+    payload: dict[str, Any] = _json()
+    created_at: datetime = _moment(index=True)
+    delivered_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
+    )
+
+
+class OrderEventRow(SQLModel, table=True):
+    """What surveillance looks back on: every placement, cancellation and fill per account."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (sa.Index("ix_order_events_account_at", "account_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=12)
+    order_id: str = Field(max_length=40)
+    account_id: str = Field(max_length=40)
+    customer_id: str = Field(max_length=40)
+    instrument_id: str = Field(max_length=40)
+    side: str = Field(max_length=4)
+    quantity: Decimal = _decimal()
+    price: Decimal | None = _decimal(nullable=True)
+    at: datetime = _moment()
+
+
+class AlertRow(SQLModel, table=True):
+    __tablename__ = "surveillance_alerts"
+    __table_args__ = (sa.Index("ix_alerts_account_at", "account_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    rule: str = Field(max_length=20)
+    code: str = Field(max_length=40)
+    severity: str = Field(max_length=10)
+    status: str = Field(index=True, max_length=10)
+    account_id: str = Field(max_length=40)
+    customer_id: str = Field(index=True, max_length=40)
+    instrument_id: str | None = Field(default=None, max_length=40)
+    message: str = Field(max_length=500)
+    facts: dict[str, Any] = _json()
+    order_ids: list[str] = _json()
+    created_at: datetime = _moment(index=True)
+    cleared_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
+    )
+    cleared_by: str | None = Field(default=None, max_length=200)
+    clear_reason: str | None = Field(default=None, max_length=500)
+
+
+class RestrictionRow(SQLModel, table=True):
+    """An account surveillance restricted; active while `cleared_at` is empty."""
+
+    __tablename__ = "account_restrictions"
+
+    id: str = Field(primary_key=True, max_length=40)
+    account_id: str = Field(index=True, max_length=40)
+    customer_id: str = Field(max_length=40)
+    reason: str = Field(max_length=500)
+    alert_ids: list[str] = _json()
+    restricted_at: datetime = _moment()
+    cleared_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
+    )
+    cleared_by: str | None = Field(default=None, max_length=200)
+    clear_reason: str | None = Field(default=None, max_length=500)
+
+
+class ProposalRow(SQLModel, table=True):
+    """Advisory proposals, suitability-checked and kept as the rules require."""
+
+    __tablename__ = "advisory_proposals"
+    __table_args__ = (sa.Index("ix_proposals_owner", "partner_id", "customer_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    partner_id: str = Field(max_length=40)
+    client_id: str = Field(max_length=64)
+    customer_id: str | None = Field(default=None, max_length=40)
+    document: dict[str, Any] = _json()
+    created_at: datetime = _moment()

@@ -1,0 +1,197 @@
+"""Orders: preview every pre-trade check, place, read, list, cancel, and cool off a fund order.
+
+Only a token a customer delegated (with `orders:read` or `orders:write` in its consent) reaches
+these routes; an order is visible to the partner that placed it and only for that customer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
+
+from gateway.apis.schemas import problems
+from gateway.apis.v1.orders.schemas import OrderIn, OrderList, OrderOut, OrderPreviewOut, OrderTermsIn
+from gateway.domain.consent.models import OrderPlacementLimit
+from gateway.domain.market.catalogue import decode_cursor, encode_cursor
+from gateway.domain.scopes import Scope
+from gateway.domain.trading.models import Order, OrderStatus, OrderType, Side
+from gateway.domain.trading.ports import OrderQuery
+from gateway.domain.trading.service import Actor, TradingService
+from gateway.edge.access import requires
+from gateway.edge.principal import Principal
+from gateway.services import EnvDep, PlatformDep, PrincipalDep
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]{1,255}$",
+        description="Makes the POST safe to retry: the same key and body replay the first response.",
+    ),
+]
+OrderId = Annotated[str, PathParameter(max_length=64)]
+Cursor = Annotated[
+    str,
+    QueryParameter(
+        name="cursor",
+        required=False,
+        max_length=1024,
+        pattern=r"^[A-Za-z0-9_-]{0,1024}$",
+        schema_extra={"format": "page-cursor"},
+        description="The `next_cursor` of the previous page; absent or empty for the first page.",
+    ),
+]
+Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
+StatusFilter = Annotated[OrderStatus | None, QueryParameter(name="status", required=False)]
+SideFilter = Annotated[Side | None, QueryParameter(name="side", required=False)]
+TypeFilter = Annotated[OrderType | None, QueryParameter(name="order_type", required=False)]
+InstrumentFilter = Annotated[
+    str | None, QueryParameter(name="instrument_id", required=False, pattern=r"^ins_[a-z0-9]{10}$")
+]
+
+
+def actor_of(principal: Principal) -> Actor:
+    """The partner app and the customer it acts for; a token without a customer has no orders."""
+    consent = principal.consent
+    if consent is None or consent.customer_id is None:
+        raise NotFoundException(detail="orders need a token delegated by a customer")
+    limit = next((item for item in consent.limits if isinstance(item, OrderPlacementLimit)), None)
+    return Actor(
+        partner_id=principal.partner_id,
+        client_id=principal.client_id,
+        customer_id=consent.customer_id,
+        consent_id=consent.id,
+        limit=limit,
+    )
+
+
+def _out(trading: TradingService, order: Order) -> OrderOut:
+    return OrderOut.of(order, list(trading.store.fills(order.id)))
+
+
+class OrdersController(Controller):
+    path = "/v1/orders"
+    tags = ["orders"]
+
+    @post(
+        "/preview",
+        operation_id="previewOrder",
+        summary="Run every pre-trade check without placing the order",
+        description=(
+            "Returns each check with a machine-readable verdict, the fee estimate, FX, buying power "
+            "and, when a disclosure must be acknowledged, an acknowledgement token for placeOrder."
+        ),
+        status_code=200,
+        responses=problems(404),
+        **requires(Scope.ORDERS_WRITE),
+    )
+    async def preview_order(
+        self, data: JSONBody[OrderTermsIn], env: EnvDep, principal: PrincipalDep
+    ) -> OrderPreviewOut:
+        actor = actor_of(principal)
+        return OrderPreviewOut.of(env.trading.preview(actor, data.to_domain("preview")))
+
+    @post(
+        operation_id="placeOrder",
+        summary="Place an order",
+        description=(
+            "Re-runs every pre-trade check (a preview is never trusted). 201 for a new order; 200 with "
+            "the first order when this app already placed the same `client_order_id` with the same terms."
+        ),
+        responses={**problems(403, 404, 409), 200: None},  # type: ignore[dict-item]
+        **requires(Scope.ORDERS_WRITE),
+    )
+    async def place_order(
+        self,
+        data: JSONBody[OrderIn],
+        env: EnvDep,
+        platform: PlatformDep,
+        principal: PrincipalDep,
+        idempotency_key: IdempotencyKey,
+    ) -> Response[OrderOut]:
+        placement = env.trading.place(actor_of(principal), data.to_domain(data.client_order_id))
+        platform.faults.reached("order_committed")
+        return Response(_out(env.trading, placement.order), status_code=201 if placement.created else 200)
+
+    @get(
+        operation_id="listOrders",
+        summary="List the customer's orders placed by this partner, newest first",
+        responses=problems(404),
+        **requires(Scope.ORDERS_READ),
+    )
+    async def list_orders(
+        self,
+        env: EnvDep,
+        principal: PrincipalDep,
+        status: StatusFilter = None,
+        side: SideFilter = None,
+        order_type: TypeFilter = None,
+        instrument_id: InstrumentFilter = None,
+        cursor: Cursor = "",
+        limit: Limit = 20,
+    ) -> OrderList:
+        actor = actor_of(principal)
+        query = OrderQuery(
+            partner_id=actor.partner_id,
+            customer_id=actor.customer_id,
+            status=status,
+            side=side,
+            order_type=order_type,
+            instrument_id=instrument_id,
+            after=decode_cursor(cursor) if cursor else None,
+            limit=limit + 1,
+        )
+        found = list(env.trading.list(query))
+        page = found[:limit]
+        more = len(found) > limit
+        return OrderList(
+            data=[_out(env.trading, order) for order in page],
+            has_more=more,
+            next_cursor=encode_cursor(page[-1].id) if more else None,
+        )
+
+    @get(
+        "/{order_id:str}",
+        operation_id="getOrder",
+        summary="Read one order with its fills",
+        responses=problems(404),
+        **requires(Scope.ORDERS_READ),
+    )
+    async def get_order(self, order_id: OrderId, env: EnvDep, principal: PrincipalDep) -> OrderOut:
+        return _out(env.trading, env.trading.get(actor_of(principal), order_id))
+
+    @post(
+        "/{order_id:str}/cancel",
+        operation_id="cancelOrder",
+        summary="Cancel what is left of an open order",
+        status_code=200,
+        responses=problems(404, 409),
+        **requires(Scope.ORDERS_WRITE),
+    )
+    async def cancel_order(
+        self, order_id: OrderId, env: EnvDep, principal: PrincipalDep, idempotency_key: IdempotencyKey
+    ) -> OrderOut:
+        return _out(env.trading, env.trading.cancel(actor_of(principal), order_id))
+
+    @post(
+        "/{order_id:str}/cooling-off-cancellation",
+        operation_id="coolOffOrder",
+        summary="Undo a fund subscription within 48 hours of acceptance, without a reason",
+        description=(
+            "Before allotment the subscription is reversed in full; after allotment its units are "
+            "redeemed at the next NAV, with the proceeds to cash (`reversed_by` names the redemption)."
+        ),
+        status_code=200,
+        responses=problems(404, 409),
+        **requires(Scope.ORDERS_WRITE),
+    )
+    async def cool_off_order(
+        self, order_id: OrderId, env: EnvDep, principal: PrincipalDep, idempotency_key: IdempotencyKey
+    ) -> OrderOut:
+        return _out(env.trading, env.trading.cool_off(actor_of(principal), order_id))

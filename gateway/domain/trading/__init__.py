@@ -1,0 +1,1 @@
+"""Trading: orders, pre-trade checks and the limit order book."""
