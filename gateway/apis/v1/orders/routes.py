@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.exceptions import NotFoundException
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
@@ -104,7 +105,14 @@ class OrdersController(Controller):
             "Re-runs every pre-trade check (a preview is never trusted). 201 for a new order; 200 with "
             "the first order when this app already placed the same `client_order_id` with the same terms."
         ),
-        responses={**problems(403, 404, 409), 200: None},  # type: ignore[dict-item]
+        responses={
+            **problems(403, 404, 409),
+            200: ResponseSpec(
+                data_container=OrderOut,
+                description="This app placed the same client_order_id before: the first order",
+                generate_examples=False,
+            ),
+        },
         **requires(Scope.ORDERS_WRITE),
     )
     async def place_order(
