@@ -18,6 +18,8 @@ from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecuritySch
 
 from gateway.apis import meta
 from gateway.apis.admin.routes import AuditController, PartnersController
+from gateway.apis.admin.surveillance import SurveillanceController
+from gateway.apis.v1.advisory.routes import AdvisoryController
 from gateway.apis.v1.compliance.routes import ComplianceController
 from gateway.apis.v1.consents.routes import ConsentsController
 from gateway.apis.v1.customers.routes import CustomerDataController
@@ -36,6 +38,7 @@ from gateway.auth.revocation import RevocationList
 from gateway.auth.secret_files import secret_file
 from gateway.auth.server import AuthorizationServer
 from gateway.auth.tokens import TokenService
+from gateway.background import PeriodicTask
 from gateway.domain.clock import Clock, SystemClock
 from gateway.domain.compliance.sanctions_data import load_sanctions_list
 from gateway.domain.compliance.screening import Screener, ScreeningThresholds
@@ -72,6 +75,7 @@ from gateway.storage.revocations import SqlRevocations
 from gateway.storage.trading import SqlTradingStore
 from gateway.web import consent_screen, dashboard
 from gateway.web import login as login_pages
+from gateway.web import supervisor as supervisor_pages
 from gateway.web.pages import static_files, template_config
 from openapi.spec import forbid_additional_properties
 from partners.service import Registry
@@ -195,12 +199,30 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         login_throttle=LoginThrottle(limiter),
     )
     purger = IdempotencyPurger([s.idempotency for s in environments.values()], clock)
+    jobs = [
+        PeriodicTask("purge idempotency keys", purger.purge, timedelta(hours=1)),
+        # Allot subscriptions and pay redemptions once their NAV is out; every worker may try, the
+        # trading lock lets one at a time through and a dealt order is no longer due.
+        *(
+            PeriodicTask(f"deal funds ({env.value})", services.trading.deal_funds, timedelta(minutes=1))
+            for env, services in environments.items()
+        ),
+        # Calls are refused at expiry already; the sweep writes `expired` into the consent ledger.
+        *(
+            PeriodicTask(
+                f"expire consents ({env.value})", services.consents.expire_lapsed, timedelta(minutes=1)
+            )
+            for env, services in environments.items()
+        ),
+    ]
 
     async def start() -> None:
-        purger.start()
+        for job in jobs:
+            job.start()
 
     async def close() -> None:
-        await purger.stop()
+        for job in jobs:
+            await job.stop()
         for services in environments.values():
             services.audit.flush()
         bridge: Any = getattr(limiter.storage, "bridge", None)
@@ -215,6 +237,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         route_handlers=[
             *oauth_routes.ROUTES,
             *meta.ROUTES,
+            AdvisoryController,
             ComplianceController,
             ConsentsController,
             MarketController,
@@ -222,9 +245,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             OrdersController,
             PartnersController,
             AuditController,
+            SurveillanceController,
             *login_pages.ROUTES,
             *consent_screen.ROUTES,
             *dashboard.ROUTES,
+            *supervisor_pages.ROUTES,
             static_files(),
         ],
         template_config=template_config(),

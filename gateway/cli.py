@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Final
 import httpx
 
 from gateway.auth.keys import KeyRing
-from gateway.demo import client_assertion, demo_dpop_key, dpop_proof, seed_customers, seed_demo
+from gateway.auth.staff import officers_file, seed_demo_officers
+from gateway.demo import (
+    client_assertion,
+    delegated_token,
+    demo_dpop_key,
+    dpop_proof,
+    seed_customers,
+    seed_demo,
+)
 from gateway.domain.audit.chain import verify
 from gateway.domain.clock import SystemClock
 from gateway.domain.environment import Environment
@@ -74,6 +82,11 @@ def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
     for login in logins:
         print(f"customer   {login['username']:<16} resident in {login['residency']}")
     print(f"customer passwords (mode 0600): {customers_file}")
+    staff_file = settings.demo_dir / "staff.json"
+    for username, roles in seed_demo_officers(officers_file(settings.var_dir), staff_file):
+        print(f"officer    {username:<18} {' '.join(roles)}")
+    print(f"officers (Argon2id hashes, mode 0600): {officers_file(settings.var_dir)}")
+    print(f"officer passwords (mode 0600), sign in at /supervisor/login: {staff_file}")
     return 0
 
 
@@ -261,6 +274,33 @@ def cmd_demo_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo_consent(settings: Settings, args: argparse.Namespace) -> int:
+    """The demo bank asks a demo customer for consent, the customer approves, the bank gets tokens."""
+    credentials = json.loads((settings.demo_dir / "credentials.json").read_text())
+    item = next(c for c in credentials if c["environment"] == "production" and "Bank" in c["partner"])
+    logins = json.loads((settings.demo_dir / "customers.json").read_text())
+    customer = next((c for c in logins if c["username"] == args.customer), None)
+    if customer is None:
+        print(f"no demo customer {args.customer!r}", file=sys.stderr)
+        return 2
+    limits = [json.loads(limit) for limit in args.limit]
+    try:
+        answer = delegated_token(
+            settings,
+            client_id=item["client_id"],
+            private_jwk=item["private_jwk"],
+            customer=customer,
+            permissions=args.permissions.split(","),
+            limits=limits,
+        )
+    except (RuntimeError, httpx.HTTPError) as exc:
+        print(f"the delegated flow failed: {exc}", file=sys.stderr)
+        return 1
+    print(answer["access_token"])
+    print(f"consent {answer['consent_id']}, scope {answer['scope']}", file=sys.stderr)
+    return 0
+
+
 def cmd_demo_proof(settings: Settings, args: argparse.Namespace) -> int:
     """A fresh DPoP proof by the demo key, for one call made by hand (curl)."""
     key = demo_dpop_key(settings.demo_dir)
@@ -331,6 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--assertion-only", action="store_true", help="print the signed client assertion instead"
     )
     token.set_defaults(func=cmd_demo_token)
+    consent = demo.add_parser(
+        "consent", help="run the delegated flow for a demo customer; prints the bank's access token"
+    )
+    consent.add_argument("--customer", default="zhang.min")
+    consent.add_argument("--permissions", default="orders:read,orders:write,accounts:read,holdings:read")
+    consent.add_argument("--limit", action="append", default=[], help="a consent limit as JSON (repeatable)")
+    consent.set_defaults(func=cmd_demo_consent)
     proof = demo.add_parser("proof", help="a DPoP proof for one call (production tokens need one per call)")
     proof.add_argument("method")
     proof.add_argument("url", help="the full URL of the call (its query is ignored)")

@@ -3,15 +3,22 @@ with apps whose private keys are written once to `var/demo/credentials.json` (mo
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import httpx
 from joserfc import jwk, jws, jwt
 
 from gateway.auth.dpop import PROOF_TYPE, access_token_hash
@@ -21,6 +28,7 @@ from gateway.domain.customers.data import load_demo_customers
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.domain.trading.service import opening_entry
+from gateway.settings import Settings
 from gateway.storage.customers import SqlCustomerStore
 from gateway.storage.database import Database
 from gateway.storage.trading import SqlTradingStore
@@ -59,6 +67,10 @@ DEMO_APPS: Final = (
             Scope.PROFILE_RISK_READ,
             Scope.TRANSACTIONS_READ,
             Scope.PROFILE_READ,
+            Scope.ORDERS_READ,
+            Scope.ORDERS_WRITE,
+            Scope.ADVISORY_READ,
+            Scope.ADVISORY_WHITE_LABEL,
         ),
         "enterprise",
         redirect_uris=(DEMO_REDIRECT_URI,),
@@ -94,7 +106,7 @@ DEMO_APPS: Final = (
         PartnerType.SERVICE_PROVIDER,
         "CN",
         (Environment.PRODUCTION,),
-        (Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT),
+        (Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT, Scope.ADMIN_COMPLIANCE),
         "enterprise",
         operator=True,
     ),
@@ -225,3 +237,125 @@ def dpop_proof(key: jwk.ECKey, method: str, url: str, *, access_token: str | Non
         claims["ath"] = access_token_hash(access_token)
     header = {"typ": PROOF_TYPE, "alg": "ES256", "jwk": key.as_dict(private=False)}
     return jws.serialize_compact(header, json.dumps(claims).encode(), key, algorithms=["ES256"])
+
+
+def delegated_token(
+    settings: Settings,
+    *,
+    client_id: str,
+    private_jwk: dict[str, Any],
+    customer: dict[str, str],
+    permissions: list[str],
+    limits: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Run the whole delegated flow against a running server, as the demo bank and the customer's
+    browser would: consent, PAR with PKCE, sign-in, approval, code exchange. The tokens are
+    DPoP-bound to the demo key; returns the token response plus the consent id."""
+    issuer = settings.issuer(Environment.PRODUCTION)
+    key = demo_dpop_key(settings.demo_dir)
+    cookies: dict[str, str] = {}
+
+    def auth() -> dict[str, str]:
+        return {
+            "client_id": client_id,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": client_assertion(client_id, private_jwk, issuer),
+        }
+
+    def oauth(path: str, form: dict[str, str]) -> httpx.Response:
+        proof = dpop_proof(key, "POST", f"{issuer}{path}")
+        return httpx.post(f"{issuer}{path}", data=form | auth(), headers={"DPoP": proof}, timeout=10)
+
+    def browse(method: str, url: str, **kwargs: Any) -> httpx.Response:
+        # The session cookies are `__Host-` (Secure): httpx keeps none over http, so keep them here.
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()), "Origin": settings.base_url}
+        response = httpx.request(method, url, headers=headers, timeout=10, **kwargs)
+        for header in response.headers.get_list("set-cookie"):
+            name, _, rest = header.partition("=")
+            cookies[name] = rest.split(";", 1)[0]
+        return response
+
+    def hidden(html: str, name: str) -> str:
+        found = re.search(rf'name="{name}" value="([^"]*)"', html)
+        if found is None:
+            raise RuntimeError(f"the page has no {name} field: {html[:200]}")
+        return unescape(found.group(1))
+
+    client = oauth(
+        "/oauth2/token", {"grant_type": "client_credentials", "scope": Scope.CONSENTS_MANAGE.value}
+    )
+    client.raise_for_status()
+    partner_token = client.json()["access_token"]
+    expires = (datetime.now(UTC) + timedelta(days=90)).isoformat(timespec="seconds")
+    body = {"permissions": permissions, "purpose": "Demo: invest from the bank app", "expires_at": expires}
+    created = httpx.post(
+        f"{issuer}/v1/consents",
+        json=body | {"limits": limits},
+        headers={
+            "Authorization": f"DPoP {partner_token}",
+            "DPoP": dpop_proof(key, "POST", f"{issuer}/v1/consents", access_token=partner_token),
+        },
+        timeout=10,
+    )
+    if created.status_code != 201:
+        raise RuntimeError(f"consent refused: {created.text}")
+    consent_id = created.json()["id"]
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    pushed = oauth(
+        "/oauth2/par",
+        {
+            "response_type": "code",
+            "redirect_uri": DEMO_REDIRECT_URI,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "consent_id": consent_id,
+            "state": secrets.token_urlsafe(12),
+        },
+    )
+    pushed.raise_for_status()
+    authorize = f"{issuer}/oauth2/authorize?" + urlencode(
+        {"client_id": client_id, "request_uri": pushed.json()["request_uri"]}
+    )
+    login_page = browse(
+        "GET", f"{settings.base_url}/login", params={"return_to": authorize.removeprefix(settings.base_url)}
+    )
+    signed_in = browse(
+        "POST",
+        f"{settings.base_url}/login",
+        data={
+            "username": customer["username"],
+            "password": customer["password"],
+            "csrf_token": hidden(login_page.text, "csrf_token"),
+            "return_to": hidden(login_page.text, "return_to"),
+        },
+    )
+    if signed_in.status_code != 303:
+        raise RuntimeError(f"sign-in refused ({signed_in.status_code})")
+    screen = browse("GET", authorize)
+    decision = browse(
+        "POST",
+        f"{issuer}/oauth2/authorize/decision",
+        data={
+            "csrf_token": hidden(screen.text, "csrf_token"),
+            "transaction_id": hidden(screen.text, "transaction_id"),
+            "decision": "approve",
+            "scope": permissions,
+            "opt_in_high_risk": "yes",
+        },
+    )
+    code = dict(parse_qsl(urlsplit(decision.headers.get("location", "")).query)).get("code")
+    if code is None:
+        raise RuntimeError(f"no code in the answer ({decision.status_code}): {decision.text[:200]}")
+    token = oauth(
+        "/oauth2/token",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": DEMO_REDIRECT_URI,
+            "code_verifier": verifier,
+        },
+    )
+    token.raise_for_status()
+    answer: dict[str, Any] = token.json() | {"consent_id": consent_id}
+    return answer

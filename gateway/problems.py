@@ -13,7 +13,14 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from gateway.domain.errors import ConflictError, DomainError, NotFoundError, RuleViolationError
+from gateway.domain.errors import (
+    ConflictError,
+    DomainError,
+    ForbiddenError,
+    NotFoundError,
+    RuleViolationError,
+)
+from gateway.domain.trading.errors import AccountRestrictedError, OrderLimitExceededError
 
 log = logging.getLogger("gateway.problems")
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
@@ -50,6 +57,14 @@ PROBLEM_TYPES: Final[dict[str, ProblemType]] = {
         401, "Unauthorized", "No valid access token: missing, expired, revoked, or for another environment."
     ),
     "forbidden": ProblemType(403, "Forbidden", "The access token does not allow this operation."),
+    "limit-exceeded": ProblemType(
+        403,
+        "Consent limit exceeded",
+        "The customer's consent does not allow this much; `context.limit` names it.",
+    ),
+    "account-restricted": ProblemType(
+        403, "Account restricted", "Compliance restricted the account: no new orders until it is cleared."
+    ),
     "not-found": ProblemType(404, "Not found", "No such resource is visible to the caller."),
     "method-not-allowed": ProblemType(
         405, "Method not allowed", "The resource does not support this method."
@@ -77,6 +92,9 @@ PROBLEM_TYPES: Final[dict[str, ProblemType]] = {
     "unavailable": ProblemType(503, "Service unavailable", "A dependency is unavailable; retry later."),
 }
 DOMAIN_PROBLEMS: Final[dict[type[DomainError], str]] = {
+    OrderLimitExceededError: "limit-exceeded",
+    AccountRestrictedError: "account-restricted",
+    ForbiddenError: "forbidden",
     NotFoundError: "not-found",
     ConflictError: "conflict",
     RuleViolationError: "rule-violation",

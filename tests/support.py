@@ -157,11 +157,11 @@ def wait_until(predicate: Any, timeout: float = 20.0) -> None:
 
 
 def staff_app(platform: Platform) -> PartnerApp:
-    """An app of the operator's own partner, holding both staff scopes."""
+    """An app of the operator's own partner, holding every staff scope."""
     return register_app(
         platform,
         partner_type=PartnerType.SERVICE_PROVIDER,
-        scopes=(Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT),
+        scopes=(Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT, Scope.ADMIN_COMPLIANCE),
         operator=True,
     )
 

@@ -33,6 +33,7 @@ class Scope(StrEnum):
     # Staff scopes: only for the operator's own apps.
     ADMIN_PARTNERS = "admin:partners"
     ADMIN_AUDIT = "admin:audit"
+    ADMIN_COMPLIANCE = "admin:compliance"  # the surveillance alert queue and account restrictions
 
 
 PARTNER_OWN: Final = frozenset(
@@ -48,7 +49,7 @@ PARTNER_OWN: Final = frozenset(
         Scope.CONSENTS_MANAGE,
     }
 )
-STAFF: Final = frozenset({Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT})
+STAFF: Final = frozenset({Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT, Scope.ADMIN_COMPLIANCE})
 CUSTOMER_DELEGATED: Final = frozenset(Scope) - PARTNER_OWN - STAFF
 
 

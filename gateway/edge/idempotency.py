@@ -5,8 +5,6 @@ client, live in the environment's own database and are kept for 24 hours."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
 import re
@@ -53,36 +51,15 @@ class IdempotencyStore(Protocol):
 
 
 class IdempotencyPurger:
-    """Deletes expired keys once an hour in every worker (deleting an already deleted row is harmless)."""
+    """Deletes expired keys; the server runs it once an hour in every worker (deleting twice is harmless)."""
 
-    def __init__(
-        self, stores: list[IdempotencyStore], clock: Clock, *, every: timedelta = timedelta(hours=1)
-    ) -> None:
+    def __init__(self, stores: list[IdempotencyStore], clock: Clock) -> None:
         self.stores = stores
         self.clock = clock
-        self.every = every
-        self._task: asyncio.Task[None] | None = None
 
     def purge(self) -> int:
         now = self.clock.now()
         return sum(store.purge(now) for store in self.stores)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                self.purge()
-            except Exception:
-                log.exception("purging expired idempotency keys failed; retrying in %s", self.every)
-            await asyncio.sleep(self.every.total_seconds())
 
 
 class IdempotencyKeyReusedError(HTTPException):

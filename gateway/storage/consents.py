@@ -98,6 +98,16 @@ class SqlConsentRepository:
         with self._db.read() as conn:
             return [_consent(row) for row in conn.execute(query)]
 
+    def lapsed(self, now: datetime, *, limit: int = 100) -> Sequence[str]:
+        query = (
+            sa.select(consents.c.id)
+            .where((consents.c.status == ConsentStatus.AUTHORIZED.value) & (consents.c.expires_at <= now))
+            .order_by(consents.c.expires_at, consents.c.id)
+            .limit(limit)
+        )
+        with self._db.read() as conn:
+            return [row.id for row in conn.execute(query)]
+
     def events(self, consent_id: str | None = None) -> Sequence[ConsentEvent]:
         query = events.select().order_by(events.c.seq)
         if consent_id is not None:

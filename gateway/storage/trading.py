@@ -362,6 +362,23 @@ class SqlTradingStore:
         with self._db.read() as conn:
             return SqlTradingSession(conn).balances(account_ids)
 
+    def purchases(self, account_ids: Sequence[str]) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+        """Units bought and their notional, per (account, instrument), over every buy fill."""
+        query = (
+            sa.select(orders.c.account_id, fills.c.instrument_id, fills.c.quantity, fills.c.notional)
+            .select_from(fills.join(orders, fills.c.order_id == orders.c.id))
+            .where(orders.c.account_id.in_(list(account_ids)) & (fills.c.side == Side.BUY.value))
+        )
+        bought: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
+        with self._db.read() as conn:
+            for row in conn.execute(query):
+                quantity, notional = bought.get((row.account_id, row.instrument_id), (Decimal(0), Decimal(0)))
+                bought[(row.account_id, row.instrument_id)] = (
+                    quantity + row.quantity,
+                    notional + row.notional,
+                )
+        return bought
+
     def asset_totals(self) -> dict[str, Decimal]:
         """Every asset summed over all ledger accounts: zero for each, or the ledger lost something."""
         totals: dict[str, Decimal] = {}

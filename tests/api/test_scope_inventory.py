@@ -55,6 +55,19 @@ CUSTOMER_PAGES: Final = frozenset(
         ("POST", "/customer/consents/{consent_id:str}/revoke"),
     }
 )
+# Supervisor pages: open at the edge, the officer's signed session checked by the handler
+# (tests/web/test_supervisor.py proves each refuses or redirects without one, and with a customer's).
+STAFF_PAGES: Final = frozenset(
+    {
+        ("GET", "/supervisor/login"),
+        ("POST", "/supervisor/login"),
+        ("POST", "/supervisor/logout"),
+        ("GET", "/supervisor/alerts"),
+        ("GET", "/supervisor/alerts/{alert_id:str}"),
+        ("POST", "/supervisor/alerts/{alert_id:str}/clear"),
+        ("POST", "/supervisor/restrictions/{account_id:str}/clear"),
+    }
+)
 DOCS: Final = "/docs"
 GENERATED_OPTIONS: Final = "HTTPRoute.create_options_handler.<locals>.options_handler"
 
@@ -88,7 +101,7 @@ def test_every_route_declares_an_access_policy(app: Any) -> None:
     assert undeclared == []
     docs = {(method, path) for method, path in public if path == DOCS or path.startswith(DOCS + "/")}
     assert {method for method, _ in docs} == {"GET"}
-    assert public - docs == PUBLIC | CUSTOMER_PAGES
+    assert public - docs == PUBLIC | CUSTOMER_PAGES | STAFF_PAGES
 
 
 def test_a_route_without_a_policy_is_refused(client: TestClient[Any], app: Any, platform: Platform) -> None:

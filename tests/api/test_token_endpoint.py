@@ -595,7 +595,7 @@ def test_staff_token_comes_with_the_admin_audience(client: TestClient[Any], plat
     staff = staff_app(platform)
     claims = segment(staff.token(client), 1)
     assert claims["aud"] == f"{staff.issuer}/admin"
-    assert claims["scope"] == "admin:audit admin:partners"
+    assert claims["scope"] == "admin:audit admin:compliance admin:partners"
 
 
 def test_introspection_and_revocation_answer_401_to_a_failed_client(

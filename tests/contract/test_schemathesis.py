@@ -137,6 +137,8 @@ CONFIG: Final = schemathesis.Config.from_dict(
                 "listFunds",
                 "createConsent",  # only customer-delegated scopes the app holds; the funds it names
                 "listConsents",  # an opaque cursor, as for the catalogue
+                "adminListAlerts",  # an opaque cursor
+                "adminListRestrictions",
             )
         ]
         + [

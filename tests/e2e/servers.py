@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -22,6 +23,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -199,6 +201,20 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
+def _serving(server: RealServer, log: Path, deadline: float) -> None:
+    """Bounded: poll /livez until the one server process answers."""
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(
+                f"the server exited with {server.process.returncode}:\n{log.read_text()}", pytrace=False
+            )
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{server.base_url}/livez", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    pytest.fail(f"the server did not serve within {STARTUP_SECONDS} s:\n{log.read_text()}")
+
+
 async def _both_workers_accepting(server: RealServer, log: Path, deadline: float) -> None:
     """Bounded: hold concurrent keep-alive connections until both workers own some of them."""
     seen: set[int] = set()
@@ -260,9 +276,12 @@ def _forget_redis_keys(namespace: str) -> None:
 class Launch:
     """One backend's server: prepared and started on a thread, stopped and cleaned up afterwards."""
 
-    def __init__(self, backend: str, tmp: Path) -> None:
+    def __init__(
+        self, backend: str, tmp: Path, *, workers: int = 2, env: dict[str, str] | None = None
+    ) -> None:
         self.backend = backend
-        self.env = _server_env(tmp, backend)
+        self.workers = workers
+        self.env = _server_env(tmp, backend) | (env or {})
         self.settings = Settings.from_env(self.env)
         self.log_path = tmp / "server.log"
         self.database: Database | None = None
@@ -276,17 +295,26 @@ class Launch:
         self.database = Database(self.settings.database(Environment.PRODUCTION))
         registry = Registry(SqlRegistryStore(self.database), SystemClock())
         registry.store.upsert_plan(E2E_PLAN)
+        return self.serve(registry)
+
+    def serve(self, registry: Registry, *, env: dict[str, str] | None = None) -> RealServer:
+        """Start (or start again) the server processes on the prepared databases."""
         address = ("--host", self.settings.host, "--port", str(self.settings.port))
-        with self.log_path.open("wb") as log:
+        environment = self.env | (env or {})
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(GATEWAY), "serve", "--workers", "2", "--quiet", *address],
-                env=self.env,
+                [str(GATEWAY), "serve", "--workers", str(self.workers), "--quiet", *address],
+                env=environment,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        real = RealServer(self.settings.base_url, self.env, self.settings, self.process, registry)
-        asyncio.run(_both_workers_accepting(real, self.log_path, time.monotonic() + STARTUP_SECONDS))
+        real = RealServer(self.settings.base_url, environment, self.settings, self.process, registry)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        if self.workers == 1:
+            _serving(real, self.log_path, deadline)
+        else:
+            asyncio.run(_both_workers_accepting(real, self.log_path, deadline))
         return real
 
     def stop(self) -> None:
@@ -339,7 +367,7 @@ class Partner:
 
     def call(self, method: str, path: str, token: str, **kwargs: Any) -> httpx.Response:
         proof = self.holder.proof(method, f"{self.issuer}{path}", token=token)
-        headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
+        headers = {"Authorization": f"DPoP {token}", "DPoP": proof, **kwargs.pop("headers", {})}
         return self.http.request(method, f"{self.issuer}{path}", headers=headers, **kwargs)
 
     def client_token(self) -> str:
@@ -398,3 +426,55 @@ class Partner:
     def refresh(self, refresh_token: str) -> httpx.Response:
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         return self._post_form("/oauth2/token", form)
+
+
+def hidden(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no hidden field {name}"
+    return unescape(found.group(1))
+
+
+@dataclass
+class CookieBrowser:
+    """A customer's browser in httpx: Python's cookie jars send no `Secure` cookie over http, and
+    the session cookie is `__Host-` (Secure), so this one keeps its cookies by hand."""
+
+    http: httpx.Client
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    def _remember(self, response: httpx.Response) -> httpx.Response:
+        for header in response.headers.get_list("set-cookie"):
+            name, _, rest = header.partition("=")
+            value = rest.split(";", 1)[0]
+            if "max-age=0" in header.lower() or not value:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        return response
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        headers = {
+            "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+            **kwargs.pop("headers", {}),
+        }
+        return self._remember(
+            self.http.request(method, url, headers=headers, follow_redirects=False, **kwargs)
+        )
+
+    def follow(self, url: str) -> httpx.Response:
+        """GET, following redirects within the gateway; stop at the first one that leaves it."""
+        response = self.request("GET", url)
+        while response.status_code in (302, 303) and response.headers["location"].startswith("/"):
+            response = self.request("GET", response.headers["location"])
+        return response
+
+    def sign_in(self, login_page: httpx.Response, login: DemoLogin) -> httpx.Response:
+        assert login_page.status_code == 200, login_page.text
+        assert 'data-testid="login-heading"' in login_page.text
+        form = {
+            "username": login.username,
+            "password": login.password,
+            "csrf_token": hidden(login_page.text, "csrf_token"),
+            "return_to": hidden(login_page.text, "return_to"),
+        }
+        return self.request("POST", "/login", data=form)

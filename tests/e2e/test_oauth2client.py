@@ -4,11 +4,8 @@ exchange with the RFC 9207 issuer check, a data call, a refresh, and meets the r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from html import unescape
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -31,64 +28,12 @@ from requests_oauth2client.dpop import MissingDPoPNonce
 from gateway.demo import DEMO_REDIRECT_URI
 from gateway.domain.customers.data import load_demo_customers
 from gateway.domain.environment import Environment
-from tests.e2e.servers import BANK, DemoLogin, RealServer
+from tests.e2e.servers import BANK, CookieBrowser, RealServer, hidden
 from tests.support import segment
 
 pytestmark = pytest.mark.slow
 
 CUSTOMER: Final = "zhang.min"  # signs in once per backend; the browser tests use other customers
-
-
-def _hidden(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert found, f"no hidden field {name}"
-    return unescape(found.group(1))
-
-
-@dataclass
-class CookieBrowser:
-    """A customer's browser in httpx: Python's cookie jars send no `Secure` cookie over http, and
-    the session cookie is `__Host-` (Secure), so this one keeps its cookies by hand."""
-
-    http: httpx.Client
-    cookies: dict[str, str] = field(default_factory=dict)
-
-    def _remember(self, response: httpx.Response) -> httpx.Response:
-        for header in response.headers.get_list("set-cookie"):
-            name, _, rest = header.partition("=")
-            value = rest.split(";", 1)[0]
-            if "max-age=0" in header.lower() or not value:
-                self.cookies.pop(name, None)
-            else:
-                self.cookies[name] = value
-        return response
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        headers = {
-            "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
-            **kwargs.pop("headers", {}),
-        }
-        return self._remember(
-            self.http.request(method, url, headers=headers, follow_redirects=False, **kwargs)
-        )
-
-    def follow(self, url: str) -> httpx.Response:
-        """GET, following redirects within the gateway; stop at the first one that leaves it."""
-        response = self.request("GET", url)
-        while response.status_code in (302, 303) and response.headers["location"].startswith("/"):
-            response = self.request("GET", response.headers["location"])
-        return response
-
-    def sign_in(self, login_page: httpx.Response, login: DemoLogin) -> httpx.Response:
-        assert login_page.status_code == 200, login_page.text
-        assert 'data-testid="login-heading"' in login_page.text
-        form = {
-            "username": login.username,
-            "password": login.password,
-            "csrf_token": _hidden(login_page.text, "csrf_token"),
-            "return_to": _hidden(login_page.text, "return_to"),
-        }
-        return self.request("POST", "/login", data=form)
 
 
 @pytest.fixture
@@ -195,8 +140,8 @@ def test_requests_oauth2client_runs_the_whole_delegated_flow(
     assert screen.status_code == 200, screen.text
     assert 'data-testid="consent-heading"' in screen.text
     decision = {
-        "csrf_token": _hidden(screen.text, "csrf_token"),
-        "transaction_id": _hidden(screen.text, "transaction_id"),
+        "csrf_token": hidden(screen.text, "csrf_token"),
+        "transaction_id": hidden(screen.text, "transaction_id"),
         "decision": "approve",
         "scope": ["accounts:read"],
     }

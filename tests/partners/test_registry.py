@@ -319,7 +319,7 @@ def test_operator_partners_get_only_staff_scopes(registry: Registry) -> None:
     operator = new_partner(registry, PartnerType.SERVICE_PROVIDER, operator=True)
     assert operator.allowed_scopes() == STAFF
     app = new_app(registry, operator, STAFF, Environment.PRODUCTION)
-    assert app.scopes == {"admin:partners", "admin:audit"}
+    assert app.scopes == {"admin:partners", "admin:audit", "admin:compliance"}
     for scope in ("market:read", "reports:read", "orders:write"):
         with pytest.raises(InvalidAppError):
             new_app(registry, operator, {Scope.ADMIN_AUDIT.value, scope}, Environment.PRODUCTION)

@@ -72,3 +72,26 @@ def test_an_expired_consent_is_refused_before_any_sweep(client: TestClient[Any],
     refused = bank.call(client, "GET", "/v1/accounts", grant.access_token)
     assert refused.status_code == 401
     assert "expired" in refused.headers["www-authenticate"]
+
+
+def test_the_sweep_records_expired_in_the_ledger_once_and_kills_the_refresh_token(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    clock: Any = platform.clock
+    customer = seed_customer(platform, Environment.PRODUCTION)
+    bank = delegating_app(platform)
+    grant = authorize(
+        client, bank, customer, ["accounts:read"], expires_at=(clock.now() + timedelta(minutes=5)).isoformat()
+    )
+    consents = platform.environments[Environment.PRODUCTION].consents
+    consents.expire_lapsed()
+    assert consents.get(grant.consent_id, partner_id=bank.app.partner_id).status == "authorized"
+    clock.advance(timedelta(minutes=5))
+    assert consents.expire_lapsed() >= 1
+    assert consents.get(grant.consent_id, partner_id=bank.app.partner_id).status == "expired"
+    kinds = [str(event.kind) for event in consents.repository.events(grant.consent_id)]
+    assert kinds[-1] == "expired"
+    assert kinds.count("expired") == 1
+    consents.expire_lapsed()  # a second sweep finds nothing more to record
+    assert [str(e.kind) for e in consents.repository.events(grant.consent_id)].count("expired") == 1
+    assert bank.refresh(client, grant.refresh_token).json()["error"] == "invalid_grant"

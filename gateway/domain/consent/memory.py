@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 
 from gateway.domain.audit.chain import GENESIS, ChainHead
 from gateway.domain.consent.models import Consent, ConsentEvent, ConsentStatus, NewEvent, link_event
@@ -71,6 +72,12 @@ class InMemoryConsentRepository:
             (consent for consent in self._consents.values() if consent.customer_id == customer_id),
             key=lambda consent: (consent.created_at, consent.id),
         )
+
+    def lapsed(self, now: datetime, *, limit: int = 100) -> Sequence[str]:
+        due = [
+            c for c in self._consents.values() if c.status is ConsentStatus.AUTHORIZED and c.expires_at <= now
+        ]
+        return [c.id for c in sorted(due, key=lambda consent: (consent.expires_at, consent.id))[:limit]]
 
     def events(self, consent_id: str | None = None) -> Sequence[ConsentEvent]:
         return [event for event in self._events if consent_id is None or event.consent_id == consent_id]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from gateway.domain.audit.chain import ChainHead
@@ -44,6 +45,10 @@ class ConsentRepository(Protocol):
 
     def list_for_customer(self, customer_id: str) -> Sequence[Consent]:
         """Oldest first by (created_at, id)."""
+        ...
+
+    def lapsed(self, now: datetime, *, limit: int = 100) -> Sequence[str]:
+        """Ids of authorized consents whose expiry is at or before `now`, soonest first."""
         ...
 
     def events(self, consent_id: str | None = None) -> Sequence[ConsentEvent]:

@@ -160,6 +160,21 @@ class ConsentService:
             details={"expires_at": current.expires_at.isoformat()},
         )
 
+    def expire_lapsed(self) -> int:
+        """Record `expired` in the ledger for every authorized consent past its expiry; returns how many.
+
+        Calls are refused at expiry already (`check`); the sweep makes the ledger and the listeners
+        (refresh tokens) say so. Two workers sweeping at once: the compare-and-set lets one win.
+        """
+        done = 0
+        for consent_id in self.repository.lapsed(self.clock.now()):
+            try:
+                self.expire(consent_id)
+            except ConsentTransitionError:
+                continue  # another worker (or a revocation) got there first
+            done += 1
+        return done
+
     def check(self, consent_id: str, partner_id: str, scope: Scope) -> Consent:
         """The consent that lets this partner use `scope` right now; the edge calls it on every request."""
         consent = self.repository.get(consent_id)

@@ -34,7 +34,7 @@ from gateway.domain.compliance.surveillance import (
     wash_trade_check,
 )
 from gateway.domain.consent.models import OrderPlacementLimit
-from gateway.domain.customers.models import Account, Customer
+from gateway.domain.customers.models import Account, CashBalance, Customer, Holding
 from gateway.domain.errors import NotFoundError
 from gateway.domain.market import calendar as market_calendar
 from gateway.domain.market.catalogue import Catalogue
@@ -52,6 +52,7 @@ from gateway.domain.trading.errors import (
 )
 from gateway.domain.trading.fees import FeeEstimate, estimate_fees
 from gateway.domain.trading.ledger import (
+    EMPTY,
     HOUSE_FEES,
     HOUSE_FX,
     HOUSE_STREET,
@@ -277,6 +278,48 @@ class TradingService:
             if order.live:  # before allotment: a full reversal
                 return self._cancel(session, order, now, EventType.ORDER_COOLING_OFF_CANCELLED)
             return self._redeem_allotment(session, order, now)
+
+    def current(self, customer: Customer) -> Customer:
+        """The customer with cash and holdings as the ledger has them now, valued at the feed's prices.
+
+        Average cost: the onboarding snapshot's cost, blended with the notional of every buy since;
+        sells leave it unchanged (the average-cost method).
+        """
+        ids = [account.id for account in customer.accounts]
+        balances = self.store.balances(ids)
+        bought = self.store.purchases(ids)
+        now = self.clock.now()
+        accounts = []
+        for account in customer.accounts:
+            currencies = {account.base_currency} | {
+                Currency(asset.split(":", 1)[1])
+                for (owner, asset), balance in balances.items()
+                if owner == account.id and asset.startswith("cash:") and balance.total
+            }
+            cash_balances = tuple(
+                CashBalance(c, b.available, b.total)
+                for c in sorted(currencies)
+                for b in (balances.get((account.id, cash(c)), EMPTY),)
+            )
+            accounts.append(replace(account, balances=cash_balances))
+        opening = {(h.account_id, h.instrument_id): h for h in customer.holdings}
+        holdings = []
+        for (owner, asset), balance in sorted(balances.items()):
+            if not asset.startswith("units:") or balance.total <= 0:
+                continue
+            instrument = self.catalogue.get(asset.split(":", 1)[1])
+            start = opening.get((owner, instrument.id))
+            quantity, notional = bought.get((owner, instrument.id), (ZERO, ZERO))
+            if start is not None:
+                quantity += start.quantity
+                notional += start.quantity * start.average_cost.amount
+            average = _cents(notional / quantity) if quantity else ZERO
+            value = _cents(balance.total * self.prices.reference_price(instrument, now))
+            currency = instrument.currency
+            holdings.append(
+                Holding(owner, instrument.id, balance.total, Money(average, currency), Money(value, currency))
+            )
+        return replace(customer, accounts=tuple(accounts), holdings=tuple(holdings))
 
     # -- opening balances ----------------------------------------------------------------------
 

@@ -5,25 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get, post
-from litestar.params import HeaderParameter, JSONBody, PathParameter
+from litestar.params import JSONBody, PathParameter
 
+from gateway.apis.params import IdempotencyKey
 from gateway.apis.schemas import problems
 from gateway.apis.v1.compliance.schemas import Screening, ScreeningIn, SuitabilityCheck, SuitabilityCheckIn
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
 from gateway.services import EnvDep, PrincipalDep
-
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        required=False,
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]{1,255}$",
-        description="Makes the POST safe to retry: the same key and body replay the first response.",
-    ),
-]
 
 
 class ComplianceController(Controller):

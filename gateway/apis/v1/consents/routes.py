@@ -10,8 +10,9 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from gateway.apis.params import Cursor, IdempotencyKey, Limit
 from gateway.apis.schemas import problems
 from gateway.apis.v1.consents.schemas import ConsentIn, ConsentList, ConsentOut, PointsConversionLimitIn
 from gateway.domain.consent.errors import InvalidConsentError
@@ -23,31 +24,7 @@ from gateway.edge.access import requires
 from gateway.edge.principal import Principal
 from gateway.services import EnvDep, PlatformDep, PrincipalDep
 
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        required=False,
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]{1,255}$",
-        description="Makes the POST safe to retry: the same key and body replay the first response.",
-    ),
-]
 ConsentId = Annotated[str, PathParameter(max_length=64)]
-# Opaque: only a `next_cursor` this API returned is valid (anything else is a 422 naming `cursor`).
-Cursor = Annotated[
-    str,
-    QueryParameter(
-        name="cursor",
-        required=False,
-        max_length=1024,
-        pattern=r"^[A-Za-z0-9_-]{0,1024}$",
-        schema_extra={"format": "page-cursor"},
-        description="The `next_cursor` of the previous page; absent or empty for the first page.",
-    ),
-]
-Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
 StatusFilter = Annotated[ConsentStatus | None, QueryParameter(name="status", required=False)]
 
 

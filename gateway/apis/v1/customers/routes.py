@@ -51,6 +51,7 @@ def _customer(env: EnvironmentServices, principal: Principal) -> tuple[Customer,
     customer = env.customers.get(consent.customer_id)
     if customer is None:
         raise NotFoundException(detail="the customer behind this consent no longer exists")
+    customer = env.trading.current(customer)  # cash and positions as the ledger has them now
     granted = principal.token.scopes & frozenset(str(scope) for scope in consent.permissions)
     audience = Audience(
         granted=categories_for(granted),

@@ -3,37 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from datetime import date, timedelta
+from typing import Annotated, Final
 
 from litestar import Controller, get
 from litestar.params import PathParameter, QueryParameter
 
+from gateway.apis.params import Cursor, Limit
 from gateway.apis.schemas import problems
-from gateway.apis.v1.market.schemas import InstrumentOut, InstrumentPage
+from gateway.apis.v1.market.schemas import InstrumentOut, InstrumentPage, NavHistoryOut, NavPoint, QuoteOut
+from gateway.domain.errors import NotFoundError, RuleViolationError
+from gateway.domain.market import calendar as market_calendar
 from gateway.domain.market.catalogue import CatalogueQuery, decode_cursor, encode_cursor
 from gateway.domain.market.models import Instrument, InstrumentType, Market
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
 from gateway.services import Platform, PlatformDep
 
-# Opaque: only a `next_cursor` this API returned is valid (anything else is a 422 naming `cursor`).
-Cursor = Annotated[
-    str,
-    QueryParameter(
-        name="cursor",
-        required=False,
-        max_length=1024,
-        pattern=r"^[A-Za-z0-9_-]{0,1024}$",
-        schema_extra={"format": "page-cursor"},
-        description="The `next_cursor` of the previous page; absent or empty for the first page.",
-    ),
-]
-Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
 MaxRisk = Annotated[int | None, QueryParameter(name="max_risk", required=False, ge=1, le=5)]
 ShariahOnly = Annotated[bool, QueryParameter(name="shariah_only")]
 MarketFilter = Annotated[Market | None, QueryParameter(name="market", required=False)]
 
 
+MAX_NAV_DAYS: Final = 366
 _VIEWS: dict[str, tuple[Instrument, InstrumentOut]] = {}
 
 
@@ -121,3 +113,63 @@ class MarketController(Controller):
             limit=limit,
         )
         return _page(platform, query, cursor)
+
+    @get(
+        "/market/instruments/{instrument_id:str}/quote",
+        operation_id="getQuote",
+        summary="The reference price now, and whether the instrument's market is open",
+        responses=problems(404),
+        **requires(Scope.MARKET_READ),
+    )
+    async def get_quote(
+        self, instrument_id: Annotated[str, PathParameter(max_length=64)], platform: PlatformDep
+    ) -> QuoteOut:
+        instrument = platform.catalogue.get(instrument_id)
+        now = platform.clock.now()
+        return QuoteOut(
+            instrument_id=instrument.id,
+            price=str(platform.prices.reference_price(instrument, now)),
+            currency=instrument.currency,
+            as_of=now,
+            market_open=market_calendar.is_open(instrument.market, now),
+            next_open=market_calendar.next_open(instrument.market, now),
+        )
+
+    @get(
+        "/funds/{instrument_id:str}/nav-history",
+        operation_id="getNavHistory",
+        summary="A fund's NAV on each dealing day of a date range (at most 366 days)",
+        responses=problems(404),
+        **requires(Scope.FUNDS_READ),
+    )
+    async def get_nav_history(
+        self,
+        instrument_id: Annotated[str, PathParameter(max_length=64)],
+        platform: PlatformDep,
+        start: Annotated[date | None, QueryParameter(name="from", required=False)] = None,
+        end: Annotated[date | None, QueryParameter(name="to", required=False)] = None,
+    ) -> NavHistoryOut:
+        fund = platform.catalogue.get(instrument_id)
+        if fund.fund is None:
+            raise NotFoundError("no such fund", instrument_id=instrument_id)
+        now = platform.clock.now()
+        last = market_calendar.trading_day_of(fund.market, now)
+        if now < market_calendar.nav_publication_time(
+            fund.market, last
+        ) or not market_calendar.is_trading_day(fund.market, last):
+            last = market_calendar.previous_trading_day(fund.market, last)  # today's NAV is not out yet
+        end = min(end or last, last)
+        start = start or end - timedelta(days=30)
+        if start > end or (end - start).days > MAX_NAV_DAYS:
+            raise RuleViolationError(
+                f"`from` must be on or before `to` and at most {MAX_NAV_DAYS} days before it (and `to` "
+                "no later than the latest published NAV)",
+                field="from",
+                latest=last.isoformat(),
+            )
+        history = platform.prices.nav_history(fund, start, end)
+        return NavHistoryOut(
+            instrument_id=fund.id,
+            currency=fund.currency,
+            data=[NavPoint(dealing_day=day, nav=str(nav)) for day, nav in history],
+        )

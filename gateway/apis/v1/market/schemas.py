@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Literal
 
 import msgspec
@@ -73,3 +74,23 @@ class InstrumentPage(msgspec.Struct, frozen=True, kw_only=True):
     data: list[InstrumentOut]
     has_more: bool
     next_cursor: str | None
+
+
+class QuoteOut(msgspec.Struct, frozen=True, kw_only=True):
+    instrument_id: str
+    price: str  # the reference price; a fund's latest published NAV
+    currency: Currency
+    as_of: datetime
+    market_open: bool
+    next_open: datetime
+
+
+class NavPoint(msgspec.Struct, frozen=True, kw_only=True):
+    dealing_day: date
+    nav: str
+
+
+class NavHistoryOut(msgspec.Struct, frozen=True, kw_only=True):
+    instrument_id: str
+    currency: Currency
+    data: list[NavPoint]

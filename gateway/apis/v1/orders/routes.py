@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.exceptions import NotFoundException
-from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from gateway.apis.params import Cursor, IdempotencyKey, Limit
 from gateway.apis.schemas import problems
 from gateway.apis.v1.orders.schemas import OrderIn, OrderList, OrderOut, OrderPreviewOut, OrderTermsIn
 from gateway.domain.consent.models import OrderPlacementLimit
@@ -25,30 +26,7 @@ from gateway.edge.access import requires
 from gateway.edge.principal import Principal
 from gateway.services import EnvDep, PlatformDep, PrincipalDep
 
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        required=False,
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]{1,255}$",
-        description="Makes the POST safe to retry: the same key and body replay the first response.",
-    ),
-]
 OrderId = Annotated[str, PathParameter(max_length=64)]
-Cursor = Annotated[
-    str,
-    QueryParameter(
-        name="cursor",
-        required=False,
-        max_length=1024,
-        pattern=r"^[A-Za-z0-9_-]{0,1024}$",
-        schema_extra={"format": "page-cursor"},
-        description="The `next_cursor` of the previous page; absent or empty for the first page.",
-    ),
-]
-Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
 StatusFilter = Annotated[OrderStatus | None, QueryParameter(name="status", required=False)]
 SideFilter = Annotated[Side | None, QueryParameter(name="side", required=False)]
 TypeFilter = Annotated[OrderType | None, QueryParameter(name="order_type", required=False)]

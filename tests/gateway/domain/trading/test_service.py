@@ -34,6 +34,7 @@ from tests.trading import (
     CN_MORNING,
     CN_STOCK,
     CN_STOCK_R4,
+    US_MORNING,
     US_STOCK,
     Desk,
     actor_for,
@@ -52,6 +53,10 @@ def desk(backend_settings: Settings) -> Iterator[Desk]:
         database.dispose()
 
 
+# No test leaves resting orders in this stock, so a market buy meets only the reference feed.
+QUIET_STOCK = "ins_az37mebeym"
+
+
 def reasons(exc: pytest.ExceptionInfo[Exception]) -> set[str]:
     return {str(reason["code"]) for reason in exc.value.context["reasons"]}  # type: ignore[attr-defined]
 
@@ -62,8 +67,8 @@ def reasons(exc: pytest.ExceptionInfo[Exception]) -> set[str]:
 def test_market_buy_fills_at_the_reference_price_and_books_cash_units_and_fees(desk: Desk) -> None:
     customer = desk.customer()
     before, _ = desk.cash(customer, "CNY")
-    reference = desk.reference(CN_STOCK)
-    placement = desk.place(actor_for(customer), instrument_id=CN_STOCK, quantity=100)
+    reference = desk.reference(QUIET_STOCK)
+    placement = desk.place(actor_for(customer), instrument_id=QUIET_STOCK, quantity=100)
     order = placement.order
     assert placement.created
     assert order.status is OrderStatus.FILLED
@@ -73,7 +78,7 @@ def test_market_buy_fills_at_the_reference_price_and_books_cash_units_and_fees(d
     after, held = desk.cash(customer, "CNY")
     assert after == before - order.filled_notional - order.fees
     assert held == 0
-    assert desk.units(customer, CN_STOCK) == (Decimal(100), Decimal(0))
+    assert desk.units(customer, QUIET_STOCK) == (Decimal(100), Decimal(0))
     (fill,) = desk.store.fills(order.id)
     assert fill.liquidity is Liquidity.REFERENCE
     assert fill.price == reference
@@ -395,3 +400,32 @@ def test_an_order_is_invisible_to_other_partners_and_other_customers(desk: Desk)
         with pytest.raises(OrderNotFoundError):
             desk.service.cancel(actor, order.id)
         assert list(desk.store.list_orders(_query(actor))) == []
+
+
+@pytest.mark.parametrize(
+    ("persona", "terms", "at_us_open", "status", "reason"),
+    [
+        # EU retail (anna.schmidt, C4) buying a fund acknowledges its key information document (EU-02).
+        ("anna.schmidt", {"instrument_id": "ins_xdyslw7cib", "order_type": "fund_subscription",
+                          "amount": "100.00"}, True, "requires_acknowledgement", "eu_fund_kid_required"),
+        # HK ordinary (chan.tai-man, C3) and a leveraged ETF: no derivative knowledge record (HK-01).
+        ("chan.tai-man", {"instrument_id": "ins_jkirpwgzyb", "quantity": 200}, False, "failed",
+         "hk_complex_needs_derivative_knowledge"),
+        # US: a self-directed order is not assessed against the risk levels (US-01), even for C1.
+        ("john.doe", {"instrument_id": US_STOCK, "quantity": 1}, True, "passed",
+         "us_self_directed_not_assessed"),
+        # CN: an ordinary C2 customer two levels below an R4 stock is refused (SUIT-05).
+        ("li.wei", {"instrument_id": CN_STOCK_R4, "quantity": 100}, False, "failed",
+         "risk_two_or_more_levels_above"),
+    ],
+)  # fmt: skip
+def test_suitability_per_jurisdiction_in_the_pre_trade_checks(
+    desk: Desk, persona: str, terms: dict[str, object], at_us_open: bool, status: str, reason: str
+) -> None:
+    if at_us_open:
+        desk.clock.set(US_MORNING)
+    customer = desk.customer(persona)
+    preview = desk.service.preview(actor_for(customer), request(**terms))
+    (check,) = [c for c in preview.report.checks if c.rule == "PTC-08"]
+    assert check.status == status, check
+    assert reason in check.inputs["reasons"].split(",")
