@@ -77,7 +77,7 @@ from gateway.web import consent_screen, dashboard
 from gateway.web import login as login_pages
 from gateway.web import supervisor as supervisor_pages
 from gateway.web.pages import static_files, template_config
-from openapi.spec import forbid_additional_properties
+from openapi.spec import strict_openapi
 from partners.service import Registry
 
 API_VERSION = "1.0.0"
@@ -147,7 +147,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             first_use=replay.first_use,
             clock=clock,
             issuer=issuer,
-            token_endpoint=f"{issuer}/oauth2/token",
             max_lifetime_seconds=settings.client_assertion_max_age_seconds,
             client_id_prefix=env.client_id_prefix,
         )
@@ -280,7 +279,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         on_shutdown=[close],
         state=State({"settings": settings, "platform": platform}),
     )
-    forbid_additional_properties(app.openapi_schema)
+    strict_openapi(app)
     return app
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
+from litestar import Litestar
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.openapi.spec import OpenAPI, Reference, Schema
 
 SPEC_FILE: Final = Path(__file__).parent / "v1.json"
@@ -37,6 +39,30 @@ def _strict_structs() -> dict[str, type[Any]]:
 
     structs[PublicJwk.__name__] = PublicJwk
     return structs
+
+
+class _StrictOpenAPIPlugin(OpenAPIPlugin):
+    """Litestar's OpenAPI plugin, whose spec, built on first use, refuses unknown body members."""
+
+    __slots__ = ()
+
+    def provide_openapi(self) -> OpenAPI:
+        if not self._openapi:
+            spec = self._build_openapi()
+            forbid_additional_properties(spec)
+            self._openapi = spec
+        return self._openapi
+
+
+def strict_openapi(app: Litestar) -> None:
+    """Make the app's spec strict when it is first built (`/docs`, `gateway openapi`), not at startup.
+
+    Building the spec costs a third of a second: every test app and every worker would pay it at
+    creation, though few ever serve it. Litestar creates its OpenAPI plugin itself, with no hook after
+    the build, so the plugin's class is narrowed to one that adds the strictness (same slots, same state).
+    """
+    plugin = app.plugins.get(OpenAPIPlugin)
+    plugin.__class__ = _StrictOpenAPIPlugin
 
 
 def forbid_additional_properties(spec: OpenAPI) -> None:

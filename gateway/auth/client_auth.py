@@ -31,7 +31,6 @@ class ClientAssertionVerifier:
     first_use: Callable[[str, int], bool]
     clock: Clock
     issuer: str
-    token_endpoint: str
     max_lifetime_seconds: int
     client_id_prefix: str
 
@@ -70,13 +69,11 @@ class ClientAssertionVerifier:
     def _check_claims(self, claims: Mapping[str, object], client_id: str) -> None:
         if claims.get("sub") != client_id or claims.get("iss") != client_id:
             raise ClientAssertionError("iss and sub must both be the client_id")
-        audience = claims.get("aud")
-        audiences = (
-            [audience] if isinstance(audience, str) else audience if isinstance(audience, list) else []
-        )
-        if not {self.issuer, self.token_endpoint} & {str(a) for a in audiences}:
-            # RFC 7523 §3 item 3; FAPI 2.0 prefers the issuer identifier itself.
-            raise ClientAssertionError("aud must be the issuer or the token endpoint")
+        # FAPI 2.0 Security Profile §5.3.2.1: only the issuer identifier, as a string, is an accepted
+        # audience (no endpoint URLs, no arrays): an assertion made for one endpoint or one server
+        # cannot be replayed at another (the audience injection attack).
+        if claims.get("aud") != self.issuer:
+            raise ClientAssertionError("aud must be the issuer identifier, as a string")
         now = int(self.clock.now().timestamp())
         exp = claims.get("exp")
         if not isinstance(exp, int):

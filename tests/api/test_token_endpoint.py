@@ -612,3 +612,26 @@ def test_introspection_and_revocation_answer_401_to_a_failed_client(
         response = client.post(endpoint, data=forged)
         assert response.status_code == 401, endpoint
         assert response.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    "audience",
+    [
+        "{issuer}/oauth2/token",  # an endpoint URL: FAPI 2.0 accepts the issuer only
+        "{issuer}/oauth2/par",
+        ["{issuer}"],  # an array, even holding the issuer
+        "{issuer}/",
+    ],
+)
+def test_a_client_assertion_is_for_the_issuer_alone(
+    client: TestClient[Any], platform: Platform, audience: str | list[str]
+) -> None:
+    bank = register_app(platform)
+    aud = (
+        [a.format(issuer=bank.issuer) for a in audience]
+        if isinstance(audience, list)
+        else audience.format(issuer=bank.issuer)
+    )
+    response = client.post("/oauth2/token", data=bank.token_form(assertion=bank.assertion(aud=aud)))
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"
