@@ -3,6 +3,7 @@ the ledger head in one transaction, in SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -22,11 +23,12 @@ from gateway.domain.consent.models import (
 )
 from gateway.domain.scopes import Scope
 from gateway.storage.database import Database, as_utc
-from gateway.storage.tables import ConsentEventRow, ConsentHeadRow, ConsentRow
+from gateway.storage.tables import ConsentEventRow, ConsentHeadRow, ConsentRow, OutboxRow
 
 consents = ConsentRow.__table__  # type: ignore[attr-defined]
 events = ConsentEventRow.__table__  # type: ignore[attr-defined]
 heads = ConsentHeadRow.__table__  # type: ignore[attr-defined]
+outbox = OutboxRow.__table__  # type: ignore[attr-defined]
 HEAD_ID = 1
 
 
@@ -37,7 +39,7 @@ class SqlConsentRepository:
     def add(self, consent: Consent, event: NewEvent) -> ConsentEvent:
         with self._db.write() as conn:
             conn.execute(consents.insert().values(id=consent.id, **_columns(consent)))
-            return _append(conn, event)
+            return _announce(conn, consent, _append(conn, event))
 
     def transition(
         self, updated: Consent, *, expected: ConsentStatus, event: NewEvent
@@ -54,7 +56,7 @@ class SqlConsentRepository:
         with self._db.write() as conn:
             if conn.execute(compare_and_set).rowcount != 1:
                 return None  # nothing written: the transaction ends empty
-            return _append(conn, event)
+            return _announce(conn, updated, _append(conn, event))
 
     def get(self, consent_id: str) -> Consent | None:
         with self._db.read() as conn:
@@ -139,6 +141,26 @@ def _append(conn: Connection, event: NewEvent) -> ConsentEvent:
     )
     conn.execute(heads.update().where(heads.c.id == HEAD_ID).values(hash=linked.hash))
     return linked
+
+
+def _announce(conn: Connection, consent: Consent, event: ConsentEvent) -> ConsentEvent:
+    """Put `consent.<kind>` for the partner into the outbox, in the transaction of the change."""
+    conn.execute(
+        outbox.insert().values(
+            id=f"evt_{secrets.token_hex(10)}",
+            type=f"consent.{event.kind.value}",
+            partner_id=consent.partner_id,
+            subject_id=consent.id,
+            payload={
+                "consent_id": consent.id,
+                "status": consent.status.value,
+                "at": event.at.astimezone(UTC).isoformat(),
+                **{key: str(value) for key, value in event.details.items()},
+            },
+            created_at=event.at.astimezone(UTC),
+        )
+    )
+    return event
 
 
 def _claim(conn: Connection) -> tuple[str, int]:

@@ -11,6 +11,7 @@ from litestar.testing import TestClient
 
 from gateway.domain.environment import Environment
 from gateway.services import Platform
+from gateway.storage.tables import OutboxRow
 from tests.delegation import Browser, authorize, delegating_app, seed_customer
 
 
@@ -95,3 +96,31 @@ def test_the_sweep_records_expired_in_the_ledger_once_and_kills_the_refresh_toke
     consents.expire_lapsed()  # a second sweep finds nothing more to record
     assert [str(e.kind) for e in consents.repository.events(grant.consent_id)].count("expired") == 1
     assert bank.refresh(client, grant.refresh_token).json()["error"] == "invalid_grant"
+
+
+def test_a_revocation_emits_one_consent_revoked_event_and_is_audited(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    customer = seed_customer(platform, Environment.PRODUCTION)
+    bank = delegating_app(platform)
+    grant = authorize(client, bank, customer, ["accounts:read"])
+    revoked = bank.call(
+        client,
+        "POST",
+        f"/v1/consents/{grant.consent_id}/revoke",
+        bank.client_token(client),
+        headers={"X-Request-Id": f"revoke-{grant.consent_id}"},
+    )
+    assert revoked.status_code == 200
+    again = bank.call(client, "POST", f"/v1/consents/{grant.consent_id}/revoke", bank.client_token(client))
+    assert again.status_code == 409  # revoked once: no second event
+    services = platform.environments[Environment.PRODUCTION]
+    outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+    with services.database.read() as conn:
+        types = [
+            row.type for row in conn.execute(outbox.select().where(outbox.c.subject_id == grant.consent_id))
+        ]
+    assert sorted(types) == ["consent.authorized", "consent.created", "consent.revoked"]
+    audited = [r for r in services.audit.records() if r.entry.request_id == f"revoke-{grant.consent_id}"]
+    assert len(audited) == 1
+    assert audited[0].entry.outcome == 200
