@@ -13,6 +13,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from gateway.apis.params import Cursor, Limit
 from gateway.apis.schemas import RequestBody, problems
 from gateway.domain.compliance.alerts import (
     REASON_MAX,
@@ -39,19 +40,6 @@ EnvironmentParam = Annotated[
 AlertId = Annotated[str, PathParameter(max_length=40)]
 AccountId = Annotated[str, PathParameter(max_length=40)]
 IdFilter = Annotated[str | None, QueryParameter(required=False, min_length=1, max_length=40)]
-# Opaque: only a `next_cursor` this API returned is valid (anything else is a 422 naming `cursor`).
-Cursor = Annotated[
-    str,
-    QueryParameter(
-        name="cursor",
-        required=False,
-        max_length=1024,
-        pattern=r"^[A-Za-z0-9_-]{0,1024}$",
-        schema_extra={"format": "page-cursor"},
-        description="The `next_cursor` of the previous page; absent or empty for the first page.",
-    ),
-]
-Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
 
 
 class ClearIn(RequestBody):
