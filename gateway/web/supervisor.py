@@ -209,6 +209,26 @@ async def _checked_post(
     return values if same_token(session.csrf_token, first(values, "csrf_token")) else None
 
 
+async def _clearing_officer(
+    request: Request[Any, Any, Any], platform: Platform, what: str
+) -> tuple[StaffSession, dict[str, list[str]]] | Response[Any]:
+    """The officer and form of a clearing post, or the page that refuses it (wrong environment,
+    signed out, a form that fails its checks, or an officer who may only read)."""
+    if environment_of(request) is not Environment.PRODUCTION:
+        return _not_here()
+    session = _session(request)
+    if session is None:
+        return _to_login(request)
+    form = await _checked_post(request, platform, session)
+    if form is None:
+        return _refused_form(session)
+    if not session.officer.can_clear:
+        return _message(
+            "Not allowed", f"Only a compliance officer clears {what}.", status=403, session=session
+        )
+    return session, form
+
+
 def _refused_form(session: StaffSession) -> Template:
     return _message(
         "Please try again",
@@ -420,18 +440,10 @@ async def clear_alert(
     alert_id: FromPath[str],
     environment: EnvironmentParam = Environment.PRODUCTION,
 ) -> Response[Any]:
-    if environment_of(request) is not Environment.PRODUCTION:
-        return _not_here()
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    form = await _checked_post(request, platform, session)
-    if form is None:
-        return _refused_form(session)
-    if not session.officer.can_clear:
-        return _message(
-            "Not allowed", "Only a compliance officer clears alerts.", status=403, session=session
-        )
+    cleared_by = await _clearing_officer(request, platform, "alerts")
+    if isinstance(cleared_by, Response):
+        return cleared_by
+    session, form = cleared_by
     try:
         _desk(platform, environment).clear_alert(
             alert_id,
@@ -459,18 +471,10 @@ async def clear_restriction(
     account_id: FromPath[str],
     environment: EnvironmentParam = Environment.PRODUCTION,
 ) -> Response[Any]:
-    if environment_of(request) is not Environment.PRODUCTION:
-        return _not_here()
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    form = await _checked_post(request, platform, session)
-    if form is None:
-        return _refused_form(session)
-    if not session.officer.can_clear:
-        return _message(
-            "Not allowed", "Only a compliance officer clears restrictions.", status=403, session=session
-        )
+    cleared_by = await _clearing_officer(request, platform, "restrictions")
+    if isinstance(cleared_by, Response):
+        return cleared_by
+    session, form = cleared_by
     try:
         _desk(platform, environment).clear_restriction(
             account_id,
