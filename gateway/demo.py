@@ -3,8 +3,6 @@ with apps whose private keys are written once to `var/demo/credentials.json` (mo
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import re
@@ -21,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 from joserfc import jwk, jws, jwt
 
+from gateway.auth import pkce
 from gateway.auth.dpop import PROOF_TYPE, access_token_hash
 from gateway.auth.passwords import hash_password
 from gateway.domain.clock import Clock
@@ -301,13 +300,12 @@ def delegated_token(
         raise RuntimeError(f"consent refused: {created.text}")
     consent_id = created.json()["id"]
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     pushed = oauth(
         "/oauth2/par",
         {
             "response_type": "code",
             "redirect_uri": DEMO_REDIRECT_URI,
-            "code_challenge": challenge,
+            "code_challenge": pkce.challenge_of(verifier),
             "code_challenge_method": "S256",
             "consent_id": consent_id,
             "state": secrets.token_urlsafe(12),

@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import secrets
 import signal
 import socket
@@ -23,7 +22,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from html import unescape
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -43,6 +41,7 @@ from gateway.storage.registry import SqlRegistryStore
 from partners.models import PartnerType, Plan
 from partners.service import Registry
 from tests.conftest import POSTGRES_URL, REDIS_URL, require_postgres
+from tests.delegation import hidden
 from tests.support import DPOP_CLIENTS, Holder, b64url, dpop_capable
 
 GATEWAY: Final = Path(sys.executable).parent / "gateway"
@@ -426,12 +425,6 @@ class Partner:
     def refresh(self, refresh_token: str) -> httpx.Response:
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         return self._post_form("/oauth2/token", form)
-
-
-def hidden(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert found, f"no hidden field {name}"
-    return unescape(found.group(1))
 
 
 @dataclass

@@ -19,7 +19,8 @@ from gateway.domain.environment import Environment
 from gateway.storage.database import Database
 from gateway.storage.tables import OrderRow
 from gateway.storage.trading import SqlTradingStore
-from tests.e2e.servers import BANK, CookieBrowser, Launch, Partner, RealServer, hidden, run_cli
+from tests.delegation import hidden
+from tests.e2e.servers import BANK, CookieBrowser, Launch, Partner, RealServer, run_cli
 from tests.trading import CN_MONEY_MARKET
 
 pytestmark = pytest.mark.slow

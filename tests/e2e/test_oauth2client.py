@@ -28,7 +28,8 @@ from requests_oauth2client.dpop import MissingDPoPNonce
 from gateway.demo import DEMO_REDIRECT_URI
 from gateway.domain.customers.data import load_demo_customers
 from gateway.domain.environment import Environment
-from tests.e2e.servers import BANK, CookieBrowser, RealServer, hidden
+from tests.delegation import hidden
+from tests.e2e.servers import BANK, CookieBrowser, RealServer
 from tests.support import segment
 
 pytestmark = pytest.mark.slow

@@ -50,7 +50,7 @@ from gateway.domain.trading.errors import (
     OrderRejectedError,
     OrderStateError,
 )
-from gateway.domain.trading.fees import FeeEstimate, estimate_fees
+from gateway.domain.trading.fees import FX_SPREAD_RATE, FeeEstimate, FxQuote, estimate_fees, fx_conversion
 from gateway.domain.trading.ledger import (
     EMPTY,
     HOUSE_FEES,
@@ -82,7 +82,6 @@ from gateway.domain.trading.ports import OrderQuery, Restriction, TradingSession
 from gateway.domain.trading.pretrade import Check, OrderFacts, PreTradeReport, run_checks
 from gateway.domain.trading.venue import Execution, Prices, Venue, collar
 
-FX_SPREAD: Final = Decimal("0.0010")  # the currency desk's spread on the converted amount
 UNIT_STEP: Final = Decimal("0.01")  # fund units are allotted to two decimals (DOMAIN.md)
 EVENT_LOOKBACK_SECONDS: Final = 86_400
 
@@ -147,19 +146,15 @@ class Preview:
     fees: FeeEstimate
     fx: FxPlan | None
     acknowledgement_token: str | None
+    acknowledged: frozenset[str]  # what the request's token acknowledged (verified once)
 
 
 @dataclass(frozen=True, slots=True)
 class FxPlan:
-    """Cash converted from the master account's home currency to pay for a buy, the spread itemised."""
+    """Cash the master account converts to pay for a buy (`fx_conversion`: rate less the spread)."""
 
     source_account: str
-    source: Currency
-    target: Currency
-    source_amount: Decimal  # taken from the account, spread included
-    spread_fee: Decimal  # in the source currency
-    target_amount: Decimal  # credited in the target currency
-    rate: Decimal
+    quote: FxQuote
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,9 +204,6 @@ class TradingService:
 
     def list(self, query: OrderQuery) -> Sequence[Order]:
         return self.store.list_orders(query)
-
-    def fills(self, actor: Actor, order_id: str) -> Sequence[Fill]:
-        return self.store.fills(self.get(actor, order_id).id)
 
     # -- preview and place ---------------------------------------------------------------------
 
@@ -443,6 +435,7 @@ class TradingService:
             fees=fees,
             fx=fx_plan if fx_plan is not None and max_cost > available_cash else None,
             acknowledgement_token=token,
+            acknowledged=acknowledged,
         )
 
     @staticmethod
@@ -499,16 +492,15 @@ class TradingService:
         base_balance = balances.get((source.id, cash(base)))
         base_available = base_balance.available if base_balance else ZERO
         rate = self.fx.fx_rate(base, currency, now)
-        convertible = (base_available * (1 - FX_SPREAD) * rate).quantize(CENT, ROUND_DOWN)
+        convertible = fx_conversion(Money(base_available, base), currency, rate).converted.amount
         shortfall = max(max_cost - available, ZERO)
         if shortfall == 0:
             return available + convertible, None
-        gross = (shortfall / rate).quantize(CENT, ROUND_UP)
-        while (gross * rate).quantize(CENT, ROUND_DOWN) < shortfall:  # rounding: one more cent of the base
-            gross += CENT
-        fee = (gross * FX_SPREAD).quantize(CENT, ROUND_UP)
-        target = (gross * rate).quantize(CENT, ROUND_DOWN)
-        return available + convertible, FxPlan(source.id, base, currency, gross + fee, fee, target, rate)
+        amount = (shortfall / (rate * (1 - FX_SPREAD_RATE))).quantize(CENT, ROUND_UP)
+        quote = fx_conversion(Money(amount, base), currency, rate)
+        while quote.converted.amount < shortfall:  # rounding: one more cent of the home currency
+            quote = fx_conversion(Money(quote.source.amount + CENT, base), currency, rate)
+        return available + convertible, FxPlan(source.id, quote)
 
     def _in_limit_currency(
         self, limit: OrderPlacementLimit | None, notional: Decimal, currency: Currency, now: datetime
@@ -598,7 +590,7 @@ class TradingService:
             updated_at=now,
             dealing_day=dealing_day,
             cooling_off_until=cooling_off_until,
-            acknowledged=tuple(sorted(self._acknowledged(actor, request, now))),
+            acknowledged=tuple(sorted(preview.acknowledged)),
         )
 
     def _accept(
@@ -762,11 +754,12 @@ class TradingService:
         return cancelled
 
     def _convert(self, session: TradingSession, order: Order, plan: FxPlan, now: datetime) -> None:
-        gross = plan.source_amount - plan.spread_fee
+        quote = plan.quote
+        target = cash(quote.converted.currency)
         postings = (
-            *transfer(plan.source_account, HOUSE_FX, cash(plan.source), gross),
-            *transfer(plan.source_account, HOUSE_FEES, cash(plan.source), plan.spread_fee),
-            *transfer(HOUSE_FX, order.account_id, cash(plan.target), plan.target_amount),
+            *transfer(plan.source_account, HOUSE_FX, cash(quote.source.currency), quote.source.amount),
+            *transfer(HOUSE_FX, order.account_id, target, quote.converted.amount),
+            *transfer(HOUSE_FX, HOUSE_FEES, target, quote.spread.amount.amount),
         )
         session.post(JournalEntry(_new_id("jrn"), EntryKind.FX, order.id, postings, now))
 

@@ -82,9 +82,9 @@ class FxOut(msgspec.Struct, frozen=True, kw_only=True):
     source_currency: str
     target_currency: str
     rate: str
-    source_amount: str
-    spread_fee: str
-    target_amount: str
+    source_amount: str  # taken from the master account, in the source currency
+    spread_fee: str  # in the target currency, kept from the converted amount
+    target_amount: str  # credited to the trading account
 
 
 class OrderPreviewOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -127,12 +127,12 @@ class OrderPreviewOut(msgspec.Struct, frozen=True, kw_only=True):
             fx=None
             if fx is None
             else FxOut(
-                source_currency=fx.source.value,
-                target_currency=fx.target.value,
-                rate=str(fx.rate),
-                source_amount=_money(fx.source_amount),
-                spread_fee=_money(fx.spread_fee),
-                target_amount=_money(fx.target_amount),
+                source_currency=fx.quote.source.currency.value,
+                target_currency=fx.quote.converted.currency.value,
+                rate=str(fx.quote.rate),
+                source_amount=_money(fx.quote.source.amount),
+                spread_fee=_money(fx.quote.spread.amount.amount),
+                target_amount=_money(fx.quote.converted.amount),
             ),
         )
 

@@ -23,11 +23,14 @@ from gateway.domain.trading.errors import (
     OrderRejectedError,
     OrderStateError,
 )
+from gateway.domain.trading.ledger import HOUSE_STREET, EntryKind, JournalEntry, transfer
 from gateway.domain.trading.models import Liquidity, OrderStatus
 from gateway.domain.trading.ports import OrderQuery
 from gateway.domain.trading.service import Actor
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.storage.tables import OutboxRow
+from gateway.storage.trading import LedgerInvariantError
 from tests.trading import (
     CN_EQUITY_FUND,
     CN_MONEY_MARKET,
@@ -291,17 +294,22 @@ def test_preview_shows_fees_fx_buying_power_and_a_concentration_warning(desk: De
     # 15 USD in the US account is short: the HKD of the master account covers the rest.
     fx = preview.fx
     assert fx is not None
-    assert (fx.source, fx.target) == (Currency.HKD, Currency.USD)
-    assert fx.target_amount >= preview.max_cost - Decimal("15.00")
-    assert fx.spread_fee == ((fx.source_amount - fx.spread_fee) * Decimal("0.001")).quantize(
-        Decimal("0.01"), rounding="ROUND_UP"
+    quote = fx.quote
+    assert (quote.source.currency, quote.converted.currency) == (Currency.HKD, Currency.USD)
+    assert quote.converted.amount >= preview.max_cost - Decimal("15.00")
+    gross = quote.source.amount * quote.rate
+    assert quote.spread.amount.amount == (gross * Decimal("0.001")).quantize(
+        Decimal("0.01"), rounding="ROUND_HALF_UP"
+    )
+    assert quote.converted.amount == (gross - quote.spread.amount.amount).quantize(
+        Decimal("0.01"), rounding="ROUND_DOWN"
     )
     hkd_before, _ = desk.cash(customer, "HKD", market="HK")
     order = desk.place(actor, instrument_id=US_STOCK, quantity=1).order
     assert order.status is OrderStatus.FILLED
-    assert desk.cash(customer, "HKD", market="HK")[0] == hkd_before - fx.source_amount
+    assert desk.cash(customer, "HKD", market="HK")[0] == hkd_before - quote.source.amount
     usd_total, _ = desk.cash(customer, "USD", market="US")
-    assert usd_total == Decimal("15.00") + fx.target_amount - order.filled_notional - order.fees
+    assert usd_total == Decimal("15.00") + quote.converted.amount - order.filled_notional - order.fees
     assert_ledger_balanced(desk)
     # 30 % of the portfolio in one position is flagged, not refused.
     big = desk.service.preview(actor, request(instrument_id=US_STOCK, quantity=30))
@@ -429,3 +437,30 @@ def test_suitability_per_jurisdiction_in_the_pre_trade_checks(
     (check,) = [c for c in preview.report.checks if c.rule == "PTC-08"]
     assert check.status == status, check
     assert reason in check.inputs["reasons"].split(",")
+
+
+def test_order_and_fill_events_go_to_the_outbox_with_the_order(desk: Desk) -> None:
+    order = desk.place(actor_for(desk.customer()), instrument_id=QUIET_STOCK, quantity=100).order
+    outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+    with desk.database.read() as conn:
+        rows = list(conn.execute(outbox.select().where(outbox.c.subject_id == order.id)))
+    assert sorted(row.type for row in rows) == ["fill.created", "order.accepted", "order.filled"]
+    assert {row.partner_id for row in rows} == {order.partner_id}
+
+
+def test_storage_refuses_a_posting_that_would_overdraw_a_customer_and_writes_nothing(desk: Desk) -> None:
+    customer = desk.customer()
+    account = customer.master_account.id
+    before = desk.cash(customer, "CNY")
+    overdraw = JournalEntry(
+        "jrn_test_overdraw",
+        EntryKind.TRADE,
+        None,
+        transfer(account, HOUSE_STREET, "cash:CNY", before[0] + Decimal("0.01")),
+        desk.clock.now(),
+    )
+    with pytest.raises(LedgerInvariantError), desk.store.session() as session:
+        session.post(overdraw)
+    assert desk.cash(customer, "CNY") == before
+    with desk.store.session() as session:
+        assert not session.has_entry("jrn_test_overdraw")
