@@ -17,14 +17,20 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server
 
 from gateway.apis import meta
+from gateway.apis.admin.lifecycle import PartnerLifecycleController
 from gateway.apis.admin.routes import AuditController, PartnersController
 from gateway.apis.admin.surveillance import SurveillanceController
+from gateway.apis.admin.usage import UsageAdminController
 from gateway.apis.v1.advisory.routes import AdvisoryController
+from gateway.apis.v1.apps.routes import AppKeysController, PartnerReviewController
 from gateway.apis.v1.compliance.routes import ComplianceController
 from gateway.apis.v1.consents.routes import ConsentsController
 from gateway.apis.v1.customers.routes import CustomerDataController
 from gateway.apis.v1.market.routes import MarketController
 from gateway.apis.v1.orders.routes import OrdersController
+from gateway.apis.v1.points.routes import PointsController
+from gateway.apis.v1.usage.routes import UsageController
+from gateway.apis.v1.webhooks.routes import WebhooksController
 from gateway.auth import routes as oauth_routes
 from gateway.auth.client_auth import ClientAssertionVerifier
 from gateway.auth.delegation import Delegation, refresh_tokens_die_with_consent
@@ -47,6 +53,7 @@ from gateway.domain.consent.service import ConsentService
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import Catalogue
 from gateway.domain.market.prices import PriceFeed
+from gateway.domain.points.service import PointsService
 from gateway.domain.scopes import PARTNER_OWN, STAFF
 from gateway.domain.trading.acknowledgements import AcknowledgementSigner
 from gateway.domain.trading.service import TradingService
@@ -58,6 +65,13 @@ from gateway.edge.consent_gate import ConsentEpoch, ConsentGate, MemoryEpoch, Re
 from gateway.edge.entry import Gateway
 from gateway.edge.faults import FaultPoints
 from gateway.edge.idempotency import IdempotencyMiddleware, IdempotencyPurger
+from gateway.edge.metering import UsageMeter, UsageMiddleware
+from gateway.edge.quotas import (
+    BusinessQuotas,
+    MemoryPilotCustomers,
+    PilotCustomerMiddleware,
+    RedisPilotCustomers,
+)
 from gateway.edge.rate_limits import LoginThrottle, RateLimiter, RateLimitMiddleware
 from gateway.edge.strict_body import decode_strictly
 from gateway.problems import EXCEPTION_HANDLERS
@@ -70,13 +84,19 @@ from gateway.storage.customers import SqlCustomerStore
 from gateway.storage.database import Database
 from gateway.storage.grants import SqlGrantStore
 from gateway.storage.idempotency import SqlIdempotencyStore
+from gateway.storage.points import SqlPointsStore
 from gateway.storage.registry import SqlRegistryStore
 from gateway.storage.revocations import SqlRevocations
 from gateway.storage.trading import SqlTradingStore
+from gateway.storage.usage import SqlPlacedOrders, SqlUsageCounters
 from gateway.web import consent_screen, dashboard
 from gateway.web import login as login_pages
+from gateway.web import partner_review as partner_review_pages
+from gateway.web import portal as portal_pages
 from gateway.web import supervisor as supervisor_pages
 from gateway.web.pages import static_files, template_config
+from gateway.webhooks.sender import HttpSender
+from gateway.webhooks.worker import DeliveryWorker, webhook_service
 from openapi.spec import strict_openapi
 from partners.service import Registry
 
@@ -150,6 +170,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             max_lifetime_seconds=settings.client_assertion_max_age_seconds,
             client_id_prefix=env.client_id_prefix,
         )
+        trading = TradingService(
+            store=SqlTradingStore(database),
+            customers=customers,
+            catalogue=catalogue,
+            prices=prices,
+            fx=prices,
+            venue=InProcessVenue(prices),
+            clock=clock,
+            signer=AcknowledgementSigner(secret_file(settings.keys_dir / env.value / "acknowledgements.key")),
+        )
         environments[env] = EnvironmentServices(
             environment=env,
             issuer=issuer,
@@ -171,18 +201,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             consents=consents,
             customers=customers,
             login=CustomerLogin(customers, clock),
-            trading=TradingService(
-                store=SqlTradingStore(database),
-                customers=customers,
-                catalogue=catalogue,
-                prices=prices,
-                fx=prices,
-                venue=InProcessVenue(prices),
-                clock=clock,
-                signer=AcknowledgementSigner(
-                    secret_file(settings.keys_dir / env.value / "acknowledgements.key")
-                ),
+            trading=trading,
+            points=PointsService(
+                store=SqlPointsStore(database), trading=trading, catalogue=catalogue, clock=clock
             ),
+            webhooks=webhook_service(settings, env, database, clock),
+            usage=UsageMeter(SqlUsageCounters(database)),
         )
         auth[env] = EnvironmentAuth(tokens, revocations, dpop, gate, nonces)
     limiter = RateLimiter(_limits_storage(settings), settings.namespace)
@@ -196,14 +220,36 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         faults=FaultPoints(settings.crash_at),
         environments=environments,
         login_throttle=LoginThrottle(limiter),
+        # Business quotas and pilot caps share the rate limiter's storage (ADR 0012).
+        quotas=BusinessQuotas(
+            limiter.storage,
+            settings.namespace,
+            clock=clock,
+            fx=prices,
+            customers=RedisPilotCustomers(sync_redis) if sync_redis else MemoryPilotCustomers(),
+            placed={env: SqlPlacedOrders(database) for env, database in databases.items()},
+        ),
     )
     purger = IdempotencyPurger([s.idempotency for s in environments.values()], clock)
+    webhook_sender = HttpSender(timeout_seconds=settings.webhook_timeout_seconds)
+    webhook_worker = DeliveryWorker([s.webhooks for s in environments.values()], webhook_sender)
+    usage_every = timedelta(seconds=settings.usage_flush_seconds)
     jobs = [
         PeriodicTask("purge idempotency keys", purger.purge, timedelta(hours=1)),
+        *(
+            PeriodicTask(f"flush usage ({env.value})", services.usage.flush, usage_every)
+            for env, services in environments.items()
+        ),
         # Allot subscriptions and pay redemptions once their NAV is out; every worker may try, the
         # trading lock lets one at a time through and a dealt order is no longer due.
         *(
             PeriodicTask(f"deal funds ({env.value})", services.trading.deal_funds, timedelta(minutes=1))
+            for env, services in environments.items()
+        ),
+        # Points conversions follow the clock and their fund orders (ADR 0009); idempotent, under
+        # the trading lock, so every worker may run it.
+        *(
+            PeriodicTask(f"advance conversions ({env.value})", services.points.advance, timedelta(minutes=1))
             for env, services in environments.items()
         ),
         # Calls are refused at expiry already; the sweep writes `expired` into the consent ledger.
@@ -214,9 +260,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             for env, services in environments.items()
         ),
     ]
+    if settings.webhooks_embedded:
+        # A deployment with a separate `gateway worker` sets WEBHOOKS_EMBEDDED=0 (ADR 0010).
+        jobs.append(PeriodicTask("deliver webhooks", webhook_worker.run_once, timedelta(seconds=2)))
 
     async def start() -> None:
-        for job in jobs:
+        for job in jobs if settings.background_jobs else ():
             job.start()
 
     async def close() -> None:
@@ -224,6 +273,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             await job.stop()
         for services in environments.values():
             services.audit.flush()
+            services.usage.flush()
+        webhook_sender.close()
         bridge: Any = getattr(limiter.storage, "bridge", None)
         if bridge is not None:
             await bridge.storage.aclose()
@@ -242,13 +293,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             MarketController,
             CustomerDataController,
             OrdersController,
+            PointsController,
+            UsageController,
+            WebhooksController,
             PartnersController,
+            PartnerLifecycleController,
+            AppKeysController,
+            PartnerReviewController,
             AuditController,
             SurveillanceController,
+            UsageAdminController,
             *login_pages.ROUTES,
             *consent_screen.ROUTES,
             *dashboard.ROUTES,
             *supervisor_pages.ROUTES,
+            *partner_review_pages.ROUTES,
+            *portal_pages.ROUTES,
             static_files(),
         ],
         template_config=template_config(),
@@ -259,7 +319,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         },
         middleware=[
             DefineMiddleware(AuthenticationMiddleware, environments=auth, clients=clients),
+            # Between authentication and the rate limit: it sees the app and the limiter's 429s.
+            DefineMiddleware(
+                UsageMiddleware, meters={e: s.usage for e, s in environments.items()}, clock=clock
+            ),
             DefineMiddleware(RateLimitMiddleware, limiter=limiter),
+            DefineMiddleware(PilotCustomerMiddleware, quotas=platform.quotas),
             DefineMiddleware(
                 AuditMiddleware, trails={e: s.audit for e, s in environments.items()}, clock=clock
             ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import socket
@@ -32,8 +33,9 @@ from gateway.settings import Settings, SettingsError
 from gateway.storage.audit import SqlAuditLog
 from gateway.storage.database import Database
 from gateway.storage.migrate import prepare
+from gateway.storage.points import seed_demo_valuations
 from gateway.storage.registry import SqlRegistryStore
-from partners.models import PartnerStatus, PartnerType
+from partners.models import PartnerType
 from partners.service import Registry
 
 if TYPE_CHECKING:
@@ -68,7 +70,8 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
     credentials_file = settings.demo_dir / "credentials.json"
-    credentials = seed_demo(_registry(settings), credentials_file)
+    registry = _registry(settings)
+    credentials = seed_demo(registry, credentials_file)
     for item in credentials:
         print(f"{item['environment']:<10} {item['client_id']:<32} {item['partner']} ({item['type']})")
     print(f"credentials (private keys, mode 0600): {credentials_file}")
@@ -76,6 +79,12 @@ def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
     databases = [Database(settings.database(environment)) for environment in Environment]
     try:
         logins = seed_customers(databases, customers_file, SystemClock())
+        # Each lifestyle platform prices its points (100 = 1.00 CNY) so the tour can convert them.
+        shops = {i["partner"] for i in credentials if i["type"] == PartnerType.LIFESTYLE_PLATFORM.value}
+        shop_ids = sorted(p.id for name in shops if (p := registry.store.find_partner_by_name(name)))
+        for database in databases:
+            for valuation in seed_demo_valuations(database, shop_ids, SystemClock()):
+                print(f"valuation  {valuation.id} {valuation.points} points = {valuation.amount} CNY")
     finally:
         for database in databases:
             database.dispose()
@@ -125,6 +134,35 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         return 0 if server.started else 1
     Multiprocess(config, sockets=[_tcp_listener(config)]).run()
     return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Deliver webhooks from both environments' outboxes until SIGTERM/SIGINT (or one pass: --once)."""
+    import signal
+    import threading
+
+    from gateway.webhooks.sender import HttpSender
+    from gateway.webhooks.worker import DeliveryWorker, webhook_service
+
+    clock = SystemClock()
+    databases = {environment: Database(settings.database(environment)) for environment in Environment}
+    sender = HttpSender(timeout_seconds=settings.webhook_timeout_seconds)
+    services = [webhook_service(settings, env, database, clock) for env, database in databases.items()]
+    worker = DeliveryWorker(services, sender)
+    try:
+        if args.once:
+            print(f"webhooks: {worker.run_once()} attempt(s)")
+            return 0
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        print(f"webhook worker {worker.name} running; SIGTERM or Ctrl-C stops it")
+        worker.run(stop, every_seconds=args.interval)
+        return 0
+    finally:
+        sender.close()
+        for database in databases.values():
+            database.dispose()
 
 
 def _tcp_listener(config: uvicorn.Config) -> socket.socket:
@@ -217,8 +255,9 @@ def cmd_partners_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_partners_status(settings: Settings, args: argparse.Namespace) -> int:
-    status = PartnerStatus.SUSPENDED if args.command == "suspend" else PartnerStatus.ACTIVE
-    partner = _registry(settings).set_partner_status(args.partner_id, status)
+    lifecycle = _registry(settings).lifecycle
+    change = lifecycle.suspend if args.command == "suspend" else lifecycle.reactivate
+    partner = change(args.partner_id, actor=f"cli:{getpass.getuser()}", reason=args.reason)
     print(f"{partner.id} is {partner.status.value}")
     return 0
 
@@ -275,9 +314,19 @@ def cmd_demo_token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo_consent(settings: Settings, args: argparse.Namespace) -> int:
-    """The demo bank asks a demo customer for consent, the customer approves, the bank gets tokens."""
+    """A demo app asks a demo customer for consent, the customer approves, the app gets tokens."""
     credentials = json.loads((settings.demo_dir / "credentials.json").read_text())
-    item = next(c for c in credentials if c["environment"] == "production" and "Bank" in c["partner"])
+    item = next(
+        (
+            c
+            for c in credentials
+            if c["environment"] == "production" and args.partner.lower() in c["partner"].lower()
+        ),
+        None,
+    )
+    if item is None:
+        print(f"no demo app for {args.partner!r} in production", file=sys.stderr)
+        return 2
     logins = json.loads((settings.demo_dir / "customers.json").read_text())
     customer = next((c for c in logins if c["username"] == args.customer), None)
     if customer is None:
@@ -324,6 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("seed", help="plans and demo partners; writes var/demo/credentials.json").set_defaults(
         func=cmd_seed
     )
+    worker = sub.add_parser("worker", help="deliver webhooks from the outbox (both environments)")
+    worker.add_argument("--once", action="store_true", help="one pass, then exit")
+    worker.add_argument("--interval", type=float, default=1.0, help="seconds between idle passes")
+    worker.set_defaults(func=cmd_worker)
     spec = sub.add_parser("openapi", help="write openapi/v1.json (or --check for drift)")
     spec.add_argument("--output")
     spec.add_argument("--check", action="store_true")
@@ -352,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("suspend", "reactivate"):
         status = partners.add_parser(name)
         status.add_argument("partner_id")
+        status.add_argument("--reason", required=True, help="why (kept in the partner's lifecycle history)")
         status.set_defaults(func=cmd_partners_status)
     app = partners.add_parser("add-app", help="register an OAuth client for a partner")
     app.add_argument("partner_id")
@@ -372,9 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.set_defaults(func=cmd_demo_token)
     consent = demo.add_parser(
-        "consent", help="run the delegated flow for a demo customer; prints the bank's access token"
+        "consent", help="run the delegated flow for a demo customer; prints the app's access token"
     )
     consent.add_argument("--customer", default="zhang.min")
+    consent.add_argument("--partner", default="bank", help="the demo app that asks (bank, shopmall)")
     consent.add_argument("--permissions", default="orders:read,orders:write,accounts:read,holdings:read")
     consent.add_argument("--limit", action="append", default=[], help="a consent limit as JSON (repeatable)")
     consent.set_defaults(func=cmd_demo_consent)

@@ -21,6 +21,7 @@ from gateway.domain.errors import (
     RuleViolationError,
 )
 from gateway.domain.trading.errors import AccountRestrictedError, OrderLimitExceededError
+from partners.webhooks.errors import WebhookUrlError
 
 log = logging.getLogger("gateway.problems")
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
@@ -80,11 +81,23 @@ PROBLEM_TYPES: Final[dict[str, ProblemType]] = {
     "idempotency-key-reused": ProblemType(
         422, "Idempotency-Key reused", "The Idempotency-Key was first used with a different request."
     ),
+    "unsafe-webhook-url": ProblemType(
+        422,
+        "Webhook URL refused",
+        "The endpoint could reach a private, loopback or metadata address, or breaks a URL rule; "
+        "`context.field` and `context.rule` name it.",
+    ),
     "rule-violation": ProblemType(
         422, "Rule violation", "A business rule refused the request; see `context`."
     ),
     "rate-limited": ProblemType(
         429, "Too many requests", "The plan's rate limit is exhausted; see Retry-After."
+    ),
+    "quota-exceeded": ProblemType(
+        429,
+        "Quota exceeded",
+        "A business quota of the plan or a pilot cap is used up; `context.quota` names it and "
+        "Retry-After says when it refills (403 for the pilot's customer cap, which does not refill).",
     ),
     "internal-error": ProblemType(
         500, "Internal error", "Something failed on our side; quote the request_id."
@@ -92,6 +105,7 @@ PROBLEM_TYPES: Final[dict[str, ProblemType]] = {
     "unavailable": ProblemType(503, "Service unavailable", "A dependency is unavailable; retry later."),
 }
 DOMAIN_PROBLEMS: Final[dict[type[DomainError], str]] = {
+    WebhookUrlError: "unsafe-webhook-url",
     OrderLimitExceededError: "limit-exceeded",
     AccountRestrictedError: "account-restricted",
     ForbiddenError: "forbidden",
@@ -104,6 +118,7 @@ HTTP_PROBLEMS: Final[dict[str, str]] = {
     "IdempotencyKeyReusedError": "idempotency-key-reused",
     "IdempotencyConflictError": "idempotency-in-progress",
     "IdempotencyContentionError": "idempotency-in-progress",
+    "QuotaExceededError": "quota-exceeded",
 }
 STATUS_PROBLEMS: Final[dict[int, str]] = {
     400: "bad-request",

@@ -17,17 +17,21 @@ from gateway.domain.consent.service import ConsentService
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import Catalogue
 from gateway.domain.market.prices import PriceFeed
+from gateway.domain.points.service import PointsService
 from gateway.domain.trading.service import TradingService
 from gateway.edge.audit import AuditTrail
 from gateway.edge.authentication import ClientCache
 from gateway.edge.faults import FaultPoints
+from gateway.edge.metering import UsageMeter
 from gateway.edge.principal import Principal
+from gateway.edge.quotas import BusinessQuotas
 from gateway.edge.rate_limits import LoginThrottle
 from gateway.settings import Settings
 from gateway.storage.customers import SqlCustomerStore
 from gateway.storage.database import Database
 from gateway.storage.idempotency import SqlIdempotencyStore
 from partners.service import Registry
+from partners.webhooks.service import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,9 @@ class EnvironmentServices:
     customers: SqlCustomerStore
     login: CustomerLogin
     trading: TradingService
+    points: PointsService
+    webhooks: WebhookService
+    usage: UsageMeter
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,7 @@ class Platform:
     faults: FaultPoints
     environments: dict[Environment, EnvironmentServices]
     login_throttle: LoginThrottle
+    quotas: BusinessQuotas
 
 
 def provide_platform(request: Request[Any, Any, Any]) -> Platform:

@@ -68,6 +68,17 @@ class Settings:
     idempotency_lease_seconds: int = 30
     # Test hook (tests/e2e): the worker SIGKILLs itself at these named points, e.g. "order_committed".
     crash_at: frozenset[str] = frozenset()
+    # Never read from the environment: in-process test apps live for a second and run the jobs by
+    # hand; a job started by each of them would race the test's own assertions on shared databases.
+    background_jobs: bool = True
+    # Usage metering (ADR 0012): each worker adds its buffered counts to the database this often.
+    usage_flush_seconds: int = 5
+    # Webhooks (ADR 0010): the server delivers them itself unless a separate `gateway worker` does
+    # (WEBHOOKS_EMBEDDED=0); environments whose endpoints may be http and loopback (local receivers).
+    webhooks_embedded: bool = True
+    webhook_max_attempts: int = 8
+    webhook_timeout_seconds: int = 5
+    webhook_loopback_environments: frozenset[str] = frozenset({"sandbox"})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -120,6 +131,13 @@ class Settings:
             dpop_nonce_required=text("DPOP_NONCE_REQUIRED", "0") == "1",
             idempotency_lease_seconds=number("IDEMPOTENCY_LEASE_SECONDS", defaults.idempotency_lease_seconds),
             crash_at=frozenset(p for p in text("GATEWAY_CRASH_AT", "").split(",") if p),
+            usage_flush_seconds=number("USAGE_FLUSH_SECONDS", defaults.usage_flush_seconds),
+            webhooks_embedded=text("WEBHOOKS_EMBEDDED", "1") != "0",
+            webhook_max_attempts=number("WEBHOOK_MAX_ATTEMPTS", defaults.webhook_max_attempts),
+            webhook_timeout_seconds=number("WEBHOOK_TIMEOUT_SECONDS", defaults.webhook_timeout_seconds),
+            webhook_loopback_environments=frozenset(
+                e for e in text("WEBHOOK_LOOPBACK_ENVIRONMENTS", "sandbox").split(",") if e
+            ),
         )
         settings.validate()
         return settings
@@ -138,6 +156,14 @@ class Settings:
             raise SettingsError("IDEMPOTENCY_LEASE_SECONDS must be between 1 and 300")
         if self.workers < 1:
             raise SettingsError("GATEWAY_WORKERS must be at least 1")
+        if not 1 <= self.usage_flush_seconds <= 300:
+            raise SettingsError("USAGE_FLUSH_SECONDS must be between 1 and 300")
+        if not 1 <= self.webhook_max_attempts <= 20:
+            raise SettingsError("WEBHOOK_MAX_ATTEMPTS must be between 1 and 20")
+        if not 1 <= self.webhook_timeout_seconds <= 30:
+            raise SettingsError("WEBHOOK_TIMEOUT_SECONDS must be between 1 and 30")
+        if not self.webhook_loopback_environments <= {e.value for e in Environment}:
+            raise SettingsError("WEBHOOK_LOOPBACK_ENVIRONMENTS names only sandbox and production")
         if self.workers > 1 and self.redis_url is None:
             raise SettingsError(
                 "in-memory rate limits and replay caches are per process: set REDIS_URL "

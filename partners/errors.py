@@ -17,3 +17,23 @@ class DuplicatePartnerError(ConflictError):
 
 class InvalidAppError(RuleViolationError):
     """The app's scopes, environment or keys break a registry rule."""
+
+
+class IllegalTransitionError(ConflictError):
+    """The partner's stage does not allow this move (partners/lifecycle.py has the rule table)."""
+
+
+class LifecycleConflictError(ConflictError):
+    """The partner is in that status already, or changed while this request was on its way."""
+
+
+class InvalidLifecycleRequestError(RuleViolationError):
+    """A lifecycle request without a proper reason, actor or pilot caps."""
+
+
+class KeyNotFoundError(NotFoundError):
+    """The app holds no key with this kid."""
+
+
+class AppNotFoundError(NotFoundError):
+    """No such app."""

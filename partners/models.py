@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
@@ -23,6 +24,26 @@ class PartnerStatus(StrEnum):
     SUSPENDED = "suspended"
 
 
+class PartnerStage(StrEnum):
+    """Where a partner stands on the road to production (partners/lifecycle.py has the rule table)."""
+
+    APPLICATION = "application"
+    SANDBOX = "sandbox"
+    REVIEW = "review"
+    PILOT = "pilot"
+    PRODUCTION = "production"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PilotCaps:
+    """Limits staff put on a partner in pilot; helper D's edge enforces them per day."""
+
+    customers: int  # distinct customers the partner may serve
+    daily_notional: Decimal  # order notional per day, in `currency`
+    currency: str = "CNY"
+    daily_points: int  # points converted per day
+
+
 class AppStatus(StrEnum):
     ACTIVE = "active"
     DISABLED = "disabled"
@@ -40,6 +61,7 @@ ALLOWED_SCOPES: Final[dict[PartnerType, frozenset[Scope]]] = {
             Scope.WEBHOOKS_MANAGE,
             Scope.REPORTS_READ,
             Scope.CONSENTS_MANAGE,
+            Scope.PARTNER_MANAGE,
         }
     ),
     PartnerType.LIFESTYLE_PLATFORM: frozenset(
@@ -50,6 +72,7 @@ ALLOWED_SCOPES: Final[dict[PartnerType, frozenset[Scope]]] = {
             Scope.WEBHOOKS_MANAGE,
             Scope.REPORTS_READ,
             Scope.CONSENTS_MANAGE,
+            Scope.PARTNER_MANAGE,
         }
     ),
     PartnerType.DEVELOPER: frozenset(
@@ -61,10 +84,11 @@ ALLOWED_SCOPES: Final[dict[PartnerType, frozenset[Scope]]] = {
             Scope.COMPLIANCE_SCREENING,
             Scope.WEBHOOKS_MANAGE,
             Scope.CONSENTS_MANAGE,
+            Scope.PARTNER_MANAGE,
         }
     ),
     PartnerType.SERVICE_PROVIDER: frozenset(
-        {Scope.MARKET_READ, Scope.FUNDS_READ, Scope.WEBHOOKS_MANAGE, Scope.REPORTS_READ}
+        {Scope.MARKET_READ, Scope.FUNDS_READ, Scope.WEBHOOKS_MANAGE, Scope.REPORTS_READ, Scope.PARTNER_MANAGE}
     ),
 }
 # Which customer-delegated scopes an app of each kind may ask customers for (authorization code flow).
@@ -77,17 +101,37 @@ DELEGATED_SCOPES: Final[dict[PartnerType, frozenset[Scope]]] = {
     PartnerType.DEVELOPER: frozenset(CUSTOMER_DELEGATED),  # sandbox only, synthetic personas
     PartnerType.SERVICE_PROVIDER: frozenset(),
 }
+# Which environments a partner may hold (and use) apps in, by stage (partners/lifecycle.py, ADR 0011).
+STAGE_ENVIRONMENTS: Final[dict[PartnerStage, frozenset[Environment]]] = {
+    PartnerStage.APPLICATION: frozenset(),
+    PartnerStage.SANDBOX: frozenset({Environment.SANDBOX}),
+    PartnerStage.REVIEW: frozenset({Environment.SANDBOX}),
+    PartnerStage.PILOT: frozenset({Environment.SANDBOX, Environment.PRODUCTION}),
+    PartnerStage.PRODUCTION: frozenset({Environment.SANDBOX, Environment.PRODUCTION}),
+}
 # Developers build against the sandbox; production needs the lifecycle review (a later issue).
 SANDBOX_ONLY: Final = frozenset({PartnerType.DEVELOPER})
 REGIONS: Final = frozenset({"CN", "HK", "EU", "US", "SG", "GB"})
+
+
+# Business quotas of a plan that names none (and the database default for existing rows): the
+# starter plan's (partners/service.py DEFAULT_PLANS; ADR 0012).
+DEFAULT_ORDERS_PER_MINUTE: Final = 600
+DEFAULT_NOTIONAL_PER_DAY: Final = Decimal("10000000.00")  # CNY
+DEFAULT_POINTS_PER_DAY: Final = 5_000_000
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     id: str
     name: str
-    rate_limits: tuple[str, ...]
+    rate_limits: tuple[str, ...]  # request rates, enforced by gateway/edge/rate_limits.py
     description: str = ""
+    # Business quotas per app (gateway/edge/quotas.py): orders placed per minute (moving window),
+    # order notional per UTC day in CNY, points converted per UTC day.
+    orders_per_minute: int = DEFAULT_ORDERS_PER_MINUTE
+    notional_per_day: Decimal = DEFAULT_NOTIONAL_PER_DAY
+    points_per_day: int = DEFAULT_POINTS_PER_DAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +143,8 @@ class Partner:
     status: PartnerStatus
     operator: bool
     created_at: datetime
+    stage: PartnerStage = PartnerStage.PRODUCTION
+    pilot_caps: PilotCaps | None = None  # None unless staff set them
 
     def allowed_scopes(self) -> frozenset[Scope]:
         return STAFF if self.operator else ALLOWED_SCOPES[self.type] | DELEGATED_SCOPES[self.type]
@@ -128,4 +174,11 @@ class Client:
 
     @property
     def active(self) -> bool:
-        return self.app.status is AppStatus.ACTIVE and self.partner.status is PartnerStatus.ACTIVE
+        """Usable at the token endpoint and the resource server: app and partner active, and the
+        partner's stage opens the app's environment (a partner sent back from pilot to review loses
+        its production apps at once, without touching them)."""
+        return (
+            self.app.status is AppStatus.ACTIVE
+            and self.partner.status is PartnerStatus.ACTIVE
+            and self.app.environment in STAGE_ENVIRONMENTS[self.partner.stage]
+        )

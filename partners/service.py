@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from decimal import Decimal
+from typing import Any, Final, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from gateway.domain.clock import Clock
@@ -14,13 +15,23 @@ from gateway.domain.environment import Environment
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from partners.errors import DuplicatePartnerError, InvalidAppError, PartnerNotFoundError, PlanNotFoundError
+from partners.errors import (
+    AppNotFoundError,
+    DuplicatePartnerError,
+    InvalidAppError,
+    KeyNotFoundError,
+    PartnerNotFoundError,
+    PlanNotFoundError,
+)
+from partners.lifecycle import SELF_SERVICE, Lifecycle, LifecycleStore, check_actor, creation_event
 from partners.models import (
     REGIONS,
     SANDBOX_ONLY,
+    STAGE_ENVIRONMENTS,
     App,
     AppStatus,
     Partner,
+    PartnerStage,
     PartnerStatus,
     PartnerType,
     Plan,
@@ -35,12 +46,25 @@ LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_REDIRECT_URIS: Final = 10
 MAX_REDIRECT_URI_LENGTH: Final = 500
 
+# Request rates and business quotas (orders/minute, notional CNY/day, points/day; ADR 0012).
 DEFAULT_PLANS: Final = (
-    Plan("sandbox", "Sandbox", ("20/second", "10000/day"), "Free, synthetic data only"),
-    Plan("starter", "Starter", ("50/second", "200000/day"), "Small partners and pilots"),
-    Plan("growth", "Growth", ("200/second", "2000000/day"), "Partners in production"),
-    Plan("enterprise", "Enterprise", ("5000/second", "50000000/day"), "Institutions at scale"),
-)
+    Plan(
+        "sandbox", "Sandbox", ("20/second", "10000/day"), "Free, synthetic data only",
+        orders_per_minute=120, notional_per_day=Decimal("1000000.00"), points_per_day=1_000_000,
+    ),
+    Plan(
+        "starter", "Starter", ("50/second", "200000/day"), "Small partners and pilots",
+        orders_per_minute=600, notional_per_day=Decimal("10000000.00"), points_per_day=5_000_000,
+    ),
+    Plan(
+        "growth", "Growth", ("200/second", "2000000/day"), "Partners in production",
+        orders_per_minute=6_000, notional_per_day=Decimal("100000000.00"), points_per_day=50_000_000,
+    ),
+    Plan(
+        "enterprise", "Enterprise", ("5000/second", "50000000/day"), "Institutions at scale",
+        orders_per_minute=120_000, notional_per_day=Decimal("1000000000.00"), points_per_day=1_000_000_000,
+    ),
+)  # fmt: skip
 
 
 def new_id(prefix: str) -> str:
@@ -119,6 +143,39 @@ def _rsa_bits(modulus: object) -> int:
     return int.from_bytes(raw, "big").bit_length()
 
 
+MAX_APP_KEYS: Final = 10
+
+
+@runtime_checkable
+class AppKeyStore(Protocol):
+    def change_app_jwks(
+        self, client_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> App | None:
+        """Apply `change` to the app's JWK Set under the write lock; None if there is no such app."""
+        ...
+
+
+def with_key_added(jwks: Mapping[str, Any], jwk: Mapping[str, Any]) -> dict[str, Any]:
+    """The app's key set plus `jwk`, validated as a whole (public only, unique kid, accepted type)."""
+    keys = [*jwks.get("keys", []), dict(jwk)]
+    if len(keys) > MAX_APP_KEYS:
+        raise InvalidAppError(f"an app holds at most {MAX_APP_KEYS} keys; remove one first", field="jwks")
+    return validate_public_jwks({"keys": keys})
+
+
+def with_key_removed(jwks: Mapping[str, Any], kid: str) -> dict[str, Any]:
+    """The app's key set without `kid`; never the last key (the app could not authenticate again)."""
+    keys = list(jwks.get("keys", []))
+    remaining = [key for key in keys if key.get("kid") != kid]
+    if len(remaining) == len(keys):
+        raise KeyNotFoundError("the app holds no key with this kid", kid=kid)
+    if not remaining:
+        raise InvalidAppError(
+            "the last key of an app cannot be removed; add its successor first", field="kid"
+        )
+    return {"keys": remaining}
+
+
 @dataclass(frozen=True, slots=True)
 class Registry:
     store: RegistryStore
@@ -128,7 +185,28 @@ class Registry:
         for plan in DEFAULT_PLANS:
             self.store.upsert_plan(plan)
 
-    def create_partner(self, *, name: str, type: PartnerType, region: str, operator: bool = False) -> Partner:
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """Stage moves, suspension and pilot caps (needs a store that keeps the lifecycle history)."""
+        if not isinstance(self.store, LifecycleStore):
+            raise TypeError("this registry store keeps no lifecycle history")
+        return Lifecycle(self.store, self.clock)
+
+    def create_partner(
+        self,
+        *,
+        name: str,
+        type: PartnerType,
+        region: str,
+        operator: bool = False,
+        stage: PartnerStage = PartnerStage.PRODUCTION,
+        actor: str | None = None,
+    ) -> Partner:
+        """Register a partner in `stage`, recorded as its first lifecycle event.
+
+        The default stage, production, is for trusted provisioning (CLI, seed, operator partners);
+        the staff API passes `application`, the developer portal `sandbox` (actor `self-service`).
+        """
         name = name.strip()
         if not 2 <= len(name) <= 200:
             raise InvalidAppError("name must be 2 to 200 characters", field="name")
@@ -144,8 +222,14 @@ class Registry:
             status=PartnerStatus.ACTIVE,
             operator=operator,
             created_at=self.clock.now(),
+            stage=stage,
         )
-        self.store.add_partner(partner)
+        if isinstance(self.store, LifecycleStore):
+            default_actor = SELF_SERVICE if stage is PartnerStage.SANDBOX else "system"
+            event = creation_event(partner, actor=check_actor(actor or default_actor), event_id=new_id("ple"))
+            self.store.add_partner_with_event(partner, event)
+        else:
+            self.store.add_partner(partner)
         return partner
 
     def partner(self, partner_id: str) -> Partner:
@@ -153,11 +237,6 @@ class Registry:
         if partner is None:
             raise PartnerNotFoundError("partner not found", partner_id=partner_id)
         return partner
-
-    def set_partner_status(self, partner_id: str, status: PartnerStatus) -> Partner:
-        self.partner(partner_id)
-        self.store.set_partner_status(partner_id, status)
-        return self.partner(partner_id)
 
     def create_app(
         self,
@@ -181,6 +260,12 @@ class Registry:
                 field="scopes",
                 refused=sorted(requested - allowed),
             )
+        if environment not in STAGE_ENVIRONMENTS[partner.stage]:
+            raise InvalidAppError(
+                f"a partner in the {partner.stage.value} stage gets no {environment.value} apps",
+                field="environment",
+                stage=partner.stage.value,
+            )
         if environment is Environment.PRODUCTION and partner.type in SANDBOX_ONLY:
             raise InvalidAppError(
                 "developer partners get sandbox apps until they graduate", field="environment"
@@ -201,4 +286,25 @@ class Registry:
             redirect_uris=validate_redirect_uris(redirect_uris, environment),
         )
         self.store.add_app(app)
+        return app
+
+    def app_keys(self, client_id: str) -> dict[str, Any]:
+        """The app's public JWK Set (private_key_jwt keys)."""
+        client = self.store.get_client(client_id)
+        if client is None:
+            raise AppNotFoundError("no such app", client_id=client_id)
+        return client.app.jwks
+
+    def add_app_key(self, client_id: str, jwk: Mapping[str, Any]) -> App:
+        return self._change_keys(client_id, lambda jwks: with_key_added(jwks, jwk))
+
+    def remove_app_key(self, client_id: str, kid: str) -> App:
+        return self._change_keys(client_id, lambda jwks: with_key_removed(jwks, kid))
+
+    def _change_keys(self, client_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> App:
+        if not isinstance(self.store, AppKeyStore):
+            raise TypeError("this registry store cannot change app keys")
+        app = self.store.change_app_jwks(client_id, change)
+        if app is None:
+            raise AppNotFoundError("no such app", client_id=client_id)
         return app

@@ -56,10 +56,14 @@ def backend_settings(
         require_postgres()
         prefix = f"t{secrets.token_hex(4)}_"
         settings = Settings(
-            base_url=BASE_URL, var_dir=var_dir, database_url=POSTGRES_URL, database_schema_prefix=prefix
+            base_url=BASE_URL,
+            var_dir=var_dir,
+            database_url=POSTGRES_URL,
+            database_schema_prefix=prefix,
+            background_jobs=False,  # in-process apps: tests run the jobs by hand
         )
     else:
-        settings = Settings(base_url=BASE_URL, var_dir=var_dir)
+        settings = Settings(base_url=BASE_URL, var_dir=var_dir, background_jobs=False)
     prepare(settings)
     yield settings
     databases = [Database(settings.database(env)) for env in Environment]

@@ -230,6 +230,7 @@ def delegating_app(
     ),
     partner_type: PartnerType = PartnerType.INSTITUTION,
     region: str = "CN",
+    plan: str = "enterprise",
 ) -> DelegatingApp:
     app = register_app(
         platform,
@@ -238,6 +239,7 @@ def delegating_app(
         scopes=scopes,
         redirect_uris=(REDIRECT_URI,),
         region=region,
+        plan=plan,
     )
     return DelegatingApp(app, Holder(platform.clock))
 

@@ -21,27 +21,24 @@ The simplest secure design that needs no new table, reusing the customer sign-in
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final
 
 from gateway.auth.login import LoginRefusedError
 from gateway.auth.passwords import hash_password, verify_password
+from gateway.auth.signed_sessions import SessionRevocations, SignedSessions
 from gateway.domain.clock import Clock
 
 SESSION_LIFETIME: Final = timedelta(minutes=30)
 SESSION_COOKIE: Final = "__Host-staff-session"
 SESSION_CLIENT_ID: Final = "staff-session"  # how sign-outs are labelled in the revocation list
-_VERSION: Final = "v1"
 _USERNAME_MAX: Final = 100
 
 
@@ -81,13 +78,6 @@ class StaffSession:
     officer: Officer
     csrf_token: str
     expires_at: datetime
-
-
-class SessionRevocations(Protocol):
-    """The part of `gateway.auth.revocation.RevocationList` that sessions need."""
-
-    def revoke(self, *, jti: str, client_id: str, expires_at: datetime) -> None: ...
-    def is_revoked(self, jti: str) -> bool: ...
 
 
 def officers_file(var_dir: Path) -> Path:
@@ -168,12 +158,10 @@ class StaffLogin:
     def __init__(
         self, directory: OfficerDirectory, key: bytes, revocations: SessionRevocations, clock: Clock
     ) -> None:
-        if len(key) < 32:
-            raise ValueError("the staff session key needs at least 32 bytes")
         self.directory = directory
-        self._key = key
-        self._revocations = revocations
-        self._clock = clock
+        self._sessions = SignedSessions(
+            key, revocations, clock, lifetime=SESSION_LIFETIME, jti_prefix="sts", client_id=SESSION_CLIENT_ID
+        )
 
     def authenticate(self, username: str, password: str) -> Officer:
         """The officer for a correct password; every refusal reads the same to a stranger."""
@@ -185,45 +173,19 @@ class StaffLogin:
         return officer
 
     def start_session(self, officer: Officer) -> tuple[str, StaffSession]:
-        session_id = secrets.token_urlsafe(16)
-        expires_at = self._clock.now() + SESSION_LIFETIME
-        payload = {"sid": session_id, "sub": officer.username, "exp": int(expires_at.timestamp())}
-        body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-        value = f"{_VERSION}.{body}.{self._mac(f'{_VERSION}.{body}')}"
-        return value, StaffSession(session_id, officer, self._csrf(session_id), expires_at)
+        value, claims = self._sessions.issue(officer.username)
+        return value, StaffSession(claims.session_id, officer, claims.csrf_token, claims.expires_at)
 
     def session(self, cookie: str | None) -> StaffSession | None:
         """The live session a cookie proves, or None (forged, expired, signed out, officer gone)."""
-        if not cookie or len(cookie) > 512:
+        claims = self._sessions.read(cookie)
+        officer = self.directory.get(claims.subject) if claims is not None else None
+        if claims is None or officer is None or not officer.roles:
             return None
-        version, _, rest = cookie.partition(".")
-        body, _, mac = rest.partition(".")
-        expected = self._mac(f"{version}.{body}").encode()
-        if version != _VERSION or not hmac.compare_digest(mac.encode("utf-8", "replace"), expected):
-            return None
-        try:
-            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            session_id, username, expiry = str(payload["sid"]), str(payload["sub"]), int(payload["exp"])
-        except (ValueError, KeyError, TypeError):
-            return None
-        expires_at = datetime.fromtimestamp(expiry, UTC)
-        if expires_at <= self._clock.now() or self._revocations.is_revoked(_jti(session_id)):
-            return None
-        officer = self.directory.get(username)
-        if officer is None or not officer.roles:
-            return None
-        return StaffSession(session_id, officer, self._csrf(session_id), expires_at)
+        return StaffSession(claims.session_id, officer, claims.csrf_token, claims.expires_at)
 
     def end_session(self, session: StaffSession) -> None:
-        self._revocations.revoke(
-            jti=_jti(session.session_id), client_id=SESSION_CLIENT_ID, expires_at=session.expires_at
-        )
-
-    def _mac(self, message: str) -> str:
-        return _b64(hmac.new(self._key, message.encode(), hashlib.sha256).digest())
-
-    def _csrf(self, session_id: str) -> str:
-        return self._mac(f"csrf|{session_id}")
+        self._sessions.revoke(session.session_id, session.expires_at)
 
 
 def normal_username(value: str) -> str:
@@ -245,11 +207,3 @@ def _write_private_json(path: Path, document: object) -> None:
         json.dump(document, handle, indent=2)
         handle.write("\n")
     draft.replace(path)
-
-
-def _jti(session_id: str) -> str:
-    return f"sts_{session_id}"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")

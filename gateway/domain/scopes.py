@@ -18,6 +18,8 @@ class Scope(StrEnum):
     REPORTS_READ = "reports:read"
     # Asking customers for consent (create, read, revoke the app's consents): ADR 0007.
     CONSENTS_MANAGE = "consents:manage"
+    # The partner's own registration: the calling app's keys, the review request (ADR 0011).
+    PARTNER_MANAGE = "partner:manage"
     # Customer-delegated scopes: only through a customer's consent (authorization code flow).
     ACCOUNTS_READ = "accounts:read"
     ORDERS_READ = "orders:read"
@@ -47,6 +49,7 @@ PARTNER_OWN: Final = frozenset(
         Scope.WEBHOOKS_MANAGE,
         Scope.REPORTS_READ,
         Scope.CONSENTS_MANAGE,
+        Scope.PARTNER_MANAGE,
     }
 )
 STAFF: Final = frozenset({Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT, Scope.ADMIN_COMPLIANCE})

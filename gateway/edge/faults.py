@@ -1,8 +1,9 @@
 """Named crash points for the kill -9 tests: a worker configured to crash at a point dies there.
 
-`GATEWAY_CRASH_AT=order_committed` makes the worker SIGKILL itself after an order's transaction
-committed and before its response leaves, as a power cut would (ENGINEERING.md, "crashes"). With
-the setting empty, which is the default, `reached` does nothing.
+`GATEWAY_CRASH_AT=order_committed` (or `conversion_committed`) makes the worker SIGKILL itself after
+an order's (a points conversion's) transaction committed and before its response leaves, as a
+power cut would (ENGINEERING.md, "crashes"). With the setting empty, the default, `reached` does
+nothing.
 """
 
 from __future__ import annotations

@@ -201,8 +201,8 @@ class IdempotencyMiddleware:
         except BaseException:
             store.release(client_id=client_id, key=key)
             raise
-        if status >= 500:
-            store.release(client_id=client_id, key=key)  # a server failure may be retried with the key
+        if status >= 500 or status == 429:  # a server failure or a used-up quota (ADR 0012) may be retried
+            store.release(client_id=client_id, key=key)
         else:
             store.complete(
                 client_id=client_id, key=key, response=StoredResponse(status, headers, b"".join(chunks))

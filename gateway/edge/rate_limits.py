@@ -86,8 +86,9 @@ class RateLimitMiddleware:
         headers = await self.limiter.admit(principal)
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *headers]
+            if message["type"] == "http.response.start":  # a quota's own RateLimit-* (ADR 0012) win
+                own = {name.lower() for name, _ in message.get("headers", ())}
+                message["headers"] = [*message.get("headers", ()), *(h for h in headers if h[0] not in own)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -8,20 +8,28 @@ microseconds for bodies of our size.
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 from litestar import Request
 from litestar.exceptions import ValidationException
 
+# Keyed by the handler's function, not the handler: every app copies its handlers, and a cache
+# holding those copies would keep every app ever built alive (a test run builds thousands).
+_BODY_TYPES: Final[dict[Any, Any]] = {}
 
-@cache
+
 def _body_type(handler: Any) -> Any:
+    try:
+        return _BODY_TYPES[handler.fn]
+    except KeyError:
+        pass
     parameter = handler.parsed_fn_signature.parameters.get("data")
-    if parameter is None or not isinstance(parameter.annotation, type):
-        return None
-    return parameter.annotation if issubclass(parameter.annotation, msgspec.Struct) else None
+    body_type = None
+    if parameter is not None and isinstance(parameter.annotation, type):
+        body_type = parameter.annotation if issubclass(parameter.annotation, msgspec.Struct) else None
+    _BODY_TYPES[handler.fn] = body_type
+    return body_type
 
 
 async def decode_strictly(request: Request[Any, Any, Any]) -> None:

@@ -23,6 +23,7 @@ from gateway.domain.consent.models import (
 )
 from gateway.domain.scopes import Scope
 from gateway.storage.database import Database, as_utc
+from gateway.storage.paging import keyset_page
 from gateway.storage.tables import ConsentEventRow, ConsentHeadRow, ConsentRow, OutboxRow
 
 consents = ConsentRow.__table__  # type: ignore[attr-defined]
@@ -74,20 +75,8 @@ class SqlConsentRepository:
         query = consents.select().where(consents.c.partner_id == partner_id)
         if status is not None:
             query = query.where(consents.c.status == status.value)
-        if after is not None:
-            # Keyset on (created_at, id) from the last consent seen. Only one of this partner's own
-            # consents is a position: any other id yields NULL here, so the page is empty.
-            seen = consents.alias("seen")
-            seen_at = (
-                sa.select(seen.c.created_at)
-                .where((seen.c.id == after) & (seen.c.partner_id == partner_id))
-                .scalar_subquery()
-            )
-            query = query.where(
-                (consents.c.created_at > seen_at)
-                | ((consents.c.created_at == seen_at) & (consents.c.id > after))
-            )
-        query = query.order_by(consents.c.created_at, consents.c.id).limit(limit)
+        owner = {"partner_id": partner_id}
+        query = keyset_page(query, consents, after, limit, owner=owner, newest_first=False)
         with self._db.read() as conn:
             return [_consent(row) for row in conn.execute(query)]
 

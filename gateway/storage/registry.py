@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -9,12 +13,74 @@ import sqlalchemy as sa
 
 from gateway.domain.environment import Environment
 from gateway.storage.database import Database, as_utc
-from gateway.storage.tables import AppRow, PartnerRow, PlanRow
-from partners.models import App, AppStatus, Client, Partner, PartnerStatus, PartnerType, Plan
+from gateway.storage.tables import AppRow, PartnerLifecycleEventRow, PartnerRow, PlanRow
+from partners.lifecycle import STAGE_MOVES, LifecycleEvent, LifecycleEventKind
+from partners.models import (
+    App,
+    AppStatus,
+    Client,
+    Partner,
+    PartnerStage,
+    PartnerStatus,
+    PartnerType,
+    PilotCaps,
+    Plan,
+)
 
 partners = PartnerRow.__table__  # type: ignore[attr-defined]
 plans = PlanRow.__table__  # type: ignore[attr-defined]
 apps = AppRow.__table__  # type: ignore[attr-defined]
+lifecycle_events = PartnerLifecycleEventRow.__table__  # type: ignore[attr-defined]
+
+
+def _caps(document: Any) -> PilotCaps | None:
+    if not document:
+        return None
+    return PilotCaps(
+        customers=int(document["customers"]),
+        daily_notional=Decimal(document["daily_notional"]),
+        currency=str(document["currency"]),
+        daily_points=int(document["daily_points"]),
+    )
+
+
+def _caps_document(caps: PilotCaps | None) -> dict[str, Any] | None:
+    if caps is None:
+        return None
+    return {
+        "customers": caps.customers,
+        "daily_notional": str(caps.daily_notional),  # Decimal as text: JSON numbers are floats
+        "currency": caps.currency,
+        "daily_points": caps.daily_points,
+    }
+
+
+def _event(row: Any) -> LifecycleEvent:
+    return LifecycleEvent(
+        id=row.id,
+        partner_id=row.partner_id,
+        kind=LifecycleEventKind(row.kind),
+        actor=row.actor,
+        from_stage=PartnerStage(row.from_stage) if row.from_stage else None,
+        to_stage=PartnerStage(row.to_stage),
+        reason=row.reason,
+        at=as_utc(row.at),
+        details=dict(row.details or {}),
+    )
+
+
+def _event_values(event: LifecycleEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "partner_id": event.partner_id,
+        "kind": event.kind.value,
+        "actor": event.actor,
+        "from_stage": event.from_stage.value if event.from_stage else None,
+        "to_stage": event.to_stage.value,
+        "reason": event.reason,
+        "details": dict(event.details),
+        "at": event.at,
+    }
 
 
 def _partner(row: Any) -> Partner:
@@ -26,11 +92,21 @@ def _partner(row: Any) -> Partner:
         status=PartnerStatus(row.status),
         operator=bool(row.operator),
         created_at=as_utc(row.created_at),
+        stage=PartnerStage(row.stage),
+        pilot_caps=_caps(row.pilot_caps),
     )
 
 
 def _plan(row: Any) -> Plan:
-    return Plan(id=row.id, name=row.name, rate_limits=tuple(row.rate_limits), description=row.description)
+    return Plan(
+        id=row.id,
+        name=row.name,
+        rate_limits=tuple(row.rate_limits),
+        description=row.description,
+        orders_per_minute=int(row.orders_per_minute),
+        notional_per_day=Decimal(row.notional_per_day),
+        points_per_day=int(row.points_per_day),
+    )
 
 
 def _app(row: Any) -> App:
@@ -54,17 +130,63 @@ class SqlRegistryStore:
 
     def add_partner(self, partner: Partner) -> None:
         with self._db.write() as conn:
-            conn.execute(
-                partners.insert().values(
-                    id=partner.id,
-                    name=partner.name,
-                    type=partner.type.value,
-                    region=partner.region,
-                    status=partner.status.value,
-                    operator=partner.operator,
-                    created_at=partner.created_at,
+            conn.execute(partners.insert().values(**_partner_values(partner)))
+
+    def add_partner_with_event(self, partner: Partner, event: LifecycleEvent) -> None:
+        with self._db.write() as conn:
+            conn.execute(partners.insert().values(**_partner_values(partner)))
+            conn.execute(lifecycle_events.insert().values(**_event_values(event)))
+
+    def change_partner(self, before: Partner, after: Partner, event: LifecycleEvent) -> bool:
+        """Compare-and-set on stage and status, so two staff members cannot both move one partner."""
+        with self._db.write() as conn:
+            changed = conn.execute(
+                partners.update()
+                .where(
+                    partners.c.id == before.id,
+                    partners.c.stage == before.stage.value,
+                    partners.c.status == before.status.value,
                 )
-            )
+                .values(
+                    stage=after.stage.value,
+                    status=after.status.value,
+                    pilot_caps=_caps_document(after.pilot_caps),
+                )
+            ).rowcount
+            if changed != 1:
+                return False
+            conn.execute(lifecycle_events.insert().values(**_event_values(event)))
+        return True
+
+    def lifecycle_events(self, partner_id: str) -> list[LifecycleEvent]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                lifecycle_events.select()
+                .where(lifecycle_events.c.partner_id == partner_id)
+                .order_by(lifecycle_events.c.seq)
+            ).all()
+        return [_event(row) for row in rows]
+
+    def stage_entered_at(self) -> dict[str, datetime]:
+        query = (
+            sa.select(lifecycle_events.c.partner_id, sa.func.max(lifecycle_events.c.at))
+            .where(lifecycle_events.c.kind.in_([kind.value for kind in STAGE_MOVES]))
+            .group_by(lifecycle_events.c.partner_id)
+        )
+        with self._db.read() as conn:
+            return {partner_id: as_utc(at) for partner_id, at in conn.execute(query).all()}
+
+    def change_app_jwks(
+        self, client_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> App | None:
+        with self._db.write() as conn:
+            # BEGIN IMMEDIATE on SQLite, a row lock on PostgreSQL: no two changes interleave.
+            row = conn.execute(apps.select().where(apps.c.client_id == client_id).with_for_update()).first()
+            if row is None:
+                return None
+            jwks = change(dict(row.jwks))
+            conn.execute(apps.update().where(apps.c.client_id == client_id).values(jwks=jwks))
+        return _with_jwks(_app(row), jwks)
 
     def get_partner(self, partner_id: str) -> Partner | None:
         with self._db.read() as conn:
@@ -81,12 +203,15 @@ class SqlRegistryStore:
             rows = conn.execute(partners.select().order_by(partners.c.created_at, partners.c.id)).all()
         return [_partner(row) for row in rows]
 
-    def set_partner_status(self, partner_id: str, status: PartnerStatus) -> None:
-        with self._db.write() as conn:
-            conn.execute(partners.update().where(partners.c.id == partner_id).values(status=status.value))
-
     def upsert_plan(self, plan: Plan) -> None:
-        values = {"name": plan.name, "rate_limits": list(plan.rate_limits), "description": plan.description}
+        values = {
+            "name": plan.name,
+            "rate_limits": list(plan.rate_limits),
+            "description": plan.description,
+            "orders_per_minute": plan.orders_per_minute,
+            "notional_per_day": format(plan.notional_per_day, "f"),
+            "points_per_day": plan.points_per_day,
+        }
         with self._db.write() as conn:
             updated = conn.execute(plans.update().where(plans.c.id == plan.id).values(**values)).rowcount
             if not updated:
@@ -139,6 +264,24 @@ class SqlRegistryStore:
         partner = SimpleNamespace(**{c.name: mapping[f"p__{c.name}"] for c in partners.c})
         plan = SimpleNamespace(**{c.name: mapping[f"pl__{c.name}"] for c in plans.c})
         return Client(app=_app(row), partner=_partner(partner), plan=_plan(plan))
+
+
+def _partner_values(partner: Partner) -> dict[str, Any]:
+    return {
+        "id": partner.id,
+        "name": partner.name,
+        "type": partner.type.value,
+        "region": partner.region,
+        "status": partner.status.value,
+        "operator": partner.operator,
+        "created_at": partner.created_at,
+        "stage": partner.stage.value,
+        "pilot_caps": _caps_document(partner.pilot_caps),
+    }
+
+
+def _with_jwks(app: App, jwks: dict[str, Any]) -> App:
+    return dataclasses.replace(app, jwks=jwks)
 
 
 # Built once: composing a SELECT costs more than running it on SQLite.

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gateway.domain.compliance.alerts import (
@@ -25,6 +24,7 @@ from gateway.domain.compliance.alerts import (
 )
 from gateway.domain.compliance.surveillance import Severity
 from gateway.storage.database import Database, as_utc
+from gateway.storage.paging import keyset_page
 from gateway.storage.tables import AlertRow, RestrictionRow
 
 
@@ -56,15 +56,7 @@ class SqlSurveillanceDesk:
         ):
             if value is not None:
                 select = select.where(column == str(value))
-        if query.after is not None:
-            # Keyset on (created_at, id), newest first; an unknown id is no position: an empty page.
-            seen = alerts.alias("seen")
-            seen_at = sa.select(seen.c.created_at).where(seen.c.id == query.after).scalar_subquery()
-            select = select.where(
-                (alerts.c.created_at < seen_at)
-                | ((alerts.c.created_at == seen_at) & (alerts.c.id < query.after))
-            )
-        select = select.order_by(alerts.c.created_at.desc(), alerts.c.id.desc()).limit(query.limit + 1)
+        select = keyset_page(select, alerts, query.after, query.limit + 1)
         with self._db.read() as conn:
             found = [_alert(row) for row in conn.execute(select)]
         return _page(found, query.limit)
@@ -106,16 +98,7 @@ class SqlSurveillanceDesk:
         ):
             if value is not None:
                 select = select.where(column == value)
-        if query.after is not None:
-            seen = restrictions.alias("seen")
-            seen_at = sa.select(seen.c.restricted_at).where(seen.c.id == query.after).scalar_subquery()
-            select = select.where(
-                (restrictions.c.restricted_at < seen_at)
-                | ((restrictions.c.restricted_at == seen_at) & (restrictions.c.id < query.after))
-            )
-        select = select.order_by(restrictions.c.restricted_at.desc(), restrictions.c.id.desc()).limit(
-            query.limit + 1
-        )
+        select = keyset_page(select, restrictions, query.after, query.limit + 1, at="restricted_at")
         with self._db.read() as conn:
             found = [_restriction(row) for row in conn.execute(select)]
         return _page(found, query.limit)

@@ -31,6 +31,12 @@ class PartnerRow(SQLModel, table=True):
     status: str = Field(max_length=20)
     operator: bool = False
     created_at: datetime = _moment()
+    # Partner lifecycle (issue 5, ADR 0011): rows from before it are partners in production.
+    stage: str = Field(
+        default="production",
+        sa_column=sa.Column(sa.String(20), nullable=False, server_default="production"),
+    )
+    pilot_caps: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
 
 
 class PlanRow(SQLModel, table=True):
@@ -40,6 +46,17 @@ class PlanRow(SQLModel, table=True):
     name: str = Field(max_length=100)
     rate_limits: list[str] = _json()
     description: str = Field(default="", max_length=500)
+    # Business quotas (ADR 0012); the defaults are the starter plan's (partners/models.py).
+    orders_per_minute: int = Field(
+        default=600, sa_column=sa.Column(sa.Integer, nullable=False, server_default="600")
+    )
+    notional_per_day: str = Field(  # CNY, a decimal as exact text
+        default="10000000.00",
+        sa_column=sa.Column(sa.String(48), nullable=False, server_default="10000000.00"),
+    )
+    points_per_day: int = Field(
+        default=5_000_000, sa_column=sa.Column(sa.BigInteger, nullable=False, server_default="5000000")
+    )
 
 
 class AppRow(SQLModel, table=True):
@@ -456,3 +473,226 @@ class ProposalRow(SQLModel, table=True):
     customer_id: str | None = Field(default=None, max_length=40)
     document: dict[str, Any] = _json()
     created_at: datetime = _moment()
+
+
+# -- developer portal (issue 5, helper E) ---------------------------------------------------------
+
+
+class DeveloperAccountRow(SQLModel, table=True):
+    """A developer's portal sign-in (production control plane): login facts as columns, like customers."""
+
+    __tablename__ = "developer_accounts"
+
+    id: str = Field(primary_key=True, max_length=40)
+    email: str = Field(max_length=254, sa_column_kwargs={"unique": True})
+    partner_id: str = Field(index=True, max_length=40)
+    password_hash: str = Field(max_length=200)
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
+    )
+    created_at: datetime = _moment()
+
+
+# -- partner lifecycle (issue 5, helper C) ------------------------------------------------------
+
+
+class PartnerLifecycleEventRow(SQLModel, table=True):
+    """A partner's lifecycle history, append-only: who moved it from which stage to which, and why."""
+
+    __tablename__ = "partner_lifecycle_events"
+    __table_args__ = (sa.Index("ix_partner_lifecycle_events_partner", "partner_id", "at", "seq"),)
+
+    seq: int | None = Field(default=None, primary_key=True)
+    id: str = Field(max_length=40, sa_column_kwargs={"unique": True})
+    partner_id: str = Field(foreign_key="partners.id", max_length=40)
+    kind: str = Field(max_length=40)
+    actor: str = Field(max_length=200)
+    from_stage: str | None = Field(default=None, max_length=20)
+    to_stage: str = Field(max_length=20)
+    reason: str = Field(max_length=500)
+    details: dict[str, Any] = _json()
+    at: datetime = _moment()
+
+
+# -- webhooks from the outbox (issue 5, helper B; ADR 0010) -------------------------------------
+
+
+class WebhookSubscriptionRow(SQLModel, table=True):
+    """An app's webhook endpoint; secrets are sealed with the environment's key (never plain text)."""
+
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = (sa.Index("ix_webhook_subscriptions_page", "client_id", "created_at", "id"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    partner_id: str = Field(index=True, max_length=40)
+    client_id: str = Field(max_length=64)
+    url: str = Field(max_length=2048)
+    event_types: list[str] = _json()
+    status: str = Field(max_length=20)
+    secret: str = Field(max_length=200)
+    previous_secret: str | None = Field(default=None, max_length=200)
+    previous_secret_expires_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
+    )
+    disabled_reason: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _moment()
+    updated_at: datetime = _moment()
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """One outbox message to one subscription; a worker leases it while it sends."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("subscription_id", "message_id", name="uq_webhook_deliveries_message"),
+        sa.Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+        sa.Index("ix_webhook_deliveries_page", "client_id", "created_at", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    subscription_id: str = Field(max_length=40)
+    client_id: str = Field(max_length=64)
+    partner_id: str = Field(max_length=40)
+    message_id: str = Field(max_length=40)
+    event_type: str = Field(max_length=60)
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    state: str = Field(max_length=20)
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=200)
+    next_attempt_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
+    )
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
+    )
+    created_at: datetime = _moment()
+    updated_at: datetime = _moment()
+    delivered_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
+    )
+
+
+class WebhookAttemptRow(SQLModel, table=True):
+    """The delivery log: every attempt, with at most a short snippet of the answer."""
+
+    __tablename__ = "webhook_attempts"
+
+    delivery_id: str = Field(primary_key=True, max_length=40)
+    number: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = _moment()
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=200)
+    duration_ms: int
+    response_snippet: str = Field(max_length=200)
+
+
+# -- usage metering (issue 5, ADR 0012) ------------------------------------------------------------
+
+
+class UsageCounterRow(SQLModel, table=True):
+    """Calls of one app on one UTC day to one operation of one API version, in this environment;
+    workers add their buffered counts by upsert-increment (gateway/storage/usage.py)."""
+
+    __tablename__ = "usage_counters"
+    __table_args__ = (sa.Index("ix_usage_counters_partner_day", "partner_id", "day"),)
+
+    client_id: str = Field(primary_key=True, max_length=64)
+    day: date = Field(sa_column=sa.Column(sa.Date, primary_key=True))
+    api_version: str = Field(primary_key=True, max_length=16)
+    operation: str = Field(primary_key=True, max_length=100)
+    partner_id: str = Field(max_length=40)
+    requests: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    throttled: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    errors: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+
+
+# -- points conversion (issue 5, helper A, ADR 0009) -------------------------------------------------
+
+
+class PointsValuationRow(SQLModel, table=True):
+    """`points` points of a partner are worth `amount` in `currency` within [valid_from, valid_until)."""
+
+    __tablename__ = "points_valuations"
+    __table_args__ = (sa.Index("ix_points_valuations_partner", "partner_id", "currency", "valid_from"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    partner_id: str = Field(max_length=40)
+    points: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    amount: Decimal = _decimal()
+    currency: str = Field(max_length=3)
+    valid_from: datetime = _moment()
+    valid_until: datetime = _moment()
+    created_at: datetime = _moment()
+
+
+class PointsQuoteRow(SQLModel, table=True):
+    """A price fixed for 60 s; one conversion at most may use it."""
+
+    __tablename__ = "points_quotes"
+
+    id: str = Field(primary_key=True, max_length=40)
+    partner_id: str = Field(max_length=40)
+    client_id: str = Field(max_length=64)
+    customer_id: str = Field(max_length=40)
+    consent_id: str | None = Field(default=None, max_length=40)
+    valuation_id: str = Field(max_length=40)
+    instrument_id: str = Field(max_length=40)
+    fund_code: str = Field(max_length=16)
+    points_requested: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    points: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    amount: Decimal = _decimal()
+    currency: str = Field(max_length=3)
+    minimum_subscription: Decimal = _decimal()
+    dealing_day: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    decision: str = Field(max_length=32)
+    disclosures: list[str] = _json()
+    created_at: datetime = _moment()
+    expires_at: datetime = _moment()
+
+
+class PointsConversionRow(SQLModel, table=True):
+    """One conversion; `partner_conversion_id` is unique per partner forever, a quote serves one."""
+
+    __tablename__ = "points_conversions"
+    __table_args__ = (
+        sa.UniqueConstraint("partner_id", "partner_conversion_id", name="uq_points_conversions_partner_id"),
+        sa.UniqueConstraint("quote_id", name="uq_points_conversions_quote"),
+        sa.Index("ix_points_conversions_owner_page", "partner_id", "customer_id", "created_at", "id"),
+        sa.Index("ix_points_conversions_partner_day", "partner_id", "created_at"),
+        sa.Index("ix_points_conversions_customer_day", "customer_id", "created_at"),
+        sa.Index("ix_points_conversions_consent", "consent_id", "created_at"),
+        sa.Index("ix_points_conversions_state", "state"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    partner_id: str = Field(max_length=40)
+    client_id: str = Field(max_length=64)
+    partner_conversion_id: str = Field(max_length=64)
+    customer_id: str = Field(max_length=40)
+    consent_id: str | None = Field(default=None, max_length=40)
+    quote_id: str = Field(max_length=40)
+    valuation_id: str = Field(max_length=40)
+    instrument_id: str = Field(max_length=40)
+    fund_code: str = Field(max_length=16)
+    currency: str = Field(max_length=3)
+    points: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    amount: Decimal = _decimal()
+    state: str = Field(max_length=16)
+    dealing_day: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    created_at: datetime = _moment()
+    updated_at: datetime = _moment()
+    cooling_off_until: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True)
+    )
+    order_id: str | None = Field(default=None, max_length=40)
+    account_id: str | None = Field(default=None, max_length=40)
+    units: Decimal = _decimal()
+    nav: Decimal | None = _decimal(nullable=True)
+    fees: Decimal = _decimal()
+    cash_remainder: Decimal = _decimal()
+    points_returned: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    redemption_order_id: str | None = Field(default=None, max_length=40)
+    reasons: list[dict[str, Any]] = _json()

@@ -34,6 +34,7 @@ from gateway.domain.trading.models import (
 )
 from gateway.domain.trading.ports import AlertStamp, OrderQuery, Restriction
 from gateway.storage.database import Database, as_utc
+from gateway.storage.paging import keyset_page
 from gateway.storage.tables import (
     AlertRow,
     FillRow,
@@ -328,24 +329,8 @@ class SqlTradingStore:
         ):
             if value is not None:
                 select = select.where(column == str(value))
-        if query.after is not None:
-            # Keyset on (created_at, id), newest first, from one of this owner's own orders; any
-            # other id gives no position, so the page is empty rather than someone else's.
-            seen = orders.alias("seen")
-            seen_at = (
-                sa.select(seen.c.created_at)
-                .where(
-                    (seen.c.id == query.after)
-                    & (seen.c.partner_id == query.partner_id)
-                    & (seen.c.customer_id == query.customer_id)
-                )
-                .scalar_subquery()
-            )
-            select = select.where(
-                (orders.c.created_at < seen_at)
-                | ((orders.c.created_at == seen_at) & (orders.c.id < query.after))
-            )
-        select = select.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(query.limit)
+        owner = {"partner_id": query.partner_id, "customer_id": query.customer_id}
+        select = keyset_page(select, orders, query.after, query.limit, owner=owner)
         with self._db.read() as conn:
             return [_order(row) for row in conn.execute(select)]
 

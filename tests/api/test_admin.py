@@ -15,6 +15,8 @@ from gateway.services import Platform
 from partners.models import PartnerStatus, PartnerType
 from tests.support import PartnerApp, register_app, staff_app
 
+REASON = {"reason": "compliance review of the partner"}
+
 
 def staff_headers(client: TestClient[Any], platform: Platform) -> dict[str, str]:
     return staff_app(platform).headers(client)
@@ -31,10 +33,16 @@ def partner_names(client: TestClient[Any], headers: dict[str, str]) -> set[str]:
 
 
 def create_partner(
-    client: TestClient[Any], headers: dict[str, str], type: str = "institution", region: str = "CN"
+    client: TestClient[Any],
+    headers: dict[str, str],
+    type: str = "institution",
+    region: str = "CN",
+    stage: str = "production",  # these tests are about apps; tests/api/test_partner_lifecycle.py about stages
 ) -> dict[str, Any]:
     response = client.post(
-        "/admin/partners", json={"name": unique("Partner"), "type": type, "region": region}, headers=headers
+        "/admin/partners",
+        json={"name": unique("Partner"), "type": type, "region": region, "stage": stage},
+        headers=headers,
     )
     assert response.status_code == 201, response.text
     partner: dict[str, Any] = response.json()
@@ -83,6 +91,7 @@ def test_staff_create_list_and_read_partners(client: TestClient[Any], platform: 
     assert partner["object"] == "partner"
     assert (partner["name"], partner["type"], partner["region"]) == (name, "institution", "HK")
     assert partner["status"] == "active"
+    assert partner["stage"] == "application"  # staff register applicants unless told otherwise
     listed = client.get("/admin/partners", headers=headers).json()["data"]
     assert [p for p in listed if p["id"] == partner["id"]] == [partner]
     assert client.get(f"/admin/partners/{partner['id']}", headers=headers).json() == partner
@@ -143,7 +152,9 @@ def test_an_unknown_partner_is_not_found(client: TestClient[Any], platform: Plat
     missing = "prt_0000000000000000"
     assert_problem(client.get(f"/admin/partners/{missing}", headers=headers), 404, "not-found")
     assert_problem(client.get(f"/admin/partners/{missing}/apps", headers=headers), 404, "not-found")
-    assert_problem(client.post(f"/admin/partners/{missing}/suspension", headers=headers), 404, "not-found")
+    assert_problem(
+        client.post(f"/admin/partners/{missing}/suspension", json=REASON, headers=headers), 404, "not-found"
+    )
     body, _ = app_body()
     assert_problem(
         client.post(f"/admin/partners/{missing}/apps", json=body, headers=headers), 404, "not-found"
@@ -305,7 +316,7 @@ def test_a_suspended_partner_is_refused_until_reactivated(
     bank_headers = bank.headers(client, scope="market:read")
     assert client.get("/v1/market/instruments", headers=bank_headers).status_code == 200
 
-    suspended = client.post(f"/admin/partners/{bank.partner_id}/suspension", headers=headers)
+    suspended = client.post(f"/admin/partners/{bank.partner_id}/suspension", json=REASON, headers=headers)
 
     assert suspended.status_code == 200, suspended.text
     assert suspended.json()["status"] == "suspended"
@@ -315,7 +326,7 @@ def test_a_suspended_partner_is_refused_until_reactivated(
     assert client.post("/oauth2/token", data=bank.token_form()).status_code in (400, 401)
     assert client.get(f"/admin/partners/{bank.partner_id}", headers=headers).json()["status"] == "suspended"
 
-    reactivated = client.post(f"/admin/partners/{bank.partner_id}/reactivation", headers=headers)
+    reactivated = client.post(f"/admin/partners/{bank.partner_id}/reactivation", json=REASON, headers=headers)
 
     assert reactivated.status_code == 200
     assert reactivated.json()["status"] == "active"
@@ -337,7 +348,7 @@ def test_a_partner_token_is_refused_by_the_staff_api(client: TestClient[Any], pl
             headers=headers,
         ),
         client.get("/admin/plans", headers=headers),
-        client.post(f"/admin/partners/{bank.partner_id}/suspension", headers=headers),
+        client.post(f"/admin/partners/{bank.partner_id}/suspension", json=REASON, headers=headers),
     ):
         assert_problem(response, 401, "unauthorized")
         assert "aud" in response.json()["detail"]

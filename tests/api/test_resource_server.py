@@ -234,7 +234,11 @@ def test_token_of_a_partner_suspended_through_the_staff_api(
     token = bank.token(client)
     assert client.get(INSTRUMENTS, headers=bearer(token)).status_code == 200  # client now cached
     staff = staff_app(platform)
-    suspended = client.post(f"/admin/partners/{bank.partner_id}/suspension", headers=staff.headers(client))
+    suspended = client.post(
+        f"/admin/partners/{bank.partner_id}/suspension",
+        json={"reason": "suspended for this test"},  # ADR 0011: every suspension has a reason
+        headers=staff.headers(client),
+    )
     assert suspended.status_code == 200, suspended.text
     assert suspended.json()["status"] == PartnerStatus.SUSPENDED
     assert_unauthorized(client.get(INSTRUMENTS, headers=bearer(token)))
@@ -244,7 +248,7 @@ def test_token_of_a_partner_suspended_in_the_registry(client: TestClient[Any], p
     bank = register_app(platform)
     token = bank.token(client)
     assert client.get(INSTRUMENTS, headers=bearer(token)).status_code == 200
-    platform.registry.set_partner_status(bank.partner_id, PartnerStatus.SUSPENDED)
+    platform.registry.lifecycle.suspend(bank.partner_id, actor="staff:test", reason="test suspension")
     platform.clients.forget(bank.client_id)
     assert_unauthorized(client.get(INSTRUMENTS, headers=bearer(token)))
 

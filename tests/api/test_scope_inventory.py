@@ -66,6 +66,32 @@ STAFF_PAGES: Final = frozenset(
         ("GET", "/supervisor/alerts/{alert_id:str}"),
         ("POST", "/supervisor/alerts/{alert_id:str}/clear"),
         ("POST", "/supervisor/restrictions/{account_id:str}/clear"),
+        # Partner lifecycle pages (tests/web/test_partner_review.py proves the same of them).
+        ("GET", "/supervisor/partners"),
+        ("GET", "/supervisor/partners/{partner_id:str}"),
+        ("POST", "/supervisor/partners/{partner_id:str}/stage"),
+        ("POST", "/supervisor/partners/{partner_id:str}/pilot-caps"),
+        ("POST", "/supervisor/partners/{partner_id:str}/suspension"),
+        ("POST", "/supervisor/partners/{partner_id:str}/reactivation"),
+    }
+)
+# Developer portal pages: open at the edge, the developer's signed session checked by the handler
+# (tests/web/test_portal.py proves each refuses or redirects without one, and with other sessions).
+PORTAL_PAGES: Final = frozenset(
+    {
+        ("GET", "/portal"),
+        ("GET", "/portal/signup"),
+        ("POST", "/portal/signup"),
+        ("GET", "/portal/login"),
+        ("POST", "/portal/login"),
+        ("POST", "/portal/logout"),
+        ("POST", "/portal/review-request"),
+        ("GET", "/portal/apps"),
+        ("POST", "/portal/apps"),
+        ("GET", "/portal/apps/new"),
+        ("GET", "/portal/apps/{client_id:str}"),
+        ("GET", "/portal/apps/{client_id:str}/usage"),
+        ("GET", "/portal/apps/{client_id:str}/webhooks"),
     }
 )
 DOCS: Final = "/docs"
@@ -101,7 +127,7 @@ def test_every_route_declares_an_access_policy(app: Any) -> None:
     assert undeclared == []
     docs = {(method, path) for method, path in public if path == DOCS or path.startswith(DOCS + "/")}
     assert {method for method, _ in docs} == {"GET"}
-    assert public - docs == PUBLIC | CUSTOMER_PAGES | STAFF_PAGES
+    assert public - docs == PUBLIC | CUSTOMER_PAGES | STAFF_PAGES | PORTAL_PAGES
 
 
 def test_a_route_without_a_policy_is_refused(client: TestClient[Any], app: Any, platform: Platform) -> None:

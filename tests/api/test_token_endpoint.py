@@ -22,7 +22,6 @@ from gateway.domain.environment import Environment
 from gateway.domain.scopes import CUSTOMER_DELEGATED, STAFF, Scope
 from gateway.services import Platform
 from gateway.settings import Settings
-from partners.models import PartnerStatus
 from tests.support import ASSERTION_TYPE, PartnerApp, b64url, register_app, segment, staff_app
 
 INSTRUMENTS = "/v1/market/instruments"
@@ -296,9 +295,9 @@ def test_client_of_one_environment_is_refused_by_the_other(
 
 def test_suspended_partner_gets_no_token(client: TestClient[Any], platform: Platform) -> None:
     bank = register_app(platform)
-    platform.registry.set_partner_status(bank.partner_id, PartnerStatus.SUSPENDED)
+    platform.registry.lifecycle.suspend(bank.partner_id, actor="staff:test", reason="test suspension")
     assert_invalid_client(client.post("/oauth2/token", data=bank.token_form()))
-    platform.registry.set_partner_status(bank.partner_id, PartnerStatus.ACTIVE)
+    platform.registry.lifecycle.reactivate(bank.partner_id, actor="staff:test", reason="test reactivation")
     assert client.post("/oauth2/token", data=bank.token_form()).status_code == 200
 
 

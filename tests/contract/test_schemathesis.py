@@ -72,7 +72,15 @@ atexit.register(shutil.rmtree, WORK_DIR, ignore_errors=True)
 NOW: Final = datetime.now(UTC).replace(microsecond=0)
 # DPoP is proven in tests/api/test_dpop.py and tests/web; schemathesis cannot sign a proof per
 # request, so this run lets production apps use bearer tokens (a setting no environment variable sets).
-SETTINGS: Final = Settings(base_url=BASE_URL, var_dir=WORK_DIR / "var", production_requires_dpop=False)
+# No webhook delivery task: fuzzed endpoint URLs must not be resolved and called from the test run.
+# No background jobs either: the run is its own clock-frozen world.
+SETTINGS: Final = Settings(
+    base_url=BASE_URL,
+    var_dir=WORK_DIR / "var",
+    production_requires_dpop=False,
+    webhooks_embedded=False,
+    background_jobs=False,
+)
 prepare(SETTINGS)
 APP: Final = create_app(SETTINGS, clock=FrozenClock(NOW))
 
@@ -80,7 +88,13 @@ APP: Final = create_app(SETTINGS, clock=FrozenClock(NOW))
 def _bearer_tokens() -> dict[str, str]:
     """Two institutions with every partner scope and one staff app, all on the enterprise plan."""
     platform: Platform = APP.state.platform
-    scopes = (*ALL_INSTITUTION_SCOPES, Scope.CONSENTS_MANAGE, *sorted(CUSTOMER_DELEGATED))
+    scopes = (
+        *ALL_INSTITUTION_SCOPES,
+        Scope.CONSENTS_MANAGE,
+        Scope.PARTNER_MANAGE,
+        Scope.WEBHOOKS_MANAGE,
+        *sorted(CUSTOMER_DELEGATED),
+    )
     apps = {
         name: register_app(platform, scopes=scopes, redirect_uris=("https://peer.example/cb",))
         for name in PEERS
@@ -139,6 +153,14 @@ CONFIG: Final = schemathesis.Config.from_dict(
                 "listConsents",  # an opaque cursor, as for the catalogue
                 "adminListAlerts",  # an opaque cursor
                 "adminListRestrictions",
+                "adminSetPilotCaps",  # caps within the pilot ceilings; none for a partner in production
+                "addAppKey",  # a key must be a real public key of an accepted type, its kid unused
+                "removeAppKey",  # never the app's last key
+                "getUsage",  # a period of at most 366 days, `from` not after `to`
+                "adminGetUsage",
+                "createWebhookSubscription",  # SSRF guard on the URL; event types from the catalogue
+                "listWebhookSubscriptions",  # an opaque cursor
+                "listWebhookDeliveries",  # an opaque cursor
             )
         ]
         + [
@@ -147,7 +169,17 @@ CONFIG: Final = schemathesis.Config.from_dict(
             {
                 "include-operation-id": "getInstrument",
                 "checks": {"object_level_authorization": {"enabled": False}},
-            }
+            },
+            # `/v1/app/keys` names no object: each app reads its own keys, so a peer's 200 is its own.
+            {
+                "include-operation-id": "listAppKeys",
+                "checks": {"object_level_authorization": {"enabled": False}},
+            },
+            # `/v1/usage` names no object either: each app reads its own usage.
+            {
+                "include-operation-id": "getUsage",
+                "checks": {"object_level_authorization": {"enabled": False}},
+            },
         ],
     }
 )

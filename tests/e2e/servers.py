@@ -52,6 +52,7 @@ BACKENDS: Final = ("sqlite", "postgresql")
 CLI_SECONDS: Final = 120.0
 E2E_PLAN: Final = Plan("e2e", "E2E", ("10/minute",))
 BANK: Final = "Demo Regional Bank"
+SHOP: Final = "Demo ShopMall"
 # Variables of the developer's shell that would leak into the servers under test.
 FOREIGN_PREFIXES: Final = (
     "GATEWAY_",

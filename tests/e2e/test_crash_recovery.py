@@ -1,4 +1,5 @@
-"""kill -9 between commit and answer: the server dies after an order's transaction committed and
+"""kill -9 between commit and answer: the server dies after an order's (or a points conversion's)
+transaction committed and
 before its response left; after a restart the client's retry with the same Idempotency-Key
 returns that one order. Nothing is lost, nothing is doubled, the ledger balances, the audit
 chain verifies (ENGINEERING.md, "Limits, idempotency, crashes")."""
@@ -17,10 +18,10 @@ import sqlalchemy as sa
 
 from gateway.domain.environment import Environment
 from gateway.storage.database import Database
-from gateway.storage.tables import OrderRow
+from gateway.storage.tables import OrderRow, PointsConversionRow
 from gateway.storage.trading import SqlTradingStore
 from tests.delegation import hidden
-from tests.e2e.servers import BANK, CookieBrowser, Launch, Partner, RealServer, run_cli
+from tests.e2e.servers import BANK, SHOP, CookieBrowser, Launch, Partner, RealServer, run_cli
 from tests.trading import CN_MONEY_MARKET
 
 pytestmark = pytest.mark.slow
@@ -29,8 +30,8 @@ CUSTOMER: Final = "li.wei"  # the other e2e modules use other customers
 LEASE_SECONDS: Final = 2
 
 
-def _delegated_token(server: RealServer, partner: Partner) -> str:
-    consent = partner.create_consent(["orders:read", "orders:write"], "Invest spare cash in a fund")
+def _delegated_token(server: RealServer, partner: Partner, permissions: list[str]) -> str:
+    consent = partner.create_consent(permissions, "Invest spare cash in a fund")
     pushed = partner.push(consent["id"])
     with httpx.Client(base_url=server.base_url, timeout=30) as http:
         browser = CookieBrowser(http)
@@ -41,7 +42,7 @@ def _delegated_token(server: RealServer, partner: Partner) -> str:
             "csrf_token": hidden(screen.text, "csrf_token"),
             "transaction_id": hidden(screen.text, "transaction_id"),
             "decision": "approve",
-            "scope": ["orders:read", "orders:write"],
+            "scope": permissions,
         }
         answer = browser.request("POST", "/oauth2/authorize/decision", data=decision)
     code = dict(parse_qsl(urlsplit(answer.headers["location"]).query))["code"]
@@ -51,19 +52,57 @@ def _delegated_token(server: RealServer, partner: Partner) -> str:
     return value
 
 
+def _killed_then_retried(
+    launch: Launch, partner: Partner, token: str, path: str, body: dict[str, Any], key: str
+) -> dict[str, Any]:
+    """The call kills the worker after its commit; after a restart the retry with the same key waits
+    out the dead request's lease and gets the committed object (200), and then a byte-identical replay."""
+    server = partner.server
+    with pytest.raises(httpx.TransportError):
+        partner.call("POST", path, token, json=body, headers={"Idempotency-Key": key})
+    assert server.process.wait(timeout=30) == -signal.SIGKILL  # killed itself after the commit
+
+    partner.server = launch.serve(server.registry, env={"GATEWAY_CRASH_AT": ""})
+    deadline = time.monotonic() + 10 * LEASE_SECONDS  # bounded wait for the lease
+    while True:
+        retry = partner.call("POST", path, token, json=body, headers={"Idempotency-Key": key})
+        if retry.status_code != 409 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert retry.status_code == 200, retry.text  # the object that was committed, not a new one
+    replay = partner.call("POST", path, token, json=body, headers={"Idempotency-Key": key})
+    assert replay.headers.get("idempotent-replayed") == "true"
+    assert replay.content == retry.content
+    answer: dict[str, Any] = retry.json()
+    return answer
+
+
+def _rows(launch: Launch, table: Any, column: str, value: str) -> int:
+    database = Database(launch.settings.database(Environment.PRODUCTION))
+    try:
+        rows = table.__table__
+        with database.read() as conn:
+            count: int = conn.execute(
+                sa.select(sa.func.count()).select_from(rows).where(rows.c[column] == value)
+            ).scalar_one()
+        assert all(total == 0 for total in SqlTradingStore(database).asset_totals().values())
+    finally:
+        database.dispose()
+    return count
+
+
+def _launch(tmp_path: Path, point: str) -> Launch:
+    env = {"GATEWAY_CRASH_AT": point, "IDEMPOTENCY_LEASE_SECONDS": str(LEASE_SECONDS)}
+    return Launch("sqlite", tmp_path, workers=1, env=env)
+
+
 def test_an_order_committed_before_a_kill_is_answered_once_after_the_restart(tmp_path: Path) -> None:
-    launch = Launch(
-        "sqlite",
-        tmp_path,
-        workers=1,
-        env={"GATEWAY_CRASH_AT": "order_committed", "IDEMPOTENCY_LEASE_SECONDS": str(LEASE_SECONDS)},
-    )
-    database = None
+    launch = _launch(tmp_path, "order_committed")
     try:
         server = launch.start()
         with httpx.Client(timeout=30) as http:
             partner = Partner(server, server.credentials(BANK, Environment.PRODUCTION), http)
-            token = _delegated_token(server, partner)
+            token = _delegated_token(server, partner, ["orders:read", "orders:write"])
             order: dict[str, Any] = {
                 "client_order_id": "crash-test-1",
                 "instrument_id": CN_MONEY_MARKET,
@@ -71,44 +110,36 @@ def test_an_order_committed_before_a_kill_is_answered_once_after_the_restart(tmp
                 "order_type": "fund_subscription",
                 "amount": "100.00",
             }
-            key = {"Idempotency-Key": "crash-key-1"}
-
-            with pytest.raises(httpx.TransportError):
-                partner.call("POST", "/v1/orders", token, json=order, headers=key)
-            assert server.process.wait(timeout=30) == -signal.SIGKILL  # killed itself after the commit
-
-            restarted = launch.serve(server.registry, env={"GATEWAY_CRASH_AT": ""})
-            partner.server = restarted
-            # The dead request still holds the key for its lease; the retry waits it out (bounded).
-            deadline = time.monotonic() + 10 * LEASE_SECONDS
-            while True:
-                retry = partner.call("POST", "/v1/orders", token, json=order, headers=key)
-                if retry.status_code != 409 or time.monotonic() > deadline:
-                    break
-                time.sleep(0.5)
-            assert retry.status_code == 200, retry.text  # the order that was committed, not a new one
-            placed = retry.json()
-            assert placed["client_order_id"] == "crash-test-1"
-            assert placed["status"] == "open"
-            # A second retry replays the stored answer byte for byte.
-            replay = partner.call("POST", "/v1/orders", token, json=order, headers=key)
-            assert replay.headers.get("idempotent-replayed") == "true"
-            assert replay.content == retry.content
+            placed = _killed_then_retried(launch, partner, token, "/v1/orders", order, "crash-key-1")
+            assert (placed["client_order_id"], placed["status"]) == ("crash-test-1", "open")
             listed = partner.call("GET", "/v1/orders", token).json()["data"]
             assert [o["order_id"] for o in listed if o["client_order_id"] == "crash-test-1"] == [
                 placed["order_id"]
             ]
-
-        database = Database(launch.settings.database(Environment.PRODUCTION))
-        rows = OrderRow.__table__  # type: ignore[attr-defined]
-        with database.read() as conn:
-            count = conn.execute(
-                sa.select(sa.func.count()).select_from(rows).where(rows.c.client_order_id == "crash-test-1")
-            ).scalar_one()
-        assert count == 1
-        assert all(total == 0 for total in SqlTradingStore(database).asset_totals().values())
+        assert _rows(launch, OrderRow, "client_order_id", "crash-test-1") == 1
         assert "audit chain verifies" in run_cli("audit", "verify", env=launch.env)
     finally:
-        if database is not None:
-            database.dispose()
+        launch.stop()
+
+
+def test_a_conversion_committed_before_a_kill_is_answered_once_after_the_restart(tmp_path: Path) -> None:
+    launch = _launch(tmp_path, "conversion_committed")
+    try:
+        server = launch.start()
+        with httpx.Client(timeout=30) as http:
+            shop = Partner(server, server.credentials(SHOP, Environment.PRODUCTION), http)
+            token = _delegated_token(server, shop, ["points:convert"])
+            quoted = shop.call(
+                "POST", "/v1/points/quotes", token, json={"instrument_id": CN_MONEY_MARKET, "points": 1500}
+            )
+            assert quoted.status_code == 201, quoted.text
+            body = {"partner_conversion_id": "basket-crash-1", "quote_id": quoted.json()["quote_id"]}
+            path = "/v1/points/conversions"
+            converted = _killed_then_retried(launch, shop, token, path, body, "crash-key-2")
+            assert (converted["partner_conversion_id"], converted["points"]) == ("basket-crash-1", 1500)
+            assert converted["state"] == "accepted"
+        assert _rows(launch, PointsConversionRow, "partner_conversion_id", "basket-crash-1") == 1
+        assert _rows(launch, OrderRow, "id", converted["order_id"]) == 1  # one fund order for it
+        assert "audit chain verifies" in run_cli("audit", "verify", env=launch.env)
+    finally:
         launch.stop()

@@ -15,11 +15,13 @@ import sqlalchemy as sa
 from gateway.cli import main
 from gateway.demo import new_private_jwk, public_part
 from gateway.domain.audit.chain import AuditEntry
+from gateway.domain.clock import SystemClock
 from gateway.domain.environment import Environment
 from gateway.settings import Settings
 from gateway.storage.audit import SqlAuditLog
 from gateway.storage.database import Database
 from gateway.storage.registry import SqlRegistryStore
+from partners.service import Registry
 
 CREDENTIAL_KEYS = {"partner", "type", "environment", "client_id", "scopes", "private_jwk"}
 # Anything the developer's shell exports must not send these tests to a real database.
@@ -215,15 +217,20 @@ def test_partners_list_prints_the_demo_partners(seeded: Path, capsys: pytest.Cap
     assert credentials(seeded)[0]["private_jwk"]["d"] not in out
 
 
-def test_partners_create_suspend_and_reactivate(migrated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_partners_create_suspend_and_reactivate(
+    production: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = run(
         capsys, "partners", "create", "--name", "Harbour Bank", "--type", "institution", "--region", "HK"
     )
     assert code == 0
     partner_id = out.strip()
     assert partner_id.startswith("prt_")
-    assert run(capsys, "partners", "suspend", partner_id) == (0, f"{partner_id} is suspended\n")
-    assert run(capsys, "partners", "reactivate", partner_id) == (0, f"{partner_id} is active\n")
+    reason = ("--reason", "unpaid invoices")
+    assert run(capsys, "partners", "suspend", partner_id, *reason) == (0, f"{partner_id} is suspended\n")
+    assert run(capsys, "partners", "reactivate", partner_id, *reason) == (0, f"{partner_id} is active\n")
+    history = Registry(SqlRegistryStore(production), SystemClock()).lifecycle.history(partner_id)
+    assert [(e.actor.startswith("cli:"), e.reason) for e in history[-2:]] == [(True, "unpaid invoices")] * 2
     _, listed = run(capsys, "partners", "list")
     assert "Harbour Bank" in listed
 
@@ -234,7 +241,7 @@ def test_a_refused_command_exits_2_with_the_reason(
     code = main(["partners", "create", "--name", "Nowhere Bank", "--type", "institution", "--region", "XX"])
     assert code == 2
     assert "refused: region must be one of" in capsys.readouterr().err
-    assert main(["partners", "suspend", "prt_missing"]) == 2
+    assert main(["partners", "suspend", "prt_missing", "--reason", "test"]) == 2
 
 
 def test_partners_add_app_registers_a_public_key(

@@ -55,9 +55,6 @@ class InMemoryRegistryStore:
     def list_partners(self) -> list[Partner]:
         return sorted(self.partners.values(), key=lambda p: (p.created_at, p.id))
 
-    def set_partner_status(self, partner_id: str, status: PartnerStatus) -> None:
-        self.partners[partner_id] = replace(self.partners[partner_id], status=status)
-
     def upsert_plan(self, plan: Plan) -> None:
         self.plans[plan.id] = plan
 
@@ -206,8 +203,6 @@ def test_an_unknown_partner_is_not_found(registry: Registry) -> None:
         registry.partner("prt_missing")
     assert isinstance(missing.value, NotFoundError)
     with pytest.raises(PartnerNotFoundError):
-        registry.set_partner_status("prt_missing", PartnerStatus.SUSPENDED)
-    with pytest.raises(PartnerNotFoundError):
         registry.create_app(
             partner_id="prt_missing",
             name="x",
@@ -221,19 +216,6 @@ def client_of(store: InMemoryRegistryStore, client_id: str) -> Client:
     client = store.get_client(client_id)
     assert client is not None
     return client
-
-
-def test_suspension_makes_every_app_of_the_partner_inactive(
-    registry: Registry, store: InMemoryRegistryStore
-) -> None:
-    partner = new_partner(registry)
-    apps = [new_app(registry, partner), new_app(registry, partner, environment=Environment.PRODUCTION)]
-    assert all(client_of(store, app.client_id).active for app in apps)
-
-    assert registry.set_partner_status(partner.id, PartnerStatus.SUSPENDED).status is PartnerStatus.SUSPENDED
-    assert not any(client_of(store, app.client_id).active for app in apps)
-    assert registry.set_partner_status(partner.id, PartnerStatus.ACTIVE).status is PartnerStatus.ACTIVE
-    assert all(client_of(store, app.client_id).active for app in apps)
 
 
 # -- scopes per partner type ------------------------------------------------------------------
@@ -250,6 +232,7 @@ EXPECTED_SCOPES: dict[PartnerType, set[str]] = {
         "webhooks:manage",
         "reports:read",
         "consents:manage",
+        "partner:manage",
     },
     PartnerType.LIFESTYLE_PLATFORM: {
         "market:read",
@@ -258,6 +241,7 @@ EXPECTED_SCOPES: dict[PartnerType, set[str]] = {
         "webhooks:manage",
         "reports:read",
         "consents:manage",
+        "partner:manage",
     },
     PartnerType.DEVELOPER: {
         "market:read",
@@ -267,8 +251,15 @@ EXPECTED_SCOPES: dict[PartnerType, set[str]] = {
         "compliance:screening",
         "webhooks:manage",
         "consents:manage",
+        "partner:manage",
     },
-    PartnerType.SERVICE_PROVIDER: {"market:read", "funds:read", "webhooks:manage", "reports:read"},
+    PartnerType.SERVICE_PROVIDER: {
+        "market:read",
+        "funds:read",
+        "webhooks:manage",
+        "reports:read",
+        "partner:manage",
+    },
 }
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from gateway.apis.admin.lifecycle import ReasonIn, forget_clients
 from gateway.apis.admin.schemas import (
     AppIn,
     AppList,
@@ -25,8 +26,7 @@ from gateway.domain.audit.chain import verify
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.edge.access import staff
-from gateway.services import PlatformDep
-from partners.models import PartnerStatus
+from gateway.services import PlatformDep, PrincipalDep
 
 PartnerId = Annotated[str, PathParameter(max_length=40)]
 
@@ -43,9 +43,19 @@ class PartnersController(Controller):
         "/partners", operation_id="adminCreatePartner", responses=problems(409), **staff(Scope.ADMIN_PARTNERS)
     )
     async def create_partner(
-        self, data: JSONBody[PartnerIn], platform: PlatformDep, request: Request[Any, Any, Any]
+        self,
+        data: JSONBody[PartnerIn],
+        platform: PlatformDep,
+        principal: PrincipalDep,
+        request: Request[Any, Any, Any],
     ) -> PartnerOut:
-        partner = platform.registry.create_partner(name=data.name, type=data.type, region=data.region)
+        partner = platform.registry.create_partner(
+            name=data.name,
+            type=data.type,
+            region=data.region,
+            stage=data.stage,
+            actor=principal.client_id,
+        )
         request.scope["state"]["object_id"] = partner.id
         return PartnerOut.of(partner)
 
@@ -62,26 +72,45 @@ class PartnersController(Controller):
         "/partners/{partner_id:str}/suspension",
         operation_id="adminSuspendPartner",
         status_code=200,
-        responses=problems(404),
+        responses=problems(404, 409),
         **staff(Scope.ADMIN_PARTNERS),
     )
-    async def suspend_partner(self, partner_id: PartnerId, platform: PlatformDep) -> PartnerOut:
-        partner = platform.registry.set_partner_status(partner_id, PartnerStatus.SUSPENDED)
-        for app in platform.registry.store.list_apps(partner_id):
-            platform.clients.forget(app.client_id)
+    async def suspend_partner(
+        self,
+        partner_id: PartnerId,
+        data: JSONBody[ReasonIn],
+        platform: PlatformDep,
+        principal: PrincipalDep,
+        request: Request[Any, Any, Any],
+    ) -> PartnerOut:
+        """Suspend a partner: its apps are refused at the token endpoint and the resource server."""
+        request.scope["state"]["object_id"] = partner_id
+        partner = platform.registry.lifecycle.suspend(
+            partner_id, actor=principal.client_id, reason=data.reason
+        )
+        forget_clients(platform, partner_id)
         return PartnerOut.of(partner)
 
     @post(
         "/partners/{partner_id:str}/reactivation",
         operation_id="adminReactivatePartner",
         status_code=200,
-        responses=problems(404),
+        responses=problems(404, 409),
         **staff(Scope.ADMIN_PARTNERS),
     )
-    async def reactivate_partner(self, partner_id: PartnerId, platform: PlatformDep) -> PartnerOut:
-        partner = platform.registry.set_partner_status(partner_id, PartnerStatus.ACTIVE)
-        for app in platform.registry.store.list_apps(partner_id):
-            platform.clients.forget(app.client_id)
+    async def reactivate_partner(
+        self,
+        partner_id: PartnerId,
+        data: JSONBody[ReasonIn],
+        platform: PlatformDep,
+        principal: PrincipalDep,
+        request: Request[Any, Any, Any],
+    ) -> PartnerOut:
+        request.scope["state"]["object_id"] = partner_id
+        partner = platform.registry.lifecycle.reactivate(
+            partner_id, actor=principal.client_id, reason=data.reason
+        )
+        forget_clients(platform, partner_id)
         return PartnerOut.of(partner)
 
     @get(

@@ -11,7 +11,7 @@ from gateway.apis.schemas import RequestBody
 from gateway.domain.audit.chain import AuditRecord, Verification
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
-from partners.models import App, AppStatus, Partner, PartnerStatus, PartnerType, Plan
+from partners.models import App, AppStatus, Partner, PartnerStage, PartnerStatus, PartnerType, Plan
 
 Region = Literal["CN", "HK", "EU", "US", "SG", "GB"]
 
@@ -20,6 +20,8 @@ class PartnerIn(RequestBody):
     name: Annotated[str, msgspec.Meta(min_length=2, max_length=200)]
     type: PartnerType
     region: Region
+    # Staff register applicants; a known institution may be registered further along (ADR 0011).
+    stage: PartnerStage = PartnerStage.APPLICATION
 
 
 class PartnerOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,6 +31,7 @@ class PartnerOut(msgspec.Struct, frozen=True, kw_only=True):
     type: PartnerType
     region: str
     status: PartnerStatus
+    stage: PartnerStage
     created_at: datetime
 
     @classmethod
@@ -39,6 +42,7 @@ class PartnerOut(msgspec.Struct, frozen=True, kw_only=True):
             type=partner.type,
             region=partner.region,
             status=partner.status,
+            stage=partner.stage,
             created_at=partner.created_at,
         )
 

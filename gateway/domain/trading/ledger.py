@@ -7,7 +7,8 @@ accounts stand for the world outside a customer's account:
 - `house:street`: the market outside our book (reference-price fills, fund dealing) and the
   source of the opening balances;
 - `house:fees`: commissions, duties and spreads the customer paid;
-- `house:fx`: the currency desk that converts one currency into another.
+- `house:fx`: the currency desk that converts one currency into another;
+- `house:points`: the lifestyle platforms' points, paid in as cash by points conversions (ADR 0009).
 
 A hold reserves part of a customer balance for a live order; it moves nothing, so it is not a
 posting. A customer balance never goes below zero and never below what is held.
@@ -29,7 +30,8 @@ from gateway.domain.money import Currency
 HOUSE_STREET: Final = "house:street"
 HOUSE_FEES: Final = "house:fees"
 HOUSE_FX: Final = "house:fx"
-HOUSE_ACCOUNTS: Final = frozenset({HOUSE_STREET, HOUSE_FEES, HOUSE_FX})
+HOUSE_POINTS: Final = "house:points"  # partners' loyalty points turned into cash (ADR 0009)
+HOUSE_ACCOUNTS: Final = frozenset({HOUSE_STREET, HOUSE_FEES, HOUSE_FX, HOUSE_POINTS})
 ZERO: Final = Decimal(0)
 
 
@@ -46,6 +48,8 @@ class EntryKind(StrEnum):
     TRADE = "trade"
     FUND_DEALING = "fund_dealing"
     FX = "fx"
+    POINTS_CREDIT = "points_credit"  # a points conversion pays cash into the customer's account
+    POINTS_RETURN = "points_return"  # a cooling-off reversal takes that cash back, the points go home
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,13 @@ class EventType(StrEnum):
     ORDER_REJECTED = "order.rejected"
     ORDER_COOLING_OFF_CANCELLED = "order.cooling_off_cancelled"
     FILL_CREATED = "fill.created"
+    # Points conversions (gateway/domain/points, ADR 0009): one event per state change.
+    CONVERSION_ACCEPTED = "conversion.accepted"
+    CONVERSION_PRICED = "conversion.priced"
+    CONVERSION_ALLOTTED = "conversion.allotted"
+    CONVERSION_SETTLED = "conversion.settled"
+    CONVERSION_REJECTED = "conversion.rejected"
+    CONVERSION_REVERSED = "conversion.reversed"
 
 
 @dataclass(frozen=True, slots=True)

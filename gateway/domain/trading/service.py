@@ -21,6 +21,7 @@ from gateway.domain.compliance.suitability import (
     ProductFacts,
     ProductRisk,
     ProductType,
+    SuitabilityAssessment,
     assess_suitability,
 )
 from gateway.domain.compliance.surveillance import (
@@ -214,25 +215,52 @@ class TradingService:
             return self._preview(session, actor, request, context, now)
 
     def place(self, actor: Actor, request: OrderRequest) -> Placement:
-        context = self._context(actor, request)
-        now = self.clock.now()
         with self.store.session() as session:
             session.lock_trading()
-            existing = session.order_by_client_id(actor.client_id, request.client_order_id)
-            if existing is not None:
-                if not _same_order(existing, actor, request):
-                    raise DuplicateOrderError(
-                        "this client_order_id was used for a different order",
-                        field="client_order_id",
-                        order_id=existing.id,
-                    )
-                return Placement(existing, created=False)
-            preview = self._preview(session, actor, request, context, now)
-            _refuse_failures(preview.report)
-            if context.account is None:  # run_checks already failed the order; this narrows the type
-                raise OrderRejectedError("the customer has no account for this market", reasons=[])
-            order = self._new_order(session, actor, request, context, preview, now)
-            return Placement(self._accept(session, order, context, preview, now), created=True)
+            return self.place_in(session, actor, request)
+
+    def place_in(self, session: TradingSession, actor: Actor, request: OrderRequest) -> Placement:
+        """Place inside a trading transaction the caller holds (and has locked): a points conversion
+        credits the cash and subscribes the fund in one transaction (ADR 0009)."""
+        context = self._context(actor, request)
+        now = self.clock.now()
+        existing = session.order_by_client_id(actor.client_id, request.client_order_id)
+        if existing is not None:
+            if not _same_order(existing, actor, request):
+                raise DuplicateOrderError(
+                    "this client_order_id was used for a different order",
+                    field="client_order_id",
+                    order_id=existing.id,
+                )
+            return Placement(existing, created=False)
+        preview = self._preview(session, actor, request, context, now)
+        _refuse_failures(preview.report)
+        if context.account is None:  # run_checks already failed the order; this narrows the type
+            raise OrderRejectedError("the customer has no account for this market", reasons=[])
+        order = self._new_order(session, actor, request, context, preview, now)
+        return Placement(self._accept(session, order, context, preview, now), created=True)
+
+    def assess_purchase(
+        self, actor: Actor, instrument: Instrument, acknowledgement_token: str | None
+    ) -> tuple[SuitabilityAssessment, str | None]:
+        """Suitability of a buy for the actor's customer (PTC-08's rules), and when disclosures must be
+        acknowledged, the token that acknowledges them (what placing the buy will verify)."""
+        customer = self.customers.get(actor.customer_id)
+        if customer is None:
+            raise NotFoundError("no such customer")
+        now = self.clock.now()
+        scope = AcknowledgementScope(customer.id, actor.client_id, instrument.id, Side.BUY.value)
+        acknowledged = (
+            self.signer.verify(acknowledgement_token, scope, now) if acknowledgement_token else frozenset()
+        )
+        assessment = assess_suitability(
+            _customer_facts(customer), _product_facts(instrument), acknowledged=acknowledged
+        )
+        token = None
+        if assessment.required_acknowledgements:
+            codes = tuple(d.code for d in assessment.required_acknowledgements)
+            token = self.signer.issue(scope, codes, now)
+        return assessment, token
 
     # -- cancel and cool off -------------------------------------------------------------------
 
@@ -254,22 +282,26 @@ class TradingService:
 
     def cool_off(self, actor: Actor, order_id: str) -> Order:
         """DOMAIN.md: within 48 h of acceptance a fund subscription is undone without a reason."""
-        now = self.clock.now()
         with self.store.session() as session:
             session.lock_trading()
-            order = self._owned(session, actor, order_id)
-            if order.cooling_off_until is None:
-                raise OrderStateError("this order has no cooling-off period", order_type=order.order_type)
-            if now > order.cooling_off_until:
-                raise OrderStateError(
-                    "the 48-hour cooling-off period has ended",
-                    cooling_off_until=order.cooling_off_until.isoformat(),
-                )
-            if order.reversed_by is not None or order.status is OrderStatus.CANCELLED:
-                raise OrderStateError("this order was already undone", status=order.status)
-            if order.live:  # before allotment: a full reversal
-                return self._cancel(session, order, now, EventType.ORDER_COOLING_OFF_CANCELLED)
-            return self._redeem_allotment(session, order, now)
+            return self.cool_off_in(session, actor, order_id)
+
+    def cool_off_in(self, session: TradingSession, actor: Actor, order_id: str) -> Order:
+        """Cool off inside a trading transaction the caller holds (a points conversion's reversal)."""
+        now = self.clock.now()
+        order = self._owned(session, actor, order_id)
+        if order.cooling_off_until is None:
+            raise OrderStateError("this order has no cooling-off period", order_type=order.order_type)
+        if now > order.cooling_off_until:
+            raise OrderStateError(
+                "the 48-hour cooling-off period has ended",
+                cooling_off_until=order.cooling_off_until.isoformat(),
+            )
+        if order.reversed_by is not None or order.status is OrderStatus.CANCELLED:
+            raise OrderStateError("this order was already undone", status=order.status)
+        if order.live:  # before allotment: a full reversal
+            return self._cancel(session, order, now, EventType.ORDER_COOLING_OFF_CANCELLED)
+        return self._redeem_allotment(session, order, now)
 
     def current(self, customer: Customer) -> Customer:
         """The customer with cash and holdings as the ledger has them now, valued at the feed's prices.

@@ -101,6 +101,7 @@ class OrdersController(Controller):
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey,
     ) -> Response[OrderOut]:
+        await platform.quotas.charge_placement(principal, env.trading, data.to_domain(data.client_order_id))
         placement = env.trading.place(actor_of(principal), data.to_domain(data.client_order_id))
         platform.faults.reached("order_committed")
         return Response(_out(env.trading, placement.order), status_code=201 if placement.created else 200)

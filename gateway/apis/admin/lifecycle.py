@@ -1,0 +1,185 @@
+"""Staff APIs of the partner lifecycle: stage moves, pilot caps and the history (ADR 0011)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, get, post, put
+from litestar.params import JSONBody, PathParameter
+
+from gateway.apis.schemas import Amount, RequestBody, problems
+from gateway.domain.money import Currency
+from gateway.domain.scopes import Scope
+from gateway.edge.access import staff
+from gateway.services import Platform, PlatformDep, PrincipalDep
+from partners.lifecycle import MAX_PILOT_CUSTOMERS, MAX_PILOT_POINTS, LifecycleEvent, LifecycleEventKind
+from partners.models import Partner, PartnerStage, PartnerStatus, PilotCaps
+
+PartnerId = Annotated[str, PathParameter(max_length=40)]
+# At least three visible characters: a reason of blanks is no reason (the domain trims and checks again).
+REASON_PATTERN = r"\S.*\S.*\S"
+Reason = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=3, max_length=500, pattern=REASON_PATTERN, description="why; kept in the history"
+    ),
+]
+
+
+class ReasonIn(RequestBody):
+    reason: Reason
+
+
+class StageChangeIn(RequestBody):
+    stage: PartnerStage
+    reason: Reason
+
+
+class PilotCapsIn(RequestBody):
+    customers: Annotated[int, msgspec.Meta(ge=1, le=MAX_PILOT_CUSTOMERS)]
+    daily_notional: Amount
+    daily_points: Annotated[int, msgspec.Meta(ge=0, le=MAX_PILOT_POINTS)]
+    reason: Reason
+    currency: Currency = Currency.CNY
+
+    def to_domain(self) -> PilotCaps:
+        return PilotCaps(
+            customers=self.customers,
+            daily_notional=Decimal(self.daily_notional),
+            currency=self.currency.value,
+            daily_points=self.daily_points,
+        )
+
+
+class PilotCapsOut(msgspec.Struct, frozen=True, kw_only=True):
+    customers: int
+    daily_notional: str
+    currency: str
+    daily_points: int
+
+    @classmethod
+    def of(cls, caps: PilotCaps) -> PilotCapsOut:
+        return cls(
+            customers=caps.customers,
+            daily_notional=f"{caps.daily_notional:.2f}",
+            currency=caps.currency,
+            daily_points=caps.daily_points,
+        )
+
+
+class PartnerLifecycleOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    object: Literal["partner_lifecycle"] = "partner_lifecycle"
+    stage: PartnerStage
+    status: PartnerStatus
+    pilot_caps: PilotCapsOut | None
+
+    @classmethod
+    def of(cls, partner: Partner) -> PartnerLifecycleOut:
+        caps = partner.pilot_caps
+        return cls(
+            id=partner.id,
+            stage=partner.stage,
+            status=partner.status,
+            pilot_caps=PilotCapsOut.of(caps) if caps else None,
+        )
+
+
+class LifecycleEventOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    kind: LifecycleEventKind
+    actor: str
+    from_stage: PartnerStage | None
+    to_stage: PartnerStage
+    reason: str
+    details: dict[str, str]
+    at: datetime
+
+    @classmethod
+    def of(cls, event: LifecycleEvent) -> LifecycleEventOut:
+        return cls(
+            id=event.id,
+            kind=event.kind,
+            actor=event.actor,
+            from_stage=event.from_stage,
+            to_stage=event.to_stage,
+            reason=event.reason,
+            details=dict(event.details),
+            at=event.at,
+        )
+
+
+class LifecycleHistory(msgspec.Struct, frozen=True, kw_only=True):
+    partner: PartnerLifecycleOut
+    data: list[LifecycleEventOut]
+
+
+def forget_clients(platform: Platform, partner_id: str) -> None:
+    """A stage or status change bites at once in this worker (others within the client cache TTL)."""
+    for app in platform.registry.store.list_apps(partner_id):
+        platform.clients.forget(app.client_id)
+
+
+class PartnerLifecycleController(Controller):
+    path = "/admin/partners/{partner_id:str}"
+    tags = ["admin"]
+
+    @get(
+        "/lifecycle",
+        operation_id="adminGetPartnerLifecycle",
+        responses=problems(404),
+        **staff(Scope.ADMIN_PARTNERS),
+    )
+    async def history(self, partner_id: PartnerId, platform: PlatformDep) -> LifecycleHistory:
+        lifecycle = platform.registry.lifecycle
+        partner = lifecycle.partner(partner_id)
+        return LifecycleHistory(
+            partner=PartnerLifecycleOut.of(partner),
+            data=[LifecycleEventOut.of(e) for e in lifecycle.history(partner_id)],
+        )
+
+    @post(
+        "/stage",
+        operation_id="adminMovePartnerStage",
+        status_code=200,
+        responses=problems(404, 409),
+        **staff(Scope.ADMIN_PARTNERS),
+    )
+    async def move_stage(
+        self,
+        partner_id: PartnerId,
+        data: JSONBody[StageChangeIn],
+        platform: PlatformDep,
+        principal: PrincipalDep,
+        request: Request[Any, Any, Any],
+    ) -> PartnerLifecycleOut:
+        request.scope["state"]["object_id"] = partner_id
+        partner = platform.registry.lifecycle.move(
+            partner_id, data.stage, actor=principal.client_id, reason=data.reason
+        )
+        forget_clients(platform, partner_id)
+        return PartnerLifecycleOut.of(partner)
+
+    @put(
+        "/pilot-caps",
+        operation_id="adminSetPilotCaps",
+        responses=problems(404, 409),
+        **staff(Scope.ADMIN_PARTNERS),
+    )
+    async def set_pilot_caps(
+        self,
+        partner_id: PartnerId,
+        data: JSONBody[PilotCapsIn],
+        platform: PlatformDep,
+        principal: PrincipalDep,
+        request: Request[Any, Any, Any],
+    ) -> PartnerLifecycleOut:
+        request.scope["state"]["object_id"] = partner_id
+        partner = platform.registry.lifecycle.set_pilot_caps(
+            partner_id, data.to_domain(), actor=principal.client_id, reason=data.reason
+        )
+        forget_clients(platform, partner_id)  # the edge reads the caps from the cached client
+        return PartnerLifecycleOut.of(partner)

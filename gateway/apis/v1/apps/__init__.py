@@ -1,0 +1,1 @@
+"""Partner self-service: the calling app's keys and the review request."""

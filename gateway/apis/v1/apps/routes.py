@@ -1,0 +1,109 @@
+"""Partner self-service (ADR 0011): an app manages its own private_key_jwt keys, and a partner in
+the sandbox asks for its production review.
+
+Access rule: a client-credentials token with `partner:manage`, and only for the calling app itself
+(`/v1/app/...` has no client id in the path, so there is nothing to guess or enumerate). Removing a
+key bites at once in this worker's client cache; access tokens issued before stay valid until they
+expire (they are short-lived and bound to the DPoP key, not to the client key).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.exceptions import PermissionDeniedException
+from litestar.params import JSONBody, PathParameter
+
+from gateway.apis.params import IdempotencyKey
+from gateway.apis.schemas import problems
+from gateway.apis.v1.apps.schemas import AppKeyIn, AppKeysOut, PartnerStageOut, ReviewRequestIn
+from gateway.domain.scopes import Scope
+from gateway.edge.access import requires
+from gateway.edge.principal import Principal
+from gateway.services import PlatformDep, PrincipalDep
+
+Kid = Annotated[str, PathParameter(min_length=1, max_length=128)]
+
+
+def own_app(principal: Principal) -> str:
+    """The calling app; a token a customer delegated never manages the partner's registration."""
+    if principal.consent is not None:
+        raise PermissionDeniedException(detail="use a client-credentials token of the app itself")
+    return principal.client_id
+
+
+class AppKeysController(Controller):
+    path = "/v1/app/keys"
+    tags = ["partner"]
+
+    @get(operation_id="listAppKeys", responses=problems(), **requires(Scope.PARTNER_MANAGE))
+    async def list_keys(self, platform: PlatformDep, principal: PrincipalDep) -> AppKeysOut:
+        client_id = own_app(principal)
+        return AppKeysOut.of(client_id, platform.registry.app_keys(client_id))
+
+    @post(operation_id="addAppKey", responses=problems(409), **requires(Scope.PARTNER_MANAGE))
+    async def add_key(
+        self,
+        data: JSONBody[AppKeyIn],
+        platform: PlatformDep,
+        principal: PrincipalDep,
+        request: Request[Any, Any, Any],
+        idempotency_key: IdempotencyKey,
+    ) -> AppKeysOut:
+        client_id = own_app(principal)
+        app = platform.registry.add_app_key(client_id, data.jwk())
+        platform.clients.forget(client_id)
+        request.scope["state"]["object_id"] = f"{client_id}#{data.key.kid}"
+        return AppKeysOut.of(client_id, app.jwks)
+
+    @delete(
+        "/{kid:str}",
+        operation_id="removeAppKey",
+        status_code=200,
+        responses=problems(404),
+        **requires(Scope.PARTNER_MANAGE),
+    )
+    async def remove_key(
+        self,
+        kid: Kid,
+        platform: PlatformDep,
+        principal: PrincipalDep,
+        request: Request[Any, Any, Any],
+        idempotency_key: IdempotencyKey,
+    ) -> AppKeysOut:
+        client_id = own_app(principal)
+        app = platform.registry.remove_app_key(client_id, kid)
+        platform.clients.forget(client_id)  # the removed key signs no further client assertion here
+        request.scope["state"]["object_id"] = f"{client_id}#{kid}"
+        return AppKeysOut.of(client_id, app.jwks)
+
+
+class PartnerReviewController(Controller):
+    path = "/v1/partner"
+    tags = ["partner"]
+
+    @post(
+        "/review-request",
+        operation_id="requestPartnerReview",
+        status_code=200,
+        responses=problems(409),
+        **requires(Scope.PARTNER_MANAGE),
+    )
+    async def request_review(
+        self,
+        data: JSONBody[ReviewRequestIn],
+        platform: PlatformDep,
+        principal: PrincipalDep,
+        request: Request[Any, Any, Any],
+        idempotency_key: IdempotencyKey,
+    ) -> PartnerStageOut:
+        """Move the caller's partner from the sandbox into review (the one move a partner makes)."""
+        client_id = own_app(principal)
+        partner = platform.registry.lifecycle.request_review(
+            principal.partner_id, actor=f"partner:{client_id}", reason=data.reason
+        )
+        for app in platform.registry.store.list_apps(partner.id):
+            platform.clients.forget(app.client_id)
+        request.scope["state"]["object_id"] = partner.id
+        return PartnerStageOut.of(partner)

@@ -1,0 +1,1 @@
+"""Points into fund shares: valuations, quotes, conversions and reconciliation (ADR 0009)."""

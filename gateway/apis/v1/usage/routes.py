@@ -1,0 +1,90 @@
+"""The calling app's own usage (partner-own token with `reports:read`; ADR 0012)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Final
+
+from litestar import Controller, get
+from litestar.params import QueryParameter
+
+from gateway.apis.schemas import problems
+from gateway.apis.v1.usage.schemas import UsageCountOut, UsageReport, UsageTotalsOut
+from gateway.domain.errors import RuleViolationError
+from gateway.domain.scopes import Scope
+from gateway.edge.access import requires
+from gateway.services import EnvDep, PlatformDep, PrincipalDep
+from partners.usage import MAX_RANGE_DAYS, totals
+
+DEFAULT_DAYS: Final = 30
+# Dates arrive as text and are read here, so that a bad one is refused naming the wire field
+# (`from`, a Python keyword, cannot be the parameter's own name).
+From = Annotated[
+    str | None,
+    QueryParameter(
+        name="from",
+        required=False,
+        schema_extra={"format": "date"},
+        description="First UTC day, YYYY-MM-DD (default: 29 days before `to`)",
+    ),
+]
+To = Annotated[
+    str | None,
+    QueryParameter(
+        name="to",
+        required=False,
+        schema_extra={"format": "date"},
+        description="Last UTC day (default: today)",
+    ),
+]
+
+
+def _day(value: str | None, field: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        if len(value) != len("YYYY-MM-DD"):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise RuleViolationError(f"`{field}` must be a date as YYYY-MM-DD", field=field) from None
+
+
+def usage_period(today: date, start: str | None, end: str | None) -> tuple[date, date]:
+    """`from` and `to`, both included: at most MAX_RANGE_DAYS days, `from` not after `to`."""
+    last = _day(end, "to") or today
+    first = _day(start, "from") or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise RuleViolationError("`from` must be on or before `to`", field="from")
+    if (last - first).days + 1 > MAX_RANGE_DAYS:
+        raise RuleViolationError(f"a usage period covers at most {MAX_RANGE_DAYS} days", field="from")
+    return first, last
+
+
+class UsageController(Controller):
+    path = "/v1/usage"
+    tags = ["usage"]
+
+    @get(
+        operation_id="getUsage",
+        summary="This app's calls per UTC day, API version and operation, with 429s and errors",
+        description=(
+            "Counts every authenticated call of the app in this environment, including the ones the "
+            "rate limit or a business quota refused. Other workers' latest counts can take a few "
+            "seconds to appear; this call itself is counted after it answers."
+        ),
+        responses=problems(),
+        **requires(Scope.REPORTS_READ),
+    )
+    async def get_usage(
+        self, env: EnvDep, platform: PlatformDep, principal: PrincipalDep, start: From = None, end: To = None
+    ) -> UsageReport:
+        first, last = usage_period(platform.clock.now().date(), start, end)
+        counts = env.usage.daily(principal.client_id, first, last)
+        return UsageReport(
+            client_id=principal.client_id,
+            start=first,
+            end=last,
+            totals=UsageTotalsOut.of(totals(counts)),
+            data=[UsageCountOut.of(count) for count in counts],
+        )

@@ -1,0 +1,1 @@
+"""Webhook delivery: the httpx sender and the worker loop that drains the outbox (ADR 0010)."""

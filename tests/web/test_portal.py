@@ -1,0 +1,753 @@
+"""The developer portal: sign-up, sign-in, sandbox apps with their keys, the quickstart, usage and
+webhooks; strangers, other developers and forged forms get nowhere."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import date, timedelta
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import TestClient
+
+from gateway.auth.developers import (
+    COMMON_PASSWORDS,
+    Developer,
+    SignUpRefusedError,
+    check_email,
+    check_password,
+)
+from gateway.auth.dpop import thumbprint
+from gateway.demo import new_private_jwk, public_part
+from gateway.domain.environment import Environment
+from gateway.services import Platform
+from gateway.storage.developers import SqlDeveloperStore
+from gateway.web import portal
+from gateway.web.portal_chart import MAX_SERIES, OTHER, nice_ceiling, usage_chart
+from partners.lifecycle import SELF_SERVICE, LifecycleEventKind
+from partners.models import PartnerStage, PartnerStatus, PartnerType
+from tests.conftest import BASE_URL
+from tests.delegation import PASSWORD, Browser, hidden, password_hash
+
+GOOD_PASSWORD = "tide-lantern-orbit-42"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@dataclass
+class DeveloperBrowser:
+    browser: Browser
+    developer: Developer
+
+
+def new_developer(platform: Platform, *, email: str | None = None) -> Developer:
+    """A developer partner and account made without the sign-up form (Argon2id is slow: hash once)."""
+    partner = platform.registry.create_partner(
+        name=f"Dev org {secrets.token_hex(5)}",
+        type=PartnerType.DEVELOPER,
+        region="SG",
+        stage=PartnerStage.SANDBOX,
+    )
+    developer = Developer(
+        f"dev_{secrets.token_hex(8)}",
+        email or f"dev.{secrets.token_hex(5)}@example.com",
+        partner.id,
+        platform.clock.now(),
+    )
+    store = SqlDeveloperStore(platform.environments[Environment.PRODUCTION].database)
+    assert store.add(developer, password_hash())
+    return developer
+
+
+def sign_in(browser: Browser, email: str, password: str = PASSWORD, return_to: str = "") -> httpx.Response:
+    page = browser.get("/portal/login", params={"return_to": return_to} if return_to else None)
+    assert page.status_code == 200, page.text
+    return browser.post(
+        "/portal/login",
+        data={
+            "email": email,
+            "password": password,
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "return_to": hidden(page.text, "return_to"),
+        },
+    )
+
+
+def signed_in(client: TestClient[Any], platform: Platform) -> DeveloperBrowser:
+    developer = new_developer(platform)
+    browser = Browser(client, "")
+    answer = sign_in(browser, developer.email)
+    assert answer.status_code == 303, answer.text
+    return DeveloperBrowser(browser, developer)
+
+
+def sign_up_form(browser: Browser, **fields: str) -> httpx.Response:
+    page = browser.get("/portal/signup")
+    assert page.status_code == 200, page.text
+    data = {
+        "email": f"ada.{secrets.token_hex(4)}@example.com",
+        "organisation": f"Ada Labs {secrets.token_hex(4)}",
+        "region": "SG",
+        "password": GOOD_PASSWORD,
+        "csrf_token": hidden(page.text, "csrf_token"),
+    } | fields
+    return browser.post("/portal/signup", data=data)
+
+
+def create_app(
+    dev: DeveloperBrowser, *, jwk: Any, scopes: tuple[str, ...] = ("funds:read",), **extra: str
+) -> httpx.Response:
+    page = dev.browser.get("/portal/apps/new")
+    assert page.status_code == 200, page.text
+    data: dict[str, Any] = {
+        "name": "My sandbox app",
+        "scopes": list(scopes),
+        "key_source": "upload",
+        "jwk": jwk if isinstance(jwk, str) else json.dumps(jwk),
+        "csrf_token": hidden(page.text, "csrf_token"),
+    } | extra
+    return dev.browser.post("/portal/apps", data=data)
+
+
+def created_client_id(answer: httpx.Response) -> str:
+    assert answer.status_code == 303, answer.text
+    found = re.fullmatch(r"/portal/apps/(sbx_[0-9a-f]+)\?notice=created", answer.headers["location"])
+    assert found, answer.headers["location"]
+    return found.group(1)
+
+
+def text_of(html: str, testid: str) -> str:
+    found = re.search(rf'data-testid="{testid}"[^>]*>(.*?)</', html, re.S)
+    assert found, f"no element {testid}"
+    return unescape(found.group(1))
+
+
+# -- sign-up --------------------------------------------------------------------------------------
+
+
+def test_sign_up_creates_a_sandbox_developer_partner_and_signs_in(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    browser = Browser(client, "")
+    email = f"Grace.{secrets.token_hex(4)}@Example.com "
+
+    answer = sign_up_form(browser, email=email, organisation="  Hopper Analytics " + secrets.token_hex(3))
+    apps = browser.get("/portal/apps?notice=welcome")
+
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/portal/apps?notice=welcome"
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("__Host-portal-session="))
+    attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"secure", "httponly", "path=/", "samesite=strict"} <= attributes
+    assert not any(a.startswith("domain=") for a in attributes)
+    store = SqlDeveloperStore(platform.environments[Environment.PRODUCTION].database)
+    credentials = store.credentials(email.strip().lower())
+    assert credentials is not None
+    assert credentials.password_hash.startswith("$argon2id$")
+    partner = platform.registry.partner(credentials.developer.partner_id)
+    assert partner.type is PartnerType.DEVELOPER
+    assert partner.stage is PartnerStage.SANDBOX
+    assert partner.region == "SG"
+    assert partner.name.startswith("Hopper Analytics")
+    (created,) = platform.registry.lifecycle.history(partner.id)
+    assert (created.kind, created.actor, created.to_stage) == (
+        LifecycleEventKind.CREATED,
+        SELF_SERVICE,
+        PartnerStage.SANDBOX,
+    )
+    assert apps.status_code == 200, apps.text
+    assert text_of(apps.text, "stage") == "sandbox"
+    assert 'data-testid="apps-empty"' in apps.text
+    assert "apply for a partner review" in apps.text
+    assert "script-src 'self'" in apps.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in apps.headers["content-security-policy"]
+    assert apps.headers["x-frame-options"] == "DENY"
+    assert apps.headers["cache-control"] == "no-store"
+
+
+SIGN_UP_REFUSALS = [
+    ({"email": "not-an-address"}, "email"),
+    ({"email": "a@b"}, "email"),
+    ({"password": "short-pw1"}, "password"),
+    ({"password": "aaaaaaaaaaaaaaaa"}, "password"),
+    ({"password": "Password1234"}, "password"),
+    ({"region": "XX"}, "region"),
+    ({"organisation": "X"}, "organisation"),
+]
+
+
+def test_sign_up_refuses_a_broken_rule_and_names_the_field(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    before = len(platform.registry.store.list_partners())
+
+    for fields, field in SIGN_UP_REFUSALS:
+        answer = sign_up_form(Browser(client, ""), **fields)
+
+        assert answer.status_code == 422, (fields, answer.text)
+        assert f'data-field="{field}"' in answer.text, fields
+        assert "__Host-portal-session=" not in answer.headers.get("set-cookie", "")
+    assert len(platform.registry.store.list_partners()) == before  # nothing was created
+
+
+def test_a_taken_email_or_organisation_is_a_conflict(client: TestClient[Any], platform: Platform) -> None:
+    developer = new_developer(platform)
+    organisation = platform.registry.partner(developer.partner_id).name
+
+    by_email = sign_up_form(Browser(client, ""), email=developer.email.upper())
+    by_name = sign_up_form(Browser(client, ""), organisation=organisation)
+
+    assert by_email.status_code == 409, by_email.text
+    assert 'data-field="email"' in by_email.text
+    assert by_name.status_code == 409, by_name.text
+    assert 'data-field="organisation"' in by_name.text
+    assert "registered already" in by_name.text
+
+
+def test_password_policy() -> None:
+    email = "margaret.h@example.com"
+    check_password(GOOD_PASSWORD, email=email, organisation="Apollo Guidance")
+    refused = [
+        "x" * 11 + "1",  # 12 characters but 2 distinct
+        "abc-12",  # too short
+        "a1b2c3d4e5f6" * 11,  # 132 characters: too long
+        "Margaret.H-is-me-2024",  # contains the e-mail's local part
+        "apollo guidance 2024!",  # contains the organisation
+        *sorted(COMMON_PASSWORDS)[:3],
+    ]
+    for password in refused:
+        with pytest.raises(SignUpRefusedError) as refusal:
+            check_password(password, email=email, organisation="Apollo Guidance")
+        assert refusal.value.field == "password", password
+    check_password("sam-likes-long-walks", email="sam@example.com", organisation="Z")  # 3-letter local part
+    assert check_email("  Ada@Example.COM ") == "ada@example.com"
+    for bad in ("ada", "ada@", "@example.com", "ada@example", "a b@example.com", "x" * 250 + "@example.com"):
+        with pytest.raises(SignUpRefusedError):
+            check_email(bad)
+
+
+def test_sign_up_without_the_form_cookie_or_from_another_origin_is_refused(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    browser = Browser(client, "")
+    page = browser.get("/portal/signup")
+    data = {
+        "email": f"eve.{secrets.token_hex(4)}@example.com",
+        "organisation": f"Eve Corp {secrets.token_hex(4)}",
+        "region": "SG",
+        "password": GOOD_PASSWORD,
+        "csrf_token": hidden(page.text, "csrf_token"),
+    }
+
+    foreign = browser.post("/portal/signup", data=data, headers={"Origin": "https://evil.example"})
+    no_cookie = client.post("/portal/signup", data=data, follow_redirects=False)
+    wrong_token = browser.post("/portal/signup", data=data | {"csrf_token": "forged"})
+
+    assert foreign.status_code == 403
+    assert no_cookie.status_code == 403
+    assert wrong_token.status_code == 403
+    store = SqlDeveloperStore(platform.environments[Environment.PRODUCTION].database)
+    assert store.credentials(data["email"]) is None
+
+
+# -- sign-in and sessions ---------------------------------------------------------------------------
+
+
+def test_sign_in_returns_to_a_portal_page_only(client: TestClient[Any], platform: Platform) -> None:
+    developer = new_developer(platform)
+
+    inside = sign_in(Browser(client, ""), developer.email, return_to="/portal/apps/new")
+    outside = sign_in(Browser(client, ""), developer.email, return_to="https://evil.example/portal/")
+    sneaky = sign_in(Browser(client, ""), developer.email, return_to="//evil.example/portal/apps")
+
+    assert inside.headers["location"] == "/portal/apps/new"
+    assert outside.headers["location"] == "/portal/apps"
+    assert sneaky.headers["location"] == "/portal/apps"
+
+
+def test_wrong_passwords_lock_the_account_and_the_throttle_answers_429(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    developer = new_developer(platform)
+    browser = Browser(client, "")
+
+    wrong = [sign_in(browser, developer.email, "not the password").status_code for _ in range(5)]
+    locked = sign_in(browser, developer.email)  # the right password, but locked for 15 minutes
+    unknown = sign_in(browser, "nobody@example.com", "not the password")
+    for _ in range(4):  # 10 attempts per e-mail and minute
+        sign_in(browser, developer.email)
+    throttled = sign_in(browser, developer.email)
+
+    assert wrong == [401] * 5
+    assert locked.status_code == 401
+    assert "locked" in locked.text
+    assert unknown.status_code == 401
+    assert "The e-mail or password is not correct." in unknown.text
+    assert throttled.status_code == 429
+    assert "Too many sign-in attempts" in throttled.text
+
+
+def test_pages_need_a_session_and_other_sessions_do_not_open_them(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    staff_like = Browser(client, "")
+    staff_like.cookies["__Host-staff-session"] = "v1.e30.forged"
+    staff_like.cookies["__Host-session"] = secrets.token_urlsafe(32)
+    forged = Browser(client, "")
+    forged.cookies["__Host-portal-session"] = (
+        "v1.eyJzaWQiOiJ4Iiwic3ViIjoiZGV2X3giLCJleHAiOjk5OTk5OTk5OTl9.AAAA"
+    )
+    paths = ["/portal/apps", "/portal/apps/new", "/portal/apps/sbx_0/usage", "/portal/apps/sbx_0/webhooks"]
+
+    for browser in (Browser(client, ""), staff_like, forged):
+        for path in paths:
+            answer = browser.get(path)
+            assert answer.status_code == 303, (path, answer.text)
+            assert answer.headers["location"].startswith("/portal/login?return_to=")
+        created = browser.post("/portal/apps", data={"name": "x"})
+        assert created.status_code == 303
+        assert created.headers["location"].startswith("/portal/login")
+
+    dev = signed_in(client, platform)
+    assert dev.browser.get("/supervisor/alerts").headers["location"].startswith("/supervisor/login")
+    assert dev.browser.get("/consents").headers["location"].startswith("/login")
+    for path in (
+        "/sandbox/portal",
+        "/sandbox/portal/login",
+        "/sandbox/portal/signup",
+        "/sandbox/portal/apps",
+    ):
+        assert dev.browser.get(path).status_code == 404, path  # production's control plane only
+    assert client.get("/portal", follow_redirects=False).headers["location"] == "/portal/login"
+    assert dev.browser.get("/portal").headers["location"] == "/portal/apps"
+
+
+def test_sign_out_ends_the_session_and_a_copied_cookie_dies_with_it(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    dev = signed_in(client, platform)
+    copy = Browser(client, "", cookies=dict(dev.browser.cookies))
+    page = dev.browser.get("/portal/apps")
+
+    forged = dev.browser.post("/portal/logout", data={"csrf_token": "forged"})
+    out = dev.browser.post("/portal/logout", data={"csrf_token": hidden(page.text, "csrf_token")})
+
+    assert forged.status_code == 403
+    assert out.status_code == 303
+    assert out.headers["location"] == "/portal/login"
+    assert copy.get("/portal/apps").status_code == 303
+
+
+# -- apps --------------------------------------------------------------------------------------------
+
+
+def test_a_developer_creates_a_sandbox_app_with_a_public_jwk(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    dev = signed_in(client, platform)
+    private = new_private_jwk()
+
+    client_id = created_client_id(
+        create_app(dev, jwk=public_part(private), scopes=("funds:read", "market:read", "webhooks:manage"))
+    )
+    page = dev.browser.get(f"/portal/apps/{client_id}")
+    listing = dev.browser.get("/portal/apps")
+
+    registered = platform.registry.store.get_client(client_id)
+    assert registered is not None
+    assert registered.app.partner_id == dev.developer.partner_id
+    assert registered.app.environment is Environment.SANDBOX
+    assert registered.app.scopes == {"funds:read", "market:read", "webhooks:manage"}
+    assert registered.app.jwks == {"keys": [public_part(private)]}
+    assert registered.plan.id == "sandbox"
+    assert page.status_code == 200, page.text
+    issuer = f"{BASE_URL}/sandbox"
+    assert text_of(page.text, "issuer") == issuer
+    assert text_of(page.text, "token-endpoint") == f"{issuer}/oauth2/token"
+    assert text_of(page.text, "kid") == private["kid"]
+    assert "20/second, 10000/day" in page.text  # the sandbox plan's limits
+    quickstart = text_of(page.text, "quickstart")
+    assert f'CLIENT_ID = "{client_id}"' in quickstart
+    assert f'ISSUER = "{issuer}"' in quickstart
+    assert '"scope": "funds:read"' in quickstart
+    assert "/v1/funds?limit=5" in quickstart
+    assert 'href="/docs"' in page.text
+    assert f'data-testid="app-{client_id}"' in listing.text
+    webhooks = dev.browser.get(f"/portal/apps/{client_id}/webhooks")  # the real webhook service
+    assert webhooks.status_code == 200, webhooks.text
+    assert 'data-testid="subscriptions-empty"' in webhooks.text
+    assert 'data-testid="deliveries-empty"' in webhooks.text
+
+
+def test_a_key_without_kid_gets_its_thumbprint(client: TestClient[Any], platform: Platform) -> None:
+    dev = signed_in(client, platform)
+    public = {k: v for k, v in public_part(new_private_jwk()).items() if k != "kid"}
+
+    client_id = created_client_id(create_app(dev, jwk={"keys": [public]}))
+
+    registered = platform.registry.store.get_client(client_id)
+    assert registered is not None
+    assert registered.app.jwks["keys"][0]["kid"] == thumbprint(public)
+
+
+APP_FORM_REFUSALS: list[tuple[dict[str, Any], str, str]] = [
+    ({"jwk": "private"}, "jwk", "never send the private one"),
+    ({"jwk": "{not json"}, "jwk", "not valid JSON"),
+    ({"jwk": ""}, "jwk", "Generate a key"),
+    ({"jwk": '{"keys": []}'}, "jwk", "at least one key"),
+    ({"jwk": '{"kty": "oct", "k": "c2VjcmV0", "kid": "k"}'}, "jwk", "never send the private one"),
+    ({"jwk": '{"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA", "kid": "k"}'}, "jwk", "EC P-256"),
+    ({"scopes": ["orders:write"]}, "scopes", "may not hold orders:write"),
+    ({"scopes": ["points:valuations:write"]}, "scopes", "may not hold"),
+    ({"scopes": []}, "scopes", "at least one scope"),
+    ({"name": "x"}, "name", "2 to 100 characters"),
+]
+
+
+def test_an_app_form_that_breaks_a_rule_creates_nothing(client: TestClient[Any], platform: Platform) -> None:
+    dev = signed_in(client, platform)
+
+    for change, field, message in APP_FORM_REFUSALS:
+        private = new_private_jwk()
+        jwk: Any = private if change.get("jwk") == "private" else change.get("jwk", public_part(private))
+        scopes = tuple(change.get("scopes", ("funds:read",)))
+        extra = {"name": change["name"]} if "name" in change else {}
+
+        answer = create_app(dev, jwk=jwk, scopes=scopes, **extra)
+
+        assert answer.status_code == 422, (change, answer.text)
+        assert f'data-field="{field}"' in answer.text, change
+        assert message in unescape(answer.text), change
+    assert platform.registry.store.list_apps(dev.developer.partner_id) == []
+
+
+def test_app_forms_need_the_session_csrf_token(client: TestClient[Any], platform: Platform) -> None:
+    dev = signed_in(client, platform)
+    data = {"name": "x app", "scopes": ["funds:read"], "jwk": json.dumps(public_part(new_private_jwk()))}
+
+    forged = dev.browser.post("/portal/apps", data=data | {"csrf_token": "forged"})
+    foreign = dev.browser.post(
+        "/portal/apps",
+        data=data | {"csrf_token": hidden(dev.browser.get("/portal/apps/new").text, "csrf_token")},
+        headers={"Origin": "https://evil.example"},
+    )
+
+    assert forged.status_code == 403
+    assert foreign.status_code == 403
+    assert platform.registry.store.list_apps(dev.developer.partner_id) == []
+
+
+def test_a_developer_holds_at_most_max_apps(client: TestClient[Any], platform: Platform) -> None:
+    dev = signed_in(client, platform)
+    for index in range(portal.MAX_APPS):
+        platform.registry.create_app(
+            partner_id=dev.developer.partner_id,
+            name=f"app {index}",
+            environment=Environment.SANDBOX,
+            jwks={"keys": [public_part(new_private_jwk())]},
+            scopes=["funds:read"],
+        )
+
+    answer = create_app(dev, jwk=public_part(new_private_jwk()))
+    listing = dev.browser.get("/portal/apps")
+
+    assert answer.status_code == 422
+    assert f"You have {portal.MAX_APPS} apps already" in answer.text
+    assert len(platform.registry.store.list_apps(dev.developer.partner_id)) == portal.MAX_APPS
+    assert 'data-testid="apps-full"' in listing.text
+
+
+def test_another_developers_app_is_not_found(client: TestClient[Any], platform: Platform) -> None:
+    owner = signed_in(client, platform)
+    other = signed_in(client, platform)
+    client_id = created_client_id(create_app(owner, jwk=public_part(new_private_jwk())))
+
+    for suffix in ("", "/usage", "/webhooks"):
+        theirs = other.browser.get(f"/portal/apps/{client_id}{suffix}")
+        unknown = other.browser.get(f"/portal/apps/sbx_{secrets.token_hex(12)}{suffix}")
+        mine = owner.browser.get(f"/portal/apps/{client_id}{suffix}")
+        assert theirs.status_code == 404, theirs.text
+        assert client_id not in theirs.text
+        assert text_of(theirs.text, "message-detail") == text_of(unknown.text, "message-detail")
+        assert mine.status_code == 200, mine.text
+    assert client_id not in other.browser.get("/portal/apps").text
+
+
+def test_a_suspended_sign_up_race_leaves_no_active_orphan(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    developer = new_developer(platform)
+    accounts = portal.developer_accounts(platform)
+    organisation = f"Race Inc {secrets.token_hex(4)}"
+
+    class Racing(SqlDeveloperStore):
+        def email_taken(self, email: str) -> bool:
+            return False  # the other sign-up commits between this check and the insert
+
+    accounts.store = Racing(platform.environments[Environment.PRODUCTION].database)
+    with pytest.raises(SignUpRefusedError) as refused:
+        accounts.sign_up(
+            email=developer.email, organisation=organisation, region="SG", password=GOOD_PASSWORD
+        )
+
+    assert refused.value.status == 409
+    orphan = platform.registry.store.find_partner_by_name(organisation)
+    assert orphan is not None
+    assert orphan.status is PartnerStatus.SUSPENDED
+    history = platform.registry.lifecycle.history(orphan.id)
+    (suspended,) = [e for e in history if e.kind is LifecycleEventKind.SUSPENDED]
+    assert suspended.actor == SELF_SERVICE
+
+
+def test_a_developer_applies_for_review_once_with_a_reason(
+    client: TestClient[Any], platform: Platform
+) -> None:
+    dev = signed_in(client, platform)
+    page = dev.browser.get("/portal/apps")
+    token = hidden(page.text, "csrf_token")
+
+    no_reason = dev.browser.post("/portal/review-request", data={"csrf_token": token, "reason": " "})
+    forged = dev.browser.post("/portal/review-request", data={"csrf_token": "forged", "reason": "A fund app"})
+    asked = dev.browser.post(
+        "/portal/review-request", data={"csrf_token": token, "reason": "Fund explorer for SG retail"}
+    )
+    again = dev.browser.post("/portal/review-request", data={"csrf_token": token, "reason": "Once more"})
+    after = dev.browser.get("/portal/apps?notice=review-requested")
+
+    assert no_reason.status_code == 422, no_reason.text
+    assert 'data-testid="error"' in no_reason.text
+    assert forged.status_code == 403
+    assert asked.status_code == 303, asked.text
+    assert asked.headers["location"] == "/portal/apps?notice=review-requested"
+    assert again.status_code == 409, again.text
+    assert platform.registry.partner(dev.developer.partner_id).stage is PartnerStage.REVIEW
+    history = platform.registry.lifecycle.history(dev.developer.partner_id)
+    (event,) = [e for e in history if e.kind is LifecycleEventKind.REVIEW_REQUESTED]
+    assert event.actor == f"developer:{dev.developer.id}"
+    assert event.reason == "Fund explorer for SG retail"
+    assert text_of(after.text, "stage") == "review"
+    assert 'data-testid="review-form"' not in after.text
+    assert created_client_id(create_app(dev, jwk=public_part(new_private_jwk())))  # sandbox apps go on
+
+
+# -- the quickstart, for real ------------------------------------------------------------------------
+
+
+def test_the_quickstart_gets_a_token_and_makes_a_first_call(
+    client: TestClient[Any], platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dev = signed_in(client, platform)
+    private = new_private_jwk()
+    client_id = created_client_id(create_app(dev, jwk=public_part(private), scopes=("funds:read",)))
+    quickstart = text_of(dev.browser.get(f"/portal/apps/{client_id}").text, "quickstart")
+    (tmp_path / f"{private['kid']}.private.jwk.json").write_text(json.dumps(private))
+    calls: list[tuple[str, int]] = []
+
+    def through(method: Any) -> Any:
+        def call(url: str, **kwargs: Any) -> httpx.Response:
+            response: httpx.Response = method(url, **kwargs)
+            calls.append((url, response.status_code))
+            return response
+
+        return call
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(httpx, "post", through(client.post))  # the in-process server, same URLs
+    monkeypatch.setattr(httpx, "get", through(client.get))
+    exec(compile(quickstart, "quickstart.py", "exec"), {"__name__": "__main__"})  # noqa: S102
+
+    assert calls == [
+        (f"{BASE_URL}/sandbox/oauth2/token", 200),
+        (f"{BASE_URL}/sandbox/v1/funds?limit=5", 200),
+    ]
+    usage = dev.browser.get(f"/portal/apps/{client_id}/usage")  # the real meter, flushed by the page
+    assert text_of(usage.text, "usage-requests") == "1"
+    assert 'data-testid="usage-listFunds"' in usage.text
+    assert 'data-operation="listFunds" data-count="1"' in usage.text
+
+
+# -- usage and webhooks pages -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    day: date
+    api_version: str
+    operation: str
+    requests: int
+    throttled: int = 0
+    errors: int = 0
+
+
+class FakeUsage:
+    def __init__(self, lines: list[Line]) -> None:
+        self.lines = lines
+        self.flushed = 0
+        self.asked: list[tuple[str, date, date]] = []
+
+    def flush(self) -> None:
+        self.flushed += 1
+
+    def daily(self, client_id: str, since: date, until: date) -> list[Line]:
+        self.asked.append((client_id, since, until))
+        return [line for line in self.lines if since <= line.day <= until]
+
+
+def test_the_usage_page_flushes_then_draws_the_last_14_days(
+    client: TestClient[Any], platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dev = signed_in(client, platform)
+    client_id = created_client_id(create_app(dev, jwk=public_part(new_private_jwk())))
+    today = platform.clock.now().date()
+    usage = FakeUsage(
+        [
+            Line(today, "v1", "listFunds", 3, throttled=1),
+            Line(today - timedelta(days=1), "v1", "listInstruments", 5, errors=2),
+            Line(today - timedelta(days=20), "v1", "listFunds", 99),  # outside the default range
+        ]
+    )
+    monkeypatch.setattr(portal, "_usage_of", lambda _platform, _environment: usage)
+
+    page = dev.browser.get(f"/portal/apps/{client_id}/usage")
+    month = dev.browser.get(f"/portal/apps/{client_id}/usage?days=30")
+    too_long = dev.browser.get(f"/portal/apps/{client_id}/usage?days=365")
+
+    assert page.status_code == 200, page.text
+    assert usage.flushed == 2
+    assert usage.asked[0] == (client_id, today - timedelta(days=13), today)
+    assert text_of(page.text, "usage-requests") == "8"
+    assert text_of(page.text, "usage-throttled") == "1"
+    assert 'data-testid="usage-listFunds"' in page.text
+    assert 'data-testid="usage-chart"' in page.text
+    assert "<script" not in page.text
+    assert text_of(month.text, "usage-requests") == "107"
+    assert too_long.status_code == 422
+
+
+def test_the_webhooks_page_lists_only_this_apps_subscriptions(
+    client: TestClient[Any], platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dev = signed_in(client, platform)
+    client_id = created_client_id(create_app(dev, jwk=public_part(new_private_jwk())))
+    now = platform.clock.now()
+
+    @dataclass(frozen=True)
+    class Subscription:
+        id: str
+        client_id: str
+        url: str
+        event_types: tuple[str, ...]
+        status: str
+        created_at: Any
+
+    @dataclass(frozen=True)
+    class Delivery:
+        id: str
+        subscription_id: str
+        event_type: str
+        state: str
+        attempts: int
+        last_status_code: int | None
+        next_attempt_at: Any
+        created_at: Any
+
+    class FakeWebhooks:
+        def subscriptions(self, asked: str) -> list[Subscription]:
+            assert asked == client_id
+            return [Subscription("whs_1", asked, "https://hooks.example/in", ("order.*",), "active", now)]
+
+        def deliveries(self, asked: str, *, limit: int = 50) -> list[Delivery]:
+            assert (asked, limit) == (client_id, 50)
+            return [Delivery("whd_1", "whs_1", "order.filled", "failed", 2, 500, now, now)]
+
+    monkeypatch.setattr(portal, "_webhooks_of", lambda _platform, _environment: FakeWebhooks())
+
+    page = dev.browser.get(f"/portal/apps/{client_id}/webhooks")
+
+    assert page.status_code == 200, page.text
+    assert 'data-testid="subscription-whs_1"' in page.text
+    assert "https://hooks.example/in" in page.text
+    assert 'data-testid="delivery-whd_1"' in page.text
+    assert ">500<" in page.text
+
+
+# -- the SVG chart ------------------------------------------------------------------------------------
+
+
+def parse(svg: str) -> ET.Element:
+    return ET.fromstring(svg)  # noqa: S314 (our own chart, not untrusted input)
+
+
+def bars(svg: str) -> list[ET.Element]:
+    return [e for e in parse(svg).iter(f"{SVG}rect") if e.get("class") == "usage-chart__bar"]
+
+
+def test_chart_bars_are_proportional_and_every_day_has_a_column() -> None:
+    since = date(2026, 11, 1)
+    lines = [
+        Line(since, "v1", "listFunds", 10),
+        Line(since, "v2", "listFunds", 10),  # versions summed
+        Line(since + timedelta(days=2), "v1", "listFunds", 5, throttled=4),
+        Line(since + timedelta(days=2), "v1", "getQuote", 15),
+    ]
+
+    chart = usage_chart(lines, since, since + timedelta(days=6))
+
+    assert [d.day for d in chart.days] == [since + timedelta(days=i) for i in range(7)]
+    assert [d.requests for d in chart.days] == [20, 0, 20, 0, 0, 0, 0]
+    assert chart.scale_max == 20
+    assert [s.name for s in chart.series] == ["listFunds", "getQuote"]  # busiest first
+    drawn = {
+        (b.get("data-day"), b.get("data-operation")): float(b.get("height", "0")) for b in bars(chart.svg)
+    }
+    assert drawn[("2026-11-01", "listFunds")] == pytest.approx(212.0)  # the full plot height
+    assert drawn[("2026-11-03", "listFunds")] == pytest.approx(53.0)
+    assert drawn[("2026-11-03", "getQuote")] == pytest.approx(159.0)
+    throttled = [e for e in parse(chart.svg).iter(f"{SVG}rect") if e.get("class") == "usage-chart__throttled"]
+    assert [(t.get("data-day"), t.get("data-count")) for t in throttled] == [("2026-11-03", "4")]
+    assert chart.requests == 40
+    assert chart.throttled == 4
+
+
+def test_chart_groups_quiet_operations_and_escapes_names() -> None:
+    day = date(2026, 11, 5)
+    lines = [Line(day, "v1", f"op{i}", 100 - i) for i in range(MAX_SERIES + 2)]
+    lines.append(Line(day, "v1", '<script>"x"</script>', 1))
+
+    chart = usage_chart(lines, day, day)
+
+    assert len(chart.series) == MAX_SERIES + 1
+    assert chart.series[-1].name == OTHER
+    assert chart.days[0].by_series[OTHER] == (100 - MAX_SERIES) + (100 - MAX_SERIES - 1) + 1
+    assert "<script>" not in chart.svg
+    parse(chart.svg)  # well-formed
+
+
+def test_chart_of_an_empty_range_and_its_scale() -> None:
+    day = date(2026, 11, 5)
+    chart = usage_chart([], day - timedelta(days=89), day)
+
+    assert chart.scale_max == 1
+    assert bars(chart.svg) == []
+    assert len(chart.days) == 90
+    assert [nice_ceiling(v) for v in (0, 1, 2, 3, 7, 10, 11, 24, 51, 999, 1001)] == [
+        1,
+        1,
+        2,
+        5,
+        10,
+        10,
+        20,
+        50,
+        100,
+        1000,
+        2000,
+    ]
+    with pytest.raises(ValueError, match="until"):
+        usage_chart([], day, day - timedelta(days=1))
