@@ -3,6 +3,7 @@ by another on the very next call (the shared consent epoch in Redis)."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -121,6 +122,12 @@ def test_a_revocation_emits_one_consent_revoked_event_and_is_audited(
             row.type for row in conn.execute(outbox.select().where(outbox.c.subject_id == grant.consent_id))
         ]
     assert sorted(types) == ["consent.authorized", "consent.created", "consent.revoked"]
-    audited = [r for r in services.audit.records() if r.entry.request_id == f"revoke-{grant.consent_id}"]
+    # The audit entry is added after the response has left (off the critical path): wait for it, bounded.
+    deadline = time.monotonic() + 5
+    while True:
+        audited = [r for r in services.audit.records() if r.entry.request_id == f"revoke-{grant.consent_id}"]
+        if audited or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(audited) == 1
     assert audited[0].entry.outcome == 200
