@@ -270,8 +270,6 @@ def machine(database: Database) -> type[ConversionMachine]:
 
 @pytest.fixture
 def postgres_machine(backend_settings: Settings) -> Iterator[type[ConversionMachine]]:
-    if backend_settings.database(Environment.SANDBOX).is_sqlite:
-        pytest.skip("the SQLite run is test_points_conversion_is_exactly_once_and_reconciles")
     database = Database(backend_settings.database(Environment.SANDBOX))
     try:
         ConversionMachine.database = database
@@ -294,6 +292,8 @@ def test_points_conversion_is_exactly_once_and_reconciles(machine: type[Conversi
     assert set(ConversionState) == SEEN, SEEN  # every state, rejections and reversals included
 
 
+# PostgreSQL only (the SQLite run is test_points_conversion_is_exactly_once_and_reconciles).
+@pytest.mark.parametrize("backend_settings", ["postgresql"], indirect=True)
 def test_points_conversion_is_exactly_once_on_postgresql(postgres_machine: type[ConversionMachine]) -> None:
     """A shorter run on PostgreSQL (the advisory trading lock instead of BEGIN IMMEDIATE)."""
     run_state_machine_as_test(
