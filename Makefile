@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test lint typecheck unit check openapi bench clean
+.PHONY: help install run test lint typecheck unit check openapi sdk bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,8 +31,9 @@ lint: install ## ruff (lint + format check)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install ## mypy --strict
+typecheck: install ## mypy --strict (the gateway, the SDK and its examples)
 	$(BIN)/mypy
+	$(BIN)/mypy sdk/examples
 
 unit: install ## the tests only (SQLite, PostgreSQL, Redis, real servers, schemathesis)
 	$(BIN)/pytest -q
@@ -44,6 +45,9 @@ check: test ## alias of test
 
 openapi: install ## write openapi/v1.json from the app
 	$(BIN)/gateway openapi
+
+sdk: install ## regenerate the SDK's typed layer (sdk/openplatform/_generated) from openapi/v1.json
+	$(BIN)/python -m openapi.sdkgen
 
 bench: install ## start the gateway with 2 workers and measure against a bare endpoint
 	$(BIN)/python -m bench.run

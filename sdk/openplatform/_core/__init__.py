@@ -1,0 +1,1 @@
+"""The hand-written core under both clients: transport, auth, retries, errors, pagination."""
