@@ -129,7 +129,8 @@ def type_of(spec: Spec, schema: dict[str, Any], *, prefix: str = "", loose: bool
                 spec, {**outer, **rest[0]} if "$ref" not in rest[0] else rest[0], prefix=prefix, loose=loose
             )
         else:
-            text = " | ".join(type_of(spec, v, prefix=prefix, loose=loose) for v in rest)
+            members = [type_of(spec, v, prefix=prefix, loose=loose) for v in rest]
+            text = " | ".join(dict.fromkeys(m for member in members for m in _union_members(member)))
         return f"{text} | None" if nullable else text
     if "$ref" in schema:
         name = _ref_name(schema)
@@ -171,6 +172,17 @@ def type_of(spec: Spec, schema: dict[str, Any], *, prefix: str = "", loose: bool
     else:
         text = "Any"
     return f"{text} | None" if nullable else text
+
+
+def _union_members(text: str) -> list[str]:
+    """The members of a union annotation, split only outside brackets."""
+    members, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth == 0 and text.startswith(" | ", index):
+            members.append(text[start:index])
+            start = index + 3
+    return [*members, text[start:]]
 
 
 def _constrained(text: str, schema: dict[str, Any], keywords: dict[str, str]) -> str:

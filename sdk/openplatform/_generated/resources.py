@@ -744,7 +744,7 @@ class ConsentsResource(SyncResource):
         permissions: Annotated[Sequence[Annotated[str, Meta(pattern='^[a-z][a-z:\\-]{0,63}$')]], Meta(min_length=1, max_length=11)],
         purpose: Annotated[str, Meta(min_length=1, max_length=500)],
         cross_border: bool | None = None,
-        limits: Annotated[Sequence[models.PointsConversionLimitIn | Mapping[str, Any] | models.OrderPlacementLimitIn | Mapping[str, Any]], Meta(max_length=2)] | None = None,
+        limits: Annotated[Sequence[models.PointsConversionLimitIn | Mapping[str, Any] | models.OrderPlacementLimitIn], Meta(max_length=2)] | None = None,
         idempotency_key: str | None = None,
     ) -> models.ConsentOut:
         """Ask a customer for consent."""
@@ -798,7 +798,7 @@ class AsyncConsentsResource(AsyncResource):
         permissions: Annotated[Sequence[Annotated[str, Meta(pattern='^[a-z][a-z:\\-]{0,63}$')]], Meta(min_length=1, max_length=11)],
         purpose: Annotated[str, Meta(min_length=1, max_length=500)],
         cross_border: bool | None = None,
-        limits: Annotated[Sequence[models.PointsConversionLimitIn | Mapping[str, Any] | models.OrderPlacementLimitIn | Mapping[str, Any]], Meta(max_length=2)] | None = None,
+        limits: Annotated[Sequence[models.PointsConversionLimitIn | Mapping[str, Any] | models.OrderPlacementLimitIn], Meta(max_length=2)] | None = None,
         idempotency_key: str | None = None,
     ) -> models.ConsentOut:
         """Ask a customer for consent."""
