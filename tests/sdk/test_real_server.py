@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -471,7 +471,7 @@ def test_webhooks_verify_takes_real_deliveries_and_refuses_stale_replayed_and_fo
         )
 
         refusals = {}
-        for name, attempt in {
+        attempts: dict[str, Callable[[], object]] = {
             "replayed": lambda: verify(body, headers, subscription.secret, replay_cache=cache),
             "stale": lambda: verify(
                 body, headers, subscription.secret, now=lambda: datetime.now(UTC) + timedelta(minutes=6)
@@ -480,7 +480,8 @@ def test_webhooks_verify_takes_real_deliveries_and_refuses_stale_replayed_and_fo
                 body.replace(b"consent.created", b"consent.revoked"), headers, subscription.secret
             ),
             "wrong secret": lambda: verify(body, headers, "whsec_" + "QUFB" * 8),
-        }.items():
+        }
+        for name, attempt in attempts.items():
             with pytest.raises(WebhookVerificationError) as raised:
                 attempt()
             refusals[name] = raised.value.reason
