@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test lint typecheck unit check openapi sdk bench clean
+.PHONY: help install run test test-fast lint typecheck unit check openapi sdk bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,10 @@ unit: install ## the tests only (SQLite, PostgreSQL, Redis, real servers, schema
 
 test: lint typecheck unit ## install, lint, type-check and run every test
 	@echo "make test: all checks passed"
+
+test-fast: install ## the inner loop: ruff, then the tests not marked slow, on SQLite only
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -x -m "not slow" -k "not postgresql"
 
 check: test ## alias of test
 

@@ -11,20 +11,14 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
+from openplatform.errors import OpenPlatformError
 
 from gateway.auth.keys import KeyRing
 from gateway.auth.staff import officers_file, seed_demo_officers
-from gateway.demo import (
-    client_assertion,
-    delegated_token,
-    demo_dpop_key,
-    dpop_proof,
-    seed_customers,
-    seed_demo,
-)
+from gateway.demo import delegated_token, demo_client, demo_dpop_key, seed_customers, seed_demo
 from gateway.domain.audit.chain import verify
 from gateway.domain.clock import SystemClock
 from gateway.domain.environment import Environment
@@ -276,54 +270,47 @@ def cmd_apps_create(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_app(settings: Settings, partner: str, environment: Environment) -> dict[str, Any] | None:
+    """The first demo app in `environment` whose partner's name contains `partner`."""
+    credentials: list[dict[str, Any]] = json.loads((settings.demo_dir / "credentials.json").read_text())
+    return next(
+        (
+            c
+            for c in credentials
+            if c["environment"] == environment.value and partner.lower() in c["partner"].lower()
+        ),
+        None,
+    )
+
+
 def cmd_demo_token(settings: Settings, args: argparse.Namespace) -> int:
-    """Sign a client assertion with a demo key and exchange it at the token endpoint."""
-    credentials = json.loads((settings.demo_dir / "credentials.json").read_text())
+    """Get an access token for a demo app through the SDK (`private_key_jwt`, client credentials)."""
     environment = Environment(args.environment)
-    matches = [
-        c
-        for c in credentials
-        if c["environment"] == environment.value and args.partner.lower() in c["partner"].lower()
-    ]
-    if not matches:
+    item = _demo_app(settings, args.partner, environment)
+    if item is None:
         print(f"no demo app for {args.partner!r} in {environment.value}", file=sys.stderr)
         return 2
-    item = matches[0]
-    issuer = settings.issuer(environment)
-    assertion = client_assertion(item["client_id"], item["private_jwk"], issuer)
-    if args.assertion_only:
-        print(json.dumps({"client_id": item["client_id"], "client_assertion": assertion}))
-        return 0
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": item["client_id"],
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "client_assertion": assertion,
-    }
-    if args.scope:
-        form["scope"] = args.scope
-    headers = {}
-    if environment is Environment.PRODUCTION:  # production apps hold DPoP-bound tokens only
-        headers["DPoP"] = dpop_proof(demo_dpop_key(settings.demo_dir), "POST", f"{issuer}/oauth2/token")
-    response = httpx.post(f"{issuer}/oauth2/token", data=form, headers=headers, timeout=10)
-    if response.status_code != 200:
-        print(response.text, file=sys.stderr)
+    # Production tokens are DPoP-bound to the demo key; the sandbox's are plain bearer tokens, so
+    # that a first call by hand is `curl -H "Authorization: Bearer ..."` (README, step 7).
+    use_dpop = environment is Environment.PRODUCTION
+    try:
+        with demo_client(settings, item, use_dpop=use_dpop) as client:
+            if args.assertion_only:
+                print(
+                    json.dumps({"client_id": client.client_id, "client_assertion": client.assertions.sign()})
+                )
+                return 0
+            scoped = client.with_options(scopes=args.scope.split()) if args.scope else client
+            print(scoped.access_token())
+    except OpenPlatformError as exc:
+        print(exc, file=sys.stderr)
         return 1
-    print(response.json()["access_token"])
     return 0
 
 
 def cmd_demo_consent(settings: Settings, args: argparse.Namespace) -> int:
     """A demo app asks a demo customer for consent, the customer approves, the app gets tokens."""
-    credentials = json.loads((settings.demo_dir / "credentials.json").read_text())
-    item = next(
-        (
-            c
-            for c in credentials
-            if c["environment"] == "production" and args.partner.lower() in c["partner"].lower()
-        ),
-        None,
-    )
+    item = _demo_app(settings, args.partner, Environment.PRODUCTION)
     if item is None:
         print(f"no demo app for {args.partner!r} in production", file=sys.stderr)
         return 2
@@ -336,13 +323,12 @@ def cmd_demo_consent(settings: Settings, args: argparse.Namespace) -> int:
     try:
         answer = delegated_token(
             settings,
-            client_id=item["client_id"],
-            private_jwk=item["private_jwk"],
+            credential=item,
             customer=customer,
             permissions=args.permissions.split(","),
             limits=limits,
         )
-    except (RuntimeError, httpx.HTTPError) as exc:
+    except (RuntimeError, httpx.HTTPError, OpenPlatformError) as exc:
         print(f"the delegated flow failed: {exc}", file=sys.stderr)
         return 1
     print(answer["access_token"])
@@ -352,8 +338,7 @@ def cmd_demo_consent(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_demo_proof(settings: Settings, args: argparse.Namespace) -> int:
     """A fresh DPoP proof by the demo key, for one call made by hand (curl)."""
-    key = demo_dpop_key(settings.demo_dir)
-    print(dpop_proof(key, args.method, args.url, access_token=args.token))
+    print(demo_dpop_key(settings.demo_dir).proof(args.method, args.url, access_token=args.token))
     return 0
 
 

@@ -8,19 +8,17 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
-from joserfc import jwk, jws, jwt
+from joserfc import jwk
+from openplatform import Client, ClientAssertionSigner, DPoPKey
 
-from gateway.auth import pkce
-from gateway.auth.dpop import PROOF_TYPE, access_token_hash
 from gateway.auth.passwords import hash_password
 from gateway.domain.clock import Clock
 from gateway.domain.customers.data import load_demo_customers
@@ -201,75 +199,84 @@ def write_secret_json(path: Path, document: Any) -> None:
 
 
 def client_assertion(
-    client_id: str, private_jwk: dict[str, Any], audience: str, *, lifetime: int = 60
+    client_id: str, private_jwk: Mapping[str, Any], audience: str, *, lifetime: int = 60
 ) -> str:
-    """A `private_key_jwt` assertion (RFC 7523 §3) as a partner would sign it."""
-    now = int(time.time())
-    key = jwk.import_key(private_jwk)
-    claims = {
-        "iss": client_id,
-        "sub": client_id,
-        "aud": audience,
-        "iat": now,
-        "exp": now + lifetime,
-        "jti": secrets.token_urlsafe(16),
-    }
-    alg = str(private_jwk.get("alg", "ES256"))
-    return jwt.encode({"alg": alg, "kid": private_jwk["kid"], "typ": "JWT"}, claims, key, algorithms=[alg])
+    """A `private_key_jwt` assertion (RFC 7523 §3) by the SDK's signer, for any audience.
+
+    The real-server tests sign with it, also for the other environment's issuer, which a `Client`
+    never does (its audience is its own environment's issuer)."""
+    key = jwk.import_key(dict(private_jwk))
+    if isinstance(key, jwk.OctKey):
+        raise ValueError("a client signs its assertions with an asymmetric key (FAPI 2.0 §5.4)")
+    return ClientAssertionSigner(client_id, key, audience, time.time).sign(lifetime=lifetime)
 
 
-def demo_dpop_key(demo_dir: Path) -> jwk.ECKey:
+def demo_dpop_key(demo_dir: Path) -> DPoPKey:
     """The demo partners' DPoP key (RFC 9449), kept in `var/demo/dpop.json` (0600) so that tokens
     bound to it stay usable from one command to the next."""
     path = demo_dir / "dpop.json"
     if not path.exists():
-        key = jwk.generate_key("EC", "P-256", private=True)
-        write_secret_json(path, key.as_dict(private=True))
-    loaded = jwk.import_key(json.loads(path.read_text()))
-    assert isinstance(loaded, jwk.ECKey)  # noqa: S101 (we wrote an EC key)
-    return loaded
+        write_secret_json(path, DPoPKey(None, clock=time.time).export())
+    return DPoPKey(json.loads(path.read_text()), clock=time.time)
 
 
-def dpop_proof(key: jwk.ECKey, method: str, url: str, *, access_token: str | None = None) -> str:
-    """A DPoP proof as a partner's client makes one per request (RFC 9449 §4.2)."""
-    claims: dict[str, Any] = {
-        "jti": secrets.token_urlsafe(16),
-        "htm": method.upper(),
-        "htu": url.split("?", 1)[0].split("#", 1)[0],
-        "iat": int(time.time()),
-    }
-    if access_token is not None:
-        claims["ath"] = access_token_hash(access_token)
-    header = {"typ": PROOF_TYPE, "alg": "ES256", "jwk": key.as_dict(private=False)}
-    return jws.serialize_compact(header, json.dumps(claims).encode(), key, algorithms=["ES256"])
+def demo_client(settings: Settings, credential: Mapping[str, Any], *, use_dpop: bool = True) -> Client:
+    """The SDK client of a demo app on this deployment, its tokens bound to the demo DPoP key
+    (`use_dpop=False`: plain bearer tokens, which only the sandbox issues)."""
+    return Client(
+        credential["client_id"],
+        credential["private_jwk"],
+        base_url=settings.base_url,
+        # A DPoPKey given to the SDK is used even with use_dpop=False: give it none for bearer tokens.
+        dpop_key=demo_dpop_key(settings.demo_dir) if use_dpop else None,
+        use_dpop=use_dpop,
+        timeout=10,
+        allow_insecure_loopback=True,  # `make run` serves production over plain http on loopback
+    )
 
 
 def delegated_token(
     settings: Settings,
     *,
-    client_id: str,
-    private_jwk: dict[str, Any],
+    credential: Mapping[str, Any],
     customer: dict[str, str],
     permissions: list[str],
     limits: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Run the whole delegated flow against a running server, as the demo bank and the customer's
-    browser would: consent, PAR with PKCE, sign-in, approval, code exchange. The tokens are
-    DPoP-bound to the demo key; returns the token response plus the consent id."""
-    issuer = settings.issuer(Environment.PRODUCTION)
-    key = demo_dpop_key(settings.demo_dir)
+    """Run the whole delegated flow against a running server, as the demo bank (the SDK) and the
+    customer's browser would: consent, PAR with PKCE, sign-in, approval, code exchange. The tokens
+    are DPoP-bound to the demo key; returns the token response plus the consent id."""
+    with demo_client(settings, credential) as client:
+        consent = client.with_options(scopes=[Scope.CONSENTS_MANAGE.value]).consents.create(
+            permissions=permissions,
+            purpose="Demo: invest from the bank app",
+            expires_at=datetime.now(UTC).replace(microsecond=0) + timedelta(days=90),
+            limits=limits,
+        )
+        request = client.oauth.authorization_request(consent_id=consent.id, redirect_uri=DEMO_REDIRECT_URI)
+        callback = approve_in_browser(settings, request.url, customer, permissions)
+        grant = client.oauth.exchange_code(callback, request)
+    return {
+        "access_token": grant.access_token,
+        "token_type": grant.token_type,
+        "expires_in": round(grant.expires_at - grant.issued_at),
+        "scope": grant.scope,
+        "refresh_token": grant.refresh_token,
+        "consent_id": consent.id,
+    }
+
+
+def approve_in_browser(
+    settings: Settings,
+    authorize_url: str,
+    customer: Mapping[str, str],
+    permissions: list[str],
+    *,
+    environment: Environment = Environment.PRODUCTION,
+) -> str:
+    """The customer's browser: sign in on the environment's `/login`, approve on the consent screen;
+    returns the redirect back to the app (its `Location`, with the code, the state and the issuer)."""
     cookies: dict[str, str] = {}
-
-    def auth() -> dict[str, str]:
-        return {
-            "client_id": client_id,
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": client_assertion(client_id, private_jwk, issuer),
-        }
-
-    def oauth(path: str, form: dict[str, str]) -> httpx.Response:
-        proof = dpop_proof(key, "POST", f"{issuer}{path}")
-        return httpx.post(f"{issuer}{path}", data=form | auth(), headers={"DPoP": proof}, timeout=10)
 
     def browse(method: str, url: str, **kwargs: Any) -> httpx.Response:
         # The session cookies are `__Host-` (Secure): httpx keeps none over http, so keep them here.
@@ -286,47 +293,15 @@ def delegated_token(
             raise RuntimeError(f"the page has no {name} field: {html[:200]}")
         return unescape(found.group(1))
 
-    client = oauth(
-        "/oauth2/token", {"grant_type": "client_credentials", "scope": Scope.CONSENTS_MANAGE.value}
-    )
-    client.raise_for_status()
-    partner_token = client.json()["access_token"]
-    expires = (datetime.now(UTC) + timedelta(days=90)).isoformat(timespec="seconds")
-    body = {"permissions": permissions, "purpose": "Demo: invest from the bank app", "expires_at": expires}
-    created = httpx.post(
-        f"{issuer}/v1/consents",
-        json=body | {"limits": limits},
-        headers={
-            "Authorization": f"DPoP {partner_token}",
-            "DPoP": dpop_proof(key, "POST", f"{issuer}/v1/consents", access_token=partner_token),
-        },
-        timeout=10,
-    )
-    if created.status_code != 201:
-        raise RuntimeError(f"consent refused: {created.text}")
-    consent_id = created.json()["id"]
-    verifier = secrets.token_urlsafe(48)
-    pushed = oauth(
-        "/oauth2/par",
-        {
-            "response_type": "code",
-            "redirect_uri": DEMO_REDIRECT_URI,
-            "code_challenge": pkce.challenge_of(verifier),
-            "code_challenge_method": "S256",
-            "consent_id": consent_id,
-            "state": secrets.token_urlsafe(12),
-        },
-    )
-    pushed.raise_for_status()
-    authorize = f"{issuer}/oauth2/authorize?" + urlencode(
-        {"client_id": client_id, "request_uri": pushed.json()["request_uri"]}
-    )
+    issuer = settings.issuer(environment)
     login_page = browse(
-        "GET", f"{settings.base_url}/login", params={"return_to": authorize.removeprefix(settings.base_url)}
+        "GET",
+        f"{issuer}/login",
+        params={"return_to": authorize_url.removeprefix(settings.base_url)},
     )
     signed_in = browse(
         "POST",
-        f"{settings.base_url}/login",
+        f"{issuer}/login",
         data={
             "username": customer["username"],
             "password": customer["password"],
@@ -336,7 +311,7 @@ def delegated_token(
     )
     if signed_in.status_code != 303:
         raise RuntimeError(f"sign-in refused ({signed_in.status_code})")
-    screen = browse("GET", authorize)
+    screen = browse("GET", authorize_url)
     decision = browse(
         "POST",
         f"{issuer}/oauth2/authorize/decision",
@@ -348,18 +323,7 @@ def delegated_token(
             "opt_in_high_risk": "yes",
         },
     )
-    code = dict(parse_qsl(urlsplit(decision.headers.get("location", "")).query)).get("code")
-    if code is None:
-        raise RuntimeError(f"no code in the answer ({decision.status_code}): {decision.text[:200]}")
-    token = oauth(
-        "/oauth2/token",
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": DEMO_REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-    )
-    token.raise_for_status()
-    answer: dict[str, Any] = token.json() | {"consent_id": consent_id}
-    return answer
+    location: str | None = decision.headers.get("location")
+    if decision.status_code != 303 or not location:
+        raise RuntimeError(f"no redirect in the answer ({decision.status_code}): {decision.text[:200]}")
+    return location

@@ -81,10 +81,11 @@ PORTAL_HEADERS: Final = {
     ),
 }
 PORTAL_OPTIONS: Final[dict[str, Any]] = {"include_in_schema": False, **public()}
-# What the quickstart calls first, by scope: read-only catalogue operations a fresh app may call.
+# What the quickstart calls first, by scope: read-only catalogue operations a fresh app may call
+# (scope, SDK method, operation id).
 FIRST_CALLS: Final = (
-    ("funds:read", "/v1/funds?limit=5", "listFunds"),
-    ("market:read", "/v1/market/instruments?limit=5", "listInstruments"),
+    ("funds:read", "market.list_funds", "listFunds"),
+    ("market:read", "market.list_instruments", "listInstruments"),
 )
 # The JWS algorithm the token endpoint accepts for each key type (gateway.auth.client_auth).
 ASSERTION_ALG: Final = {"EC": "ES256", "OKP": "EdDSA", "RSA": "PS256"}
@@ -657,55 +658,29 @@ def _keys(app: App) -> list[dict[str, str]]:
     ]
 
 
-def quickstart(app: App, issuer: str) -> str:
-    """Copy-paste Python (joserfc + httpx): a private_key_jwt assertion, a token, a first call."""
+def quickstart(app: App, base_url: str) -> str:
+    """Copy-paste Python on the SDK: the client from the downloaded key, then a first sandbox call."""
     key = _keys(app)[0]
-    call = next(((path, op) for scope, path, op in FIRST_CALLS if scope in app.scopes), None)
-    scope = next((scope for scope, _, _ in FIRST_CALLS if scope in app.scopes), sorted(app.scopes)[0])
+    call = next(((scope, method, op) for scope, method, op in FIRST_CALLS if scope in app.scopes), None)
+    scope = call[0] if call else sorted(app.scopes)[0]
     lines = [
-        "# pip install joserfc httpx",
-        "import json, secrets, time",
+        "# pip install ./sdk  (the Python SDK, package `openplatform`, in the gateway's repository)",
+        "from pathlib import Path",
         "",
-        "import httpx",
-        "from joserfc import jwk, jwt",
+        f"from openplatform import Client{', to_json' if call else ''}",
         "",
-        f'CLIENT_ID = "{app.client_id}"',
-        f'ISSUER = "{issuer}"  # the audience of the client assertion (RFC 7523, FAPI 2.0)',
-        f'KEY_FILE = "{key["kid"]}.private.jwk.json"  # the private key you downloaded',
-        "",
-        "with open(KEY_FILE) as handle:",
-        "    key = jwk.import_key(json.load(handle))",
-        "now = int(time.time())",
-        "assertion = jwt.encode(",
-        f'    {{"alg": "{key["alg"]}", "kid": key.kid}},',
-        '    {"iss": CLIENT_ID, "sub": CLIENT_ID, "aud": ISSUER, "iat": now, "exp": now + 60,',
-        '     "jti": secrets.token_urlsafe(16)},',
-        "    key,",
-        f'    algorithms=["{key["alg"]}"],',
+        "client = Client(",
+        f"    {json.dumps(app.client_id)}, Path({json.dumps(key['kid'] + '.private.jwk.json')}),",
+        f"    base_url={json.dumps(base_url)}, scopes=[{json.dumps(scope)}],",
         ")",
-        "answer = httpx.post(",
-        '    f"{ISSUER}/oauth2/token",',
-        "    data={",
-        '        "grant_type": "client_credentials",',
-        '        "client_id": CLIENT_ID,',
-        '        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",',
-        '        "client_assertion": assertion,',
-        f'        "scope": "{scope}",',
-        "    },",
-        ")",
-        "answer.raise_for_status()",
-        'token = answer.json()["access_token"]',
     ]
     if call is None:
-        lines += ["print(answer.json())  # no read-only catalogue call in your scopes: see the API reference"]
+        lines += ["print(client.access_token())  # no catalogue call in your scopes: see the API reference"]
     else:
-        path, operation = call
+        _, method, operation = call
         lines += [
-            "",
-            f"# {operation}: the sandbox also accepts a plain bearer token for a first call (ADR 0007).",
-            f'response = httpx.get(f"{{ISSUER}}{path}", headers={{"Authorization": f"Bearer {{token}}"}})',
-            "response.raise_for_status()",
-            "print(json.dumps(response.json(), indent=2))",
+            f"answer = client.{method}(limit=5).first_page()  # {operation}",
+            "print(to_json(answer))",
         ]
     return "\n".join(lines) + "\n"
 
@@ -744,7 +719,7 @@ async def app_page(
         "portal_app.html",
         session=session,
         partner=_partner_view(platform, session),
-        quickstart=quickstart(client.app, platform.settings.issuer(client.app.environment)),
+        quickstart=quickstart(client.app, platform.settings.base_url),
         notice=NOTICES.get(notice or ""),
         **_app_context(platform, client, "overview"),
     )

@@ -16,6 +16,7 @@ from openplatform._core.hooks import RequestInfo, ResponseInfo, RetryInfo
 from openplatform._core.jose import ClientAssertionSigner, DPoPKey, access_token_hash
 from openplatform._core.pagination import AsyncPager, SyncPager
 from openplatform._core.resource import ApiResponse
+from openplatform._core.serialize import to_dict, to_json
 from openplatform._core.tokens import DelegatedGrant
 from openplatform.client import AsyncClient, Client
 from openplatform.errors import APIError, OpenPlatformError
@@ -40,5 +41,7 @@ __all__ = [
     "access_token_hash",
     "errors",
     "models",
+    "to_dict",
+    "to_json",
     "webhooks",
 ]

@@ -72,13 +72,11 @@ class _Base:
             raise ConfigurationError(
                 "production tokens are sender-constrained: a production client always uses DPoP"
             )
-        dpop = (
-            dpop_key
-            if isinstance(dpop_key, DPoPKey)
-            else DPoPKey(dpop_key, clock=clock)
-            if use_dpop
-            else None
-        )
+        if not use_dpop and dpop_key is not None:
+            raise ConfigurationError("a DPoP key was given to a client that does not use DPoP")
+        dpop = None
+        if use_dpop:
+            dpop = dpop_key if isinstance(dpop_key, DPoPKey) else DPoPKey(dpop_key, clock=clock)
         hooks = Hooks(
             tuple(h for h in (on_request,) if h),
             tuple(h for h in (on_response,) if h),

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from joserfc import jwk, jws, jwt
 
+from gateway.auth.dpop import access_token_hash, thumbprint
 from gateway.cli import main
 from gateway.demo import new_private_jwk, public_part
 from gateway.domain.audit.chain import AuditEntry
@@ -272,3 +274,49 @@ def test_partners_add_app_registers_a_public_key(
     )
     assert code == 0
     assert out.strip().startswith("sbx_")
+
+
+def test_demo_token_assertion_only_prints_an_assertion_for_the_sandbox_issuer(
+    seeded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (developer,) = [i for i in credentials(seeded) if i["type"] == "developer"]
+
+    code, out = run(
+        capsys, "demo", "token", "--partner", "developer", "--environment", "sandbox", "--assertion-only"
+    )
+
+    assert code == 0
+    printed = json.loads(out)
+    assert printed["client_id"] == developer["client_id"]
+    public = jwk.import_key(public_part(developer["private_jwk"]))
+    token = jwt.decode(printed["client_assertion"], public, algorithms=["ES256"])
+    assert token.header["kid"] == developer["private_jwk"]["kid"]
+    assert token.claims["iss"] == token.claims["sub"] == developer["client_id"]
+    assert token.claims["aud"] == Settings.from_env().issuer(Environment.SANDBOX)
+    assert token.claims["exp"] - token.claims["iat"] == 60
+
+
+def test_demo_proof_is_signed_by_the_demo_key_kept_privately(
+    seeded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "http://127.0.0.1:8000/v1/accounts"
+
+    first = run(capsys, "demo", "proof", "get", f"{url}?limit=5", "--token", "tok")
+    second = run(capsys, "demo", "proof", "GET", url)
+
+    key_file = seeded / "demo" / "dpop.json"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    demo_key = jwk.import_key(json.loads(key_file.read_text()))
+    proofs = []
+    for code, out in (first, second):
+        assert code == 0
+        proof = jws.deserialize_compact(out.strip(), demo_key, algorithms=["ES256"])
+        assert proof.headers()["typ"] == "dpop+jwt"
+        assert "d" not in proof.headers()["jwk"]
+        assert thumbprint(proof.headers()["jwk"]) == demo_key.thumbprint()
+        proofs.append(json.loads(proof.payload))
+    assert {p["htm"] for p in proofs} == {"GET"}
+    assert {p["htu"] for p in proofs} == {url}  # RFC 9449 §4.2: without the query
+    assert proofs[0]["ath"] == access_token_hash("tok")
+    assert "ath" not in proofs[1]
+    assert proofs[0]["jti"] != proofs[1]["jti"]

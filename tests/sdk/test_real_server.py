@@ -34,12 +34,12 @@ from openplatform.errors import InvalidAuthorizationResponseError, NotFoundError
 from openplatform.webhooks import InMemoryReplayCache, WebhookVerificationError, verify
 
 from gateway.demo import DEMO_REDIRECT_URI, new_private_jwk, public_part
+from gateway.demo import approve_in_browser as approve_in_browser_as
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from partners.models import PartnerType
 from tests.conftest import require_redis
-from tests.delegation import hidden
-from tests.e2e.servers import CookieBrowser, Launch, RealServer
+from tests.e2e.servers import Launch, RealServer
 from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
@@ -348,37 +348,11 @@ def approve_in_browser(
 ) -> str:
     """The customer's side: sign in on the real login page, approve on the consent screen."""
     login = server.customer("li.wei")
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
-        browser = CookieBrowser(http)
-        page = browser.request(
-            "GET", f"{prefix}/login", params={"return_to": authorize_url.removeprefix(server.base_url)}
-        )
-        signed_in = browser.request(
-            "POST",
-            f"{prefix}/login",
-            data={
-                "username": login.username,
-                "password": login.password,
-                "csrf_token": hidden(page.text, "csrf_token"),
-                "return_to": hidden(page.text, "return_to"),
-            },
-        )
-        assert signed_in.status_code == 303, signed_in.text
-        screen = browser.follow(authorize_url)
-        assert screen.status_code == 200, screen.text
-        decision = browser.request(
-            "POST",
-            f"{prefix}/oauth2/authorize/decision",
-            data={
-                "csrf_token": hidden(screen.text, "csrf_token"),
-                "transaction_id": hidden(screen.text, "transaction_id"),
-                "decision": "approve",
-                "scope": permissions,
-            },
-        )
-        assert decision.status_code == 303, decision.text
-        location: str = decision.headers["location"]
-        return location
+    customer = {"username": login.username, "password": login.password}
+    environment = Environment.SANDBOX if prefix else Environment.PRODUCTION
+    return approve_in_browser_as(
+        server.settings, authorize_url, customer, permissions, environment=environment
+    )
 
 
 def test_the_delegated_flow_end_to_end_then_refresh(server: RealServer) -> None:

@@ -3,6 +3,7 @@ webhooks; strangers, other developers and forged forms get nowhere."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openplatform
 import pytest
 from litestar.testing import TestClient
 
@@ -373,10 +375,9 @@ def test_a_developer_creates_a_sandbox_app_with_a_public_jwk(
     assert text_of(page.text, "kid") == private["kid"]
     assert "20/second, 10000/day" in page.text  # the sandbox plan's limits
     quickstart = text_of(page.text, "quickstart")
-    assert f'CLIENT_ID = "{client_id}"' in quickstart
-    assert f'ISSUER = "{issuer}"' in quickstart
-    assert '"scope": "funds:read"' in quickstart
-    assert "/v1/funds?limit=5" in quickstart
+    assert f'"{client_id}", Path("{private["kid"]}.private.jwk.json"),' in quickstart
+    assert f'base_url="{BASE_URL}", scopes=["funds:read"],' in quickstart
+    assert "answer = client.market.list_funds(limit=5).first_page()  # listFunds" in quickstart
     assert 'href="/docs"' in page.text
     assert f'data-testid="app-{client_id}"' in listing.text
     webhooks = dev.browser.get(f"/portal/apps/{client_id}/webhooks")  # the real webhook service
@@ -540,32 +541,36 @@ def test_a_developer_applies_for_review_once_with_a_reason(
 
 
 def test_the_quickstart_gets_a_token_and_makes_a_first_call(
-    client: TestClient[Any], platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: TestClient[Any],
+    platform: Platform,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     dev = signed_in(client, platform)
     private = new_private_jwk()
     client_id = created_client_id(create_app(dev, jwk=public_part(private), scopes=("funds:read",)))
     quickstart = text_of(dev.browser.get(f"/portal/apps/{client_id}").text, "quickstart")
     (tmp_path / f"{private['kid']}.private.jwk.json").write_text(json.dumps(private))
-    calls: list[tuple[str, int]] = []
+    calls: list[tuple[str, str, int]] = []
 
-    def through(method: Any) -> Any:
-        def call(url: str, **kwargs: Any) -> httpx.Response:
-            response: httpx.Response = method(url, **kwargs)
-            calls.append((url, response.status_code))
-            return response
-
-        return call
+    def record(response: openplatform.ResponseInfo) -> None:
+        calls.append((response.method, response.url, response.status))
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(httpx, "post", through(client.post))  # the in-process server, same URLs
-    monkeypatch.setattr(httpx, "get", through(client.get))
+    # The SDK's client as the quickstart builds it, sending through the in-process server (same URLs).
+    monkeypatch.setattr(
+        openplatform, "Client", functools.partial(openplatform.Client, http_client=client, on_response=record)
+    )
+    capsys.readouterr()
     exec(compile(quickstart, "quickstart.py", "exec"), {"__name__": "__main__"})  # noqa: S102
 
     assert calls == [
-        (f"{BASE_URL}/sandbox/oauth2/token", 200),
-        (f"{BASE_URL}/sandbox/v1/funds?limit=5", 200),
+        ("POST", f"{BASE_URL}/sandbox/oauth2/token", 200),
+        ("GET", f"{BASE_URL}/sandbox/v1/funds?limit=5", 200),
     ]
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["data"], printed
     usage = dev.browser.get(f"/portal/apps/{client_id}/usage")  # the real meter, flushed by the page
     assert text_of(usage.text, "usage-requests") == "1"
     assert 'data-testid="usage-listFunds"' in usage.text

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -73,10 +74,12 @@ def _apply(base: dict[str, Any], overrides: Mapping[str, Any] | None) -> dict[st
 class ClientAssertionSigner:
     """Signs `private_key_jwt` client assertions (RFC 7523 §3; FAPI 2.0: `aud` is the issuer alone)."""
 
-    def __init__(self, client_id: str, key: PrivateKey, audience: str, clock: Clock) -> None:
+    def __init__(
+        self, client_id: str, key: KeyInput | PrivateKey, audience: str, clock: Clock = time.time
+    ) -> None:
         self.client_id = client_id
         self.audience = audience
-        self._key = key
+        self._key = load_private_key(key)
         self._alg = algorithm_of(key)
         self._clock = clock
 
@@ -114,7 +117,7 @@ class ClientAssertionSigner:
 class DPoPKey:
     """The client's proof-of-possession key (RFC 9449): tokens are bound to its thumbprint."""
 
-    def __init__(self, key: KeyInput | PrivateKey | None = None, *, clock: Clock) -> None:
+    def __init__(self, key: KeyInput | PrivateKey | None = None, *, clock: Clock = time.time) -> None:
         self.key: PrivateKey = (
             load_private_key(key) if key is not None else jwk.ECKey.generate_key("P-256", private=True)
         )
