@@ -1,17 +1,68 @@
-"""The published spec: request bodies refuse unknown members, and the export/drift check."""
+"""The published spec: closed request bodies, links, problem types, deprecations; export and drift check."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
 from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
-from litestar.openapi.spec import OpenAPI, Reference, Schema
+from litestar.openapi.spec import Link, OpenAPI, OpenAPIResponse, Operation, Reference, Schema
+
+from gateway.edge.deprecation import deprecation_of
+from gateway.problems import PROBLEM_TYPES
 
 SPEC_FILE: Final = Path(__file__).parent / "v1.json"
+HTTP_METHODS: Final = ("get", "put", "post", "delete", "patch")
+
+
+@dataclass(frozen=True, slots=True)
+class OperationLink:
+    """An OpenAPI link (OAS 3.1 §4.8.20): a value of the source's answer fills a target's parameter."""
+
+    source: str
+    target: str
+    parameters: dict[str, str]
+
+
+def _created(source: str, target: str, parameter: str, member: str = "id") -> OperationLink:
+    return OperationLink(source, target, {parameter: f"$response.body#/{member}"})
+
+
+def _listed(source: str, target: str, parameter: str, member: str = "id") -> OperationLink:
+    return OperationLink(source, target, {parameter: f"$response.body#/data/0/{member}"})
+
+
+# Create -> read and list -> read, so that SDKs and schemathesis' stateful runs can chain the calls.
+LINKS: Final = (
+    _created("createConsent", "getConsent", "consent_id"),
+    _created("placeOrder", "getOrder", "order_id", "order_id"),
+    _created("convertPoints", "getPointsConversion", "conversion_id", "conversion_id"),
+    _created("createWebhookSubscription", "getWebhookSubscription", "subscription_id"),
+    _created("createScreening", "getScreening", "screening_id"),
+    _created("createSuitabilityCheck", "getSuitabilityCheck", "check_id"),
+    _created("createProposal", "getProposal", "proposal_id"),
+    _created("createWhiteLabelProposal", "getWhiteLabelProposal", "proposal_id"),
+    _created("redeliverWebhook", "getWebhookDelivery", "delivery_id"),
+    _created("adminCreatePartner", "adminGetPartner", "partner_id"),
+    _created("adminCreatePartner", "adminGetPartnerLifecycle", "partner_id"),
+    _created("adminCreateApp", "adminGetPartner", "partner_id", "partner_id"),
+    _created("getInstrument", "getQuote", "instrument_id"),
+    _listed("listConsents", "getConsent", "consent_id"),
+    _listed("listOrders", "getOrder", "order_id", "order_id"),
+    _listed("listPointsConversions", "getPointsConversion", "conversion_id", "conversion_id"),
+    _listed("listWebhookSubscriptions", "getWebhookSubscription", "subscription_id"),
+    _listed("listWebhookDeliveries", "getWebhookDelivery", "delivery_id"),
+    _listed("listInstruments", "getInstrument", "instrument_id"),
+    _listed("listFunds", "getNavHistory", "instrument_id"),
+    _listed("adminListPartners", "adminGetPartner", "partner_id"),
+    _listed("adminListAlerts", "adminGetAlert", "alert_id"),
+)
 
 
 # JSON Schema keywords of an array's items that Litestar drops and msgspec enforces.
@@ -41,6 +92,31 @@ def _strict_structs() -> dict[str, type[Any]]:
     return structs
 
 
+@dataclass
+class PublishedOpenAPI(OpenAPI):
+    """The built spec plus the extensions Litestar's model has no field for (`x-...` members)."""
+
+    operation_extensions: dict[str, dict[str, Any]] = dataclass_field(default_factory=dict)
+
+    @property
+    def _exclude_fields(self) -> set[str]:
+        return {"operation_extensions"}
+
+    def to_schema(self) -> dict[str, Any]:
+        document = super().to_schema()
+        # For the SDK generator: one typed exception per problem type (RFC 9457 §4.2 `type` URIs).
+        document["x-problem-types"] = [
+            {"slug": slug, "status": kind.status, "title": kind.title}
+            for slug, kind in sorted(PROBLEM_TYPES.items())
+        ]
+        for path_item in document.get("paths", {}).values():
+            for method in HTTP_METHODS:
+                operation = path_item.get(method)
+                if operation is not None:
+                    operation.update(self.operation_extensions.get(operation.get("operationId", ""), {}))
+        return document
+
+
 class _StrictOpenAPIPlugin(OpenAPIPlugin):
     """Litestar's OpenAPI plugin, whose spec, built on first use, refuses unknown body members."""
 
@@ -48,8 +124,13 @@ class _StrictOpenAPIPlugin(OpenAPIPlugin):
 
     def provide_openapi(self) -> OpenAPI:
         if not self._openapi:
-            spec = self._build_openapi()
+            built = self._build_openapi()
+            spec = PublishedOpenAPI(
+                **{f.name: getattr(built, f.name) for f in fields(built)},
+                operation_extensions=_deprecations(self.app),
+            )
             forbid_additional_properties(spec)
+            add_links(spec)
             self._openapi = spec
         return self._openapi
 
@@ -92,6 +173,43 @@ def _publish_item_constraints(schema: Schema, struct: type[Any]) -> None:
         for keyword, attribute in ITEM_CONSTRAINTS.items():
             if keyword in enforced and getattr(items, attribute) is None:
                 setattr(items, attribute, enforced[keyword])
+
+
+def _operations(spec: OpenAPI) -> Iterator[Operation]:
+    for path_item in (spec.paths or {}).values():
+        for method in HTTP_METHODS:
+            operation = getattr(path_item, method)
+            if isinstance(operation, Operation):
+                yield operation
+
+
+def add_links(spec: OpenAPI) -> None:
+    """Attach LINKS to every 2xx answer with a body of their source operation."""
+    by_id = {operation.operation_id: operation for operation in _operations(spec)}
+    for link in LINKS:
+        source = by_id[link.source]
+        _ = by_id[link.target]  # a renamed or removed operation fails the build, not the client
+        for status, response in (source.responses or {}).items():
+            if status.startswith("2") and isinstance(response, OpenAPIResponse) and response.content:
+                links = response.links if response.links is not None else {}
+                links[link.target] = Link(operation_id=link.target, parameters=dict(link.parameters))
+                response.links = links
+
+
+def _deprecations(app: Litestar) -> dict[str, dict[str, Any]]:
+    """`x-deprecated-at`, `x-sunset` and `x-deprecation-link` of each deprecated operation (ADR 0014)."""
+    extensions: dict[str, dict[str, Any]] = {}
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            deprecation = deprecation_of(handler)
+            operation_id = getattr(handler, "operation_id", None)
+            if deprecation is not None and isinstance(operation_id, str):
+                extensions[operation_id] = {
+                    "x-deprecated-at": deprecation.since.isoformat(),
+                    "x-sunset": deprecation.sunset.isoformat(),
+                    "x-deprecation-link": deprecation.link,
+                }
+    return extensions
 
 
 def render(spec: OpenAPI) -> str:

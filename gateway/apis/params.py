@@ -6,6 +6,8 @@ from typing import Annotated
 
 from litestar.params import HeaderParameter, QueryParameter
 
+from gateway.apis.schemas import Rule
+
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
@@ -29,4 +31,7 @@ Cursor = Annotated[
         description="The `next_cursor` of the previous page; absent or empty for the first page.",
     ),
 ]
+CURSOR_RULE = Rule(
+    "rule-violation", "`cursor` is not a `next_cursor` this API returned (`context.field` is `cursor`)"
+)
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Final
 
@@ -9,7 +11,7 @@ import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 
 from gateway.domain.money import Currency, Money
-from gateway.problems import PROBLEM_MEDIA_TYPE, Problem
+from gateway.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES, Problem
 
 # Plain decimal strings only: no floats, exponents, NaN, Infinity, signs or more than two decimals.
 AMOUNT_PATTERN: Final = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$"
@@ -51,12 +53,55 @@ def problem_response_spec(description: str) -> ResponseSpec:
     )
 
 
-def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """Declare problem+json error responses (so generated SDKs keep the 4xx types)."""
-    common = (400, 401, 403, 413, 422, 429)
-    return {status: problem_response_spec("RFC 9457 problem") for status in sorted({*common, *statuses})}
+UNPROCESSABLE: Final = 422
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A check beyond the schema that answers 422: the problem type it sends and when."""
+
+    slug: str
+    when: str
+
+    def __post_init__(self) -> None:
+        if PROBLEM_TYPES[self.slug].status != UNPROCESSABLE:
+            raise ValueError(f"problem type {self.slug!r} is not a 422")
+
+    def describe(self) -> str:
+        return f"`{self.slug}` when {self.when}"
+
+
+PROBLEM_DESCRIPTION: Final = "RFC 9457 problem"
+# JSON Schema counts `5.0` as the integer 5 (2020-12 §6.1.1); msgspec, like most typed readers,
+# takes only `5`. No schema keyword can say so, hence the sentence.
+SCHEMA_RULE: Final = Rule(
+    "validation-failed",
+    "the request does not match this schema, or spells an integer with a fraction or exponent "
+    "(`5.0`, `5e0`); `errors` names the fields",
+)
+
+
+def unprocessable_description(rules: Sequence[Rule]) -> str:
+    """The 422 answer's description: every schema-valid request it can still refuse, by problem type."""
+    lines = [f"- {rule.describe()}" for rule in (SCHEMA_RULE, *rules)]
+    return "\n".join([f"{PROBLEM_DESCRIPTION}, one of:", *lines])
+
+
+def problems(*statuses: int, rules: Sequence[Rule] = ()) -> dict[int, ResponseSpec]:
+    """Declare problem+json error responses (so generated SDKs keep the 4xx types).
+
+    `rules` names the checks beyond the schema that answer 422, so that an SDK (and schemathesis)
+    knows which schema-valid requests the operation still refuses.
+    """
+    common = (400, 401, 403, 413, UNPROCESSABLE, 429)
+    return {
+        status: problem_response_spec(
+            unprocessable_description(rules) if status == UNPROCESSABLE else PROBLEM_DESCRIPTION
+        )
+        for status in sorted({*common, *statuses})
+    }
 
 
 PUBLIC_PROBLEMS: Final[dict[int, Any]] = {
-    status: problem_response_spec("RFC 9457 problem") for status in (400, 404, 413)
+    status: problem_response_spec(PROBLEM_DESCRIPTION) for status in (400, 404, 413)
 }

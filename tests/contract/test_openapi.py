@@ -11,13 +11,16 @@ import pytest
 from litestar.testing import TestClient
 from openapi_spec_validator import validate
 
+from gateway.apis.params import CURSOR_RULE
+from gateway.apis.schemas import SCHEMA_RULE
 from gateway.app import create_app
 from gateway.cli import main
 from gateway.domain.environment import Environment
 from gateway.edge.access import SECURITY_SCHEME, access_of
+from gateway.problems import PROBLEM_TYPES
 from gateway.settings import Settings
 from gateway.storage.migrate import prepare
-from openapi.spec import SPEC_FILE, committed
+from openapi.spec import LINKS, SPEC_FILE, OperationLink, committed
 
 SPEC_BASE_URL: Final = "https://api.openplatform.example"  # what `gateway openapi` renders with
 SERVED_BASE_URL: Final = "http://127.0.0.1:8000"
@@ -38,6 +41,23 @@ PUBLIC_OPERATIONS: Final = frozenset(
 )
 # Nested request structs that must be reached (and closed) through the top-level bodies.
 NESTED_REQUEST_SCHEMAS: Final = frozenset({"MoneyIn", "CustomerIn", "ProductIn", "JwksIn", "PublicJwk"})
+# Schema-valid requests that a positive-data schemathesis run (every phase, seed 20261121) saw
+# answered with a 422, and the problem type they got.
+RULES_MET_BY_THE_FUZZER: Final = {
+    "listConsents": "rule-violation",  # an opaque cursor the API never issued, such as `0`
+    "listFunds": "rule-violation",
+    "listInstruments": "rule-violation",
+    "listWebhookSubscriptions": "rule-violation",
+    "listWebhookDeliveries": "rule-violation",
+    "adminListAlerts": "rule-violation",
+    "adminListRestrictions": "rule-violation",
+    "createConsent": "rule-violation",  # a permission the app does not hold
+    "createScreening": "rule-violation",  # a name without two letters
+    "createWebhookSubscription": "unsafe-webhook-url",  # an http:// endpoint
+    "addAppKey": "rule-violation",  # a key type or size the platform does not accept
+    "getUsage": "rule-violation",  # `from` after `to`, or more than 366 days
+    "adminGetUsage": "rule-violation",
+}
 # Variables that would point `gateway openapi` at shared infrastructure instead of the tmp dir.
 ENVIRONMENT_VARIABLES: Final = (
     "DATABASE_URL",
@@ -256,3 +276,120 @@ def test_production_and_sandbox_servers_are_listed(spec: dict[str, Any]) -> None
     assert urls == [SPEC_BASE_URL, f"{SPEC_BASE_URL}/sandbox"]
     token_url = spec["components"]["securitySchemes"][SECURITY_SCHEME]["flows"]["clientCredentials"]
     assert token_url["tokenUrl"] == f"{SPEC_BASE_URL}/oauth2/token"
+
+
+# (f) what the spec promises beyond shapes: rules, links, problem types, deprecations
+
+
+def test_the_problem_type_catalogue_is_published_sorted_by_slug(spec: dict[str, Any]) -> None:
+    catalogue = spec["x-problem-types"]
+    assert [entry["slug"] for entry in catalogue] == sorted(PROBLEM_TYPES)
+    assert catalogue == [
+        {"slug": slug, "status": kind.status, "title": kind.title}
+        for slug, kind in sorted(PROBLEM_TYPES.items())
+    ]
+
+
+def documented_rules(operation: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (problem type, condition) pairs that an operation's 422 description lists."""
+    description: str = operation["responses"].get("422", {}).get("description", "")
+    return [
+        (line[3:].split("`", 1)[0], line.split(" when ", 1)[1])
+        for line in description.splitlines()
+        if line.startswith("- `")
+    ]
+
+
+def test_every_422_names_its_problem_types_and_when(spec: dict[str, Any]) -> None:
+    for path, method, operation in partner_operations(spec):
+        rules = documented_rules(operation)
+        assert rules[0] == ("validation-failed", SCHEMA_RULE.when), f"{method.upper()} {path}"
+        for slug, _ in rules:
+            assert PROBLEM_TYPES[slug].status == 422, f"{method.upper()} {path}: {slug}"
+
+
+def test_every_paged_operation_documents_the_cursor_rule(spec: dict[str, Any]) -> None:
+    paged = set()
+    for _, _, operation in partner_operations(spec):
+        if any(parameter["name"] == "cursor" for parameter in operation.get("parameters", [])):
+            paged.add(operation["operationId"])
+            assert (CURSOR_RULE.slug, CURSOR_RULE.when) in documented_rules(operation), operation[
+                "operationId"
+            ]
+    assert len(paged) >= 9
+
+
+def test_the_rules_the_fuzzer_met_are_documented(spec: dict[str, Any]) -> None:
+    """Schema-valid requests that schemathesis saw answered 422: each operation names a rule for it."""
+    by_id = {operation["operationId"]: operation for _, _, operation in operations(spec)}
+    for operation_id, slug in RULES_MET_BY_THE_FUZZER.items():
+        assert slug in {found for found, _ in documented_rules(by_id[operation_id])[1:]}, operation_id
+
+
+def pointer_target(spec: dict[str, Any], schema: dict[str, Any], pointer: str) -> dict[str, Any] | None:
+    """The schema a JSON pointer (RFC 6901) of a response body reaches, or None."""
+    for token in pointer.strip("/").split("/"):
+        schema = resolve(spec, schema)[1]
+        if schema.get("type") == "array" and token.isdigit():
+            schema = schema["items"]
+        elif token in schema.get("properties", {}):
+            schema = schema["properties"][token]
+        else:
+            return None
+    return resolve(spec, schema)[1]
+
+
+def test_every_link_reaches_a_path_parameter_from_a_string_of_the_answer(spec: dict[str, Any]) -> None:
+    by_id = {operation["operationId"]: operation for _, _, operation in operations(spec)}
+    found = 0
+    for source_id, source in by_id.items():
+        for status, response in source["responses"].items():
+            for name, link in response.get("links", {}).items():
+                assert status.startswith("2"), f"{source_id} {status}"
+                target = by_id[link["operationId"]]
+                assert name == link["operationId"]
+                path_parameters = {p["name"] for p in target.get("parameters", []) if p["in"] == "path"}
+                assert set(link["parameters"]) == path_parameters, f"{source_id} -> {name}"
+                schema = response["content"]["application/json"]["schema"]
+                for expression in link["parameters"].values():
+                    prefix = "$response.body#"
+                    assert expression.startswith(prefix), expression
+                    reached = pointer_target(spec, schema, expression[len(prefix) :])
+                    assert reached is not None, f"{source_id}: {expression}"
+                    assert reached.get("type") == "string", f"{source_id}: {expression}"
+                found += 1
+    declared = {(link.source, link.target) for link in LINKS}
+    assert found >= len(declared) == len(LINKS)
+
+
+def test_every_create_and_list_of_a_readable_resource_links_to_its_read(spec: dict[str, Any]) -> None:
+    linked = {(link.source, link.target) for link in LINKS}
+    assert {
+        ("createConsent", "getConsent"),
+        ("placeOrder", "getOrder"),
+        ("convertPoints", "getPointsConversion"),
+        ("createWebhookSubscription", "getWebhookSubscription"),
+        ("createScreening", "getScreening"),
+        ("createSuitabilityCheck", "getSuitabilityCheck"),
+        ("createProposal", "getProposal"),
+        ("createWhiteLabelProposal", "getWhiteLabelProposal"),
+        ("adminCreatePartner", "adminGetPartner"),
+        ("listConsents", "getConsent"),
+        ("listOrders", "getOrder"),
+        ("listPointsConversions", "getPointsConversion"),
+        ("listWebhookSubscriptions", "getWebhookSubscription"),
+        ("listWebhookDeliveries", "getWebhookDelivery"),
+        ("listInstruments", "getInstrument"),
+        ("adminListPartners", "adminGetPartner"),
+        ("adminListAlerts", "adminGetAlert"),
+    } <= linked
+
+
+def test_a_link_to_an_operation_that_does_not_exist_fails_the_build(tmp_path: Path) -> None:
+    """Guard the table: a renamed operation cannot leave a dangling link in the spec."""
+    app = create_app(Settings(base_url=SERVED_BASE_URL, var_dir=tmp_path))
+    dangling = (OperationLink("listConsents", "getGhost", {"id": "$response.body#/id"}),)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("openapi.spec.LINKS", dangling)
+        with pytest.raises(KeyError, match="getGhost"):
+            _ = app.openapi_schema

@@ -14,15 +14,19 @@ import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, TypeAlias
+from typing import Any, ClassVar, Final, TypeAlias
 
 import hypothesis
+import msgspec
 import pytest
 import schemathesis
 from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
 from litestar.testing import TestClient
 from schemathesis.core.result import Ok
+from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 
+from gateway.apis.schemas import unprocessable_description
 from gateway.app import create_app
 from gateway.domain.clock import FrozenClock
 from gateway.domain.market.catalogue import encode_cursor
@@ -30,6 +34,7 @@ from gateway.domain.scopes import CUSTOMER_DELEGATED, Scope
 from gateway.services import Platform
 from gateway.settings import Settings
 from gateway.storage.migrate import prepare
+from openapi.spec import LINKS
 from tests.support import ALL_INSTITUTION_SCOPES, register_app, staff_app
 
 Case: TypeAlias = schemathesis.Case[Any]
@@ -38,6 +43,8 @@ SEED: Final = 20261121
 MAX_EXAMPLES: Final = 50  # per operation, fuzzing phase; examples and coverage cases come on top
 STATEFUL_SCENARIOS: Final = 50
 STATEFUL_STEPS: Final = 8
+LINK_WALKS: Final = 10  # the bounded walk along the published links that runs in every `make test`
+LINK_WALK_STEPS: Final = 6
 PEERS: Final = ("partner_a", "partner_b")
 AUTHORIZATION: Final = "Authorization"
 IDEMPOTENCY_KEY: Final = "Idempotency-Key"
@@ -122,6 +129,15 @@ WFC_AUTH.write_text(
         }
     )
 )
+RULE_CHECKED: Final = sorted(
+    operation.operation_id
+    for item in (APP.openapi_schema.paths or {}).values()
+    for method in ("get", "put", "post", "patch", "delete")
+    if (operation := getattr(item, method)) is not None
+    and operation.operation_id is not None
+    and (response := (operation.responses or {}).get("422")) is not None
+    and unprocessable_description(()) != getattr(response, "description", None)
+)
 CONFIG: Final = schemathesis.Config.from_dict(
     {
         "seed": SEED,
@@ -134,34 +150,16 @@ CONFIG: Final = schemathesis.Config.from_dict(
             "stateful": {"enabled": True, "max-steps": STATEFUL_STEPS},
         },
         "auth": {"wfc": {"path": str(WFC_AUTH), "peers": list(PEERS)}},
-        # Business rules the schema cannot state answer a documented 422 rule-violation problem:
-        # a screened name needs two letters (in any script), a partner type may hold only its own
-        # scopes, and a page cursor must be one the API handed out (it is opaque; the fuzzing phase
-        # generates real ones through the `page-cursor` format, the coverage phase does not).
-        # Every other operation must accept every schema-valid request.
+        # Business rules the schema cannot state answer a 422 that the operation's spec documents
+        # (`problems(rules=...)`): a page cursor the API never handed out, a permission the app does
+        # not hold, a name without two letters, ... Every other operation must accept every
+        # schema-valid request.
         "operations": [
             {
                 "include-operation-id": operation_id,
                 "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "422"]}},
             }
-            for operation_id in (
-                "createScreening",
-                "adminCreateApp",
-                "listInstruments",
-                "listFunds",
-                "createConsent",  # only customer-delegated scopes the app holds; the funds it names
-                "listConsents",  # an opaque cursor, as for the catalogue
-                "adminListAlerts",  # an opaque cursor
-                "adminListRestrictions",
-                "adminSetPilotCaps",  # caps within the pilot ceilings; none for a partner in production
-                "addAppKey",  # a key must be a real public key of an accepted type, its kid unused
-                "removeAppKey",  # never the app's last key
-                "getUsage",  # a period of at most 366 days, `from` not after `to`
-                "adminGetUsage",
-                "createWebhookSubscription",  # SSRF guard on the URL; event types from the catalogue
-                "listWebhookSubscriptions",  # an opaque cursor
-                "listWebhookDeliveries",  # an opaque cursor
-            )
+            for operation_id in RULE_CHECKED
         ]
         + [
             # The catalogue is public reference data, the same for every partner: nobody owns an
@@ -253,13 +251,14 @@ def fresh_app() -> Any:
     return create_app(SETTINGS.with_changes(var_dir=var_dir), clock=FrozenClock(NOW))
 
 
-class APIWorkflow(schema.as_state_machine()):  # type: ignore[misc]
-    """Chains operations along the links schemathesis infers (create, then read, suspend, ...).
+class FreshAppCalls:
+    """Calls as a client would make them, each scenario against its own copy of the databases.
 
-    Each scenario runs against its own copy of the databases: a scenario may suspend the partners
-    whose tokens the run uses, or take a partner name, and Hypothesis replays a scenario expecting
-    the same answers.
+    A scenario may suspend the partners whose tokens the run uses, or take a partner name, and
+    Hypothesis replays a scenario expecting the same answers.
     """
+
+    recorder: Any  # the state machine's, for the checks
 
     def setup(self) -> None:
         self.app = fresh_app()
@@ -281,6 +280,107 @@ class APIWorkflow(schema.as_state_machine()):  # type: ignore[misc]
             transport_kwargs=kwargs or None,
             recorder=self.recorder,
         )
+
+
+class APIWorkflow(FreshAppCalls, schema.as_state_machine()):  # type: ignore[misc]
+    """Chains operations along the links published and inferred (create, then read, suspend, ...)."""
+
+
+def test_the_state_machine_follows_every_published_link() -> None:
+    """The links of `openapi/spec.py` reach schemathesis as transitions (named after their target)."""
+    transitions = APIWorkflow._transitions.operations
+    followed = {
+        (label, link.name, link.target.label)
+        for label, operation in transitions.items()
+        for link in operation.outgoing
+    }
+    for link in LINKS:
+        source = schema.find_operation_by_id(link.source).label
+        target = schema.find_operation_by_id(link.target).label
+        assert (source, link.target, target) in followed, f"{link.source} -> {link.target}"
+
+
+# Links between operations that the run's identities can call: the ones that act for a customer
+# (orders, points, proposals) need a token delegated by a customer, which schemathesis cannot obtain.
+WALKED_LINKS: Final = tuple(
+    link
+    for link in LINKS
+    if link.source
+    in {
+        "createConsent",
+        "listConsents",
+        "createScreening",
+        "createSuitabilityCheck",
+        "createWebhookSubscription",
+        "listWebhookSubscriptions",
+        "listWebhookDeliveries",
+        "listInstruments",
+        "getInstrument",
+        "listFunds",
+        "adminCreatePartner",
+        "adminCreateApp",
+        "adminListPartners",
+        "adminListAlerts",
+    }
+)
+LINKED_OPERATIONS: Final = frozenset(
+    {link.source for link in WALKED_LINKS} | {link.target for link in WALKED_LINKS}
+)
+
+
+def linked_schema() -> Any:
+    """The served spec cut down to the linked operations: walks that spend no step elsewhere.
+
+    Built from the document, not with `schema.include(...)`: schemathesis 4.32's state machine reads
+    every operation of a schema whatever its filters.
+    """
+    document = msgspec.to_builtins(APP.openapi_schema.to_schema())
+    for path, item in list(document["paths"].items()):
+        kept = {key: value for key, value in item.items() if value.get("operationId") in LINKED_OPERATIONS}
+        if kept:
+            document["paths"][path] = kept
+        else:
+            del document["paths"][path]
+    linked = schemathesis.openapi.from_dict(document, config=CONFIG)
+    linked.app = APP
+    linked.location = "/docs/openapi.json"
+    return linked
+
+
+class LinkWalk(FreshAppCalls, linked_schema().as_state_machine()):  # type: ignore[misc]
+    """Short walks among the linked operations (create or list, then read) with every check; notes
+    each published link it followed to a 200."""
+
+    followed: ClassVar[set[str]] = set()
+
+    def step(self, input: StepInput) -> StepOutput:
+        output: StepOutput = super().step(input)
+        transition = input.transition
+        # A transition's id reads "GET /v1/consents -> [200] getConsent -> GET /v1/consents/{consent_id}".
+        name = transition.id.split(" -> ")[1].split("] ", 1)[-1] if transition is not None else None
+        if (
+            transition is not None
+            and not transition.is_inferred
+            and input.applied_parameters
+            and output.response.status_code == 200
+        ):
+            LinkWalk.followed.add(f"{input.case.operation.label} via {name}")
+        return output
+
+
+def test_a_bounded_walk_follows_the_published_links() -> None:
+    LinkWalk.followed.clear()
+    run_state_machine_as_test(
+        LinkWalk,
+        settings=hypothesis.settings(
+            max_examples=LINK_WALKS,
+            stateful_step_count=LINK_WALK_STEPS,
+            derandomize=True,
+            database=None,
+            deadline=None,
+        ),
+    )
+    assert LinkWalk.followed, "no walk followed a published link to a 200"
 
 
 TestAPIWorkflow = pytest.mark.slow(APIWorkflow.TestCase)

@@ -10,7 +10,7 @@ import msgspec
 from litestar import Controller, Request, get, post, put
 from litestar.params import JSONBody, PathParameter
 
-from gateway.apis.schemas import Amount, RequestBody, problems
+from gateway.apis.schemas import Amount, RequestBody, Rule, problems
 from gateway.domain.money import Currency
 from gateway.domain.scopes import Scope
 from gateway.edge.access import staff
@@ -145,7 +145,16 @@ class PartnerLifecycleController(Controller):
         "/stage",
         operation_id="adminMovePartnerStage",
         status_code=200,
-        responses=problems(404, 409),
+        responses=problems(
+            404,
+            409,
+            rules=(
+                Rule(
+                    "rule-violation",
+                    "the request does not fit the partner's lifecycle (`context.field` names it)",
+                ),
+            ),
+        ),
         **staff(Scope.ADMIN_PARTNERS),
     )
     async def move_stage(
@@ -166,7 +175,16 @@ class PartnerLifecycleController(Controller):
     @put(
         "/pilot-caps",
         operation_id="adminSetPilotCaps",
-        responses=problems(404, 409),
+        responses=problems(
+            404,
+            409,
+            rules=(
+                Rule(
+                    "rule-violation",
+                    "a cap exceeds the pilot ceilings or the partner is already in production",
+                ),
+            ),
+        ),
         **staff(Scope.ADMIN_PARTNERS),
     )
     async def set_pilot_caps(

@@ -21,7 +21,7 @@ from gateway.apis.admin.schemas import (
     PlanList,
     PlanOut,
 )
-from gateway.apis.schemas import problems
+from gateway.apis.schemas import Rule, problems
 from gateway.domain.audit.chain import verify
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
@@ -126,7 +126,16 @@ class PartnersController(Controller):
     @post(
         "/partners/{partner_id:str}/apps",
         operation_id="adminCreateApp",
-        responses=problems(404),
+        responses=problems(
+            404,
+            rules=(
+                Rule(
+                    "rule-violation",
+                    "a scope is not one the partner's type may hold, a redirect URI is not "
+                    "an exact https URL, or a developer partner asks for a production app",
+                ),
+            ),
+        ),
         **staff(Scope.ADMIN_PARTNERS),
     )
     async def create_app(

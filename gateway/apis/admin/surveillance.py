@@ -13,8 +13,8 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from gateway.apis.params import Cursor, Limit
-from gateway.apis.schemas import RequestBody, problems
+from gateway.apis.params import CURSOR_RULE, Cursor, Limit
+from gateway.apis.schemas import RequestBody, Rule, problems
 from gateway.domain.compliance.alerts import (
     REASON_MAX,
     REASON_MIN,
@@ -149,7 +149,7 @@ class SurveillanceController(Controller):
         "/alerts",
         operation_id="adminListAlerts",
         summary="List surveillance alerts, newest first",
-        responses=problems(),
+        responses=problems(rules=(CURSOR_RULE,)),
         **staff(Scope.ADMIN_COMPLIANCE),
     )
     async def list_alerts(
@@ -200,7 +200,17 @@ class SurveillanceController(Controller):
         operation_id="adminClearAlert",
         summary="Clear an open alert after review",
         status_code=200,
-        responses=problems(404, 409),
+        responses=problems(
+            404,
+            409,
+            rules=(
+                Rule(
+                    "rule-violation",
+                    "the clearing names no officer or its reason is too short or too long "
+                    "(`context.rule` is `CLR-03`)",
+                ),
+            ),
+        ),
         **staff(Scope.ADMIN_COMPLIANCE),
     )
     async def clear_alert(
@@ -223,7 +233,7 @@ class SurveillanceController(Controller):
         "/restrictions",
         operation_id="adminListRestrictions",
         summary="List account restrictions, newest first (active ones unless told otherwise)",
-        responses=problems(),
+        responses=problems(rules=(CURSOR_RULE,)),
         **staff(Scope.ADMIN_COMPLIANCE),
     )
     async def list_restrictions(

@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import QueryParameter
 
-from gateway.apis.schemas import problems
+from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.usage.routes import From, To, usage_period
 from gateway.apis.v1.usage.schemas import AdminUsageReport, AppUsageCountOut, UsageTotalsOut
 from gateway.domain.environment import Environment
@@ -24,7 +24,9 @@ class UsageAdminController(Controller):
     @get(
         operation_id="adminGetUsage",
         summary="Usage of every app (or one partner's, or one app's) per UTC day, version and operation",
-        responses=problems(),
+        responses=problems(
+            rules=(Rule("rule-violation", "`from` is after `to` or the period covers more than 366 days"),)
+        ),
         **staff(Scope.ADMIN_PARTNERS),
     )
     async def get_usage(

@@ -80,7 +80,7 @@ class ClientAssertionSigner:
         self.client_id = client_id
         self.audience = audience
         self._key = load_private_key(key)
-        self._alg = algorithm_of(key)
+        self._alg = algorithm_of(self._key)
         self._clock = clock
 
     def sign(

@@ -22,7 +22,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from gateway.apis.params import IdempotencyKey
-from gateway.apis.schemas import problems
+from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.advisory.schemas import (
     ProposalIn,
     ProposalOut,
@@ -266,7 +266,15 @@ class AdvisoryController(Controller):
         summary="Score a client's answers into a risk level, question by question",
         description="Anonymous and not stored: the answers in, the level and the points behind it out.",
         status_code=200,
-        responses=problems(),
+        responses=problems(
+            rules=(
+                Rule(
+                    "rule-violation",
+                    "a question is unknown, unanswered or answered twice, or an option is "
+                    "not one of its options",
+                ),
+            )
+        ),
         **requires(Scope.ADVISORY_WHITE_LABEL),
     )
     async def score_risk_questionnaire(
@@ -288,7 +296,16 @@ class AdvisoryController(Controller):
             "the model is the one of the customer's own risk level; `model_id` asks for another model "
             "of the home market, which suitability checks like any other."
         ),
-        responses=problems(404),
+        responses=problems(
+            404,
+            rules=(
+                Rule(
+                    "rule-violation",
+                    "the proposal would recommend a product unsuitable for the customer, or"
+                    " the answers or model are invalid",
+                ),
+            ),
+        ),
         **requires(Scope.ADVISORY_READ),
     )
     async def create_proposal(
@@ -346,7 +363,15 @@ class AdvisoryController(Controller):
             "All of the amount is invested in the model of the client's level and home market (PR-11). "
             "Give either `risk_level` or `answers`; with answers the proposal carries the assessment."
         ),
-        responses=problems(),
+        responses=problems(
+            rules=(
+                Rule(
+                    "rule-violation",
+                    "the proposal would recommend a product unsuitable for the customer, or"
+                    " the answers or model are invalid",
+                ),
+            )
+        ),
         **requires(Scope.ADVISORY_WHITE_LABEL),
     )
     async def create_white_label_proposal(

@@ -16,7 +16,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import JSONBody, PathParameter
 
 from gateway.apis.params import IdempotencyKey
-from gateway.apis.schemas import problems
+from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.apps.schemas import AppKeyIn, AppKeysOut, PartnerStageOut, ReviewRequestIn
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
@@ -42,7 +42,21 @@ class AppKeysController(Controller):
         client_id = own_app(principal)
         return AppKeysOut.of(client_id, platform.registry.app_keys(client_id))
 
-    @post(operation_id="addAppKey", responses=problems(409), **requires(Scope.PARTNER_MANAGE))
+    @post(
+        operation_id="addAppKey",
+        responses=problems(
+            409,
+            rules=(
+                Rule(
+                    "rule-violation",
+                    "a key is not EC P-256, OKP Ed25519 or RSA of at least 2048 bits, holds"
+                    " private members, or its `kid` is not unique; or the app would hold "
+                    "too many keys",
+                ),
+            ),
+        ),
+        **requires(Scope.PARTNER_MANAGE),
+    )
     async def add_key(
         self,
         data: JSONBody[AppKeyIn],
@@ -61,7 +75,7 @@ class AppKeysController(Controller):
         "/{kid:str}",
         operation_id="removeAppKey",
         status_code=200,
-        responses=problems(404),
+        responses=problems(404, rules=(Rule("rule-violation", "the key is the app's last one"),)),
         **requires(Scope.PARTNER_MANAGE),
     )
     async def remove_key(

@@ -8,7 +8,7 @@ from litestar import Controller, get, post
 from litestar.params import JSONBody, PathParameter
 
 from gateway.apis.params import IdempotencyKey
-from gateway.apis.schemas import problems
+from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.compliance.schemas import Screening, ScreeningIn, SuitabilityCheck, SuitabilityCheckIn
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
@@ -64,7 +64,9 @@ class ComplianceController(Controller):
         "/screenings",
         operation_id="createScreening",
         summary="Screen a name against the sanctions list",
-        responses=problems(),
+        responses=problems(
+            rules=(Rule("rule-violation", "`name` holds fewer than two letters (in any script)"),)
+        ),
         **requires(Scope.COMPLIANCE_SCREENING),
     )
     async def create_screening(

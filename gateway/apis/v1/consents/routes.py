@@ -12,8 +12,8 @@ from litestar import Controller, get, post
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from gateway.apis.params import Cursor, IdempotencyKey, Limit
-from gateway.apis.schemas import problems
+from gateway.apis.params import CURSOR_RULE, Cursor, IdempotencyKey, Limit
+from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.consents.schemas import ConsentIn, ConsentList, ConsentOut, PointsConversionLimitIn
 from gateway.domain.consent.errors import InvalidConsentError
 from gateway.domain.consent.models import ConsentStatus, askable
@@ -62,7 +62,21 @@ class ConsentsController(Controller):
             "with the authorization code flow (PAR with `consent_id`). The permissions are "
             "customer-delegated scopes that the app holds."
         ),
-        responses=problems(),
+        responses=problems(
+            rules=(
+                Rule(
+                    "rule-violation",
+                    "a permission is not a customer-delegated scope the app holds (`context.refused`)",
+                ),
+                Rule("rule-violation", "`expires_at` is not in the future or more than 365 days ahead"),
+                Rule(
+                    "rule-violation",
+                    "a limit names a fund outside the catalogue, repeats a limit type or "
+                    "bounds a permission not asked for",
+                ),
+                Rule("rule-violation", "the app has no redirect URI to run the authorization code flow with"),
+            )
+        ),
         **requires(Scope.CONSENTS_MANAGE),
     )
     async def create_consent(
@@ -97,7 +111,7 @@ class ConsentsController(Controller):
     @get(
         operation_id="listConsents",
         summary="List the partner's consents, oldest first",
-        responses=problems(),
+        responses=problems(rules=(CURSOR_RULE,)),
         **requires(Scope.CONSENTS_MANAGE),
     )
     async def list_consents(

@@ -9,8 +9,8 @@ from typing import Annotated, Final
 from litestar import Controller, get
 from litestar.params import PathParameter, QueryParameter
 
-from gateway.apis.params import Cursor, Limit
-from gateway.apis.schemas import problems
+from gateway.apis.params import CURSOR_RULE, Cursor, Limit
+from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.market.schemas import InstrumentOut, InstrumentPage, NavHistoryOut, NavPoint, QuoteOut
 from gateway.domain.errors import NotFoundError, RuleViolationError
 from gateway.domain.market import calendar as market_calendar
@@ -55,7 +55,7 @@ class MarketController(Controller):
         "/market/instruments",
         operation_id="listInstruments",
         summary="List instruments",
-        responses=problems(),
+        responses=problems(rules=(CURSOR_RULE,)),
         **requires(Scope.MARKET_READ),
     )
     async def list_instruments(
@@ -93,7 +93,7 @@ class MarketController(Controller):
         "/funds",
         operation_id="listFunds",
         summary="List funds with their subscription terms",
-        responses=problems(),
+        responses=problems(rules=(CURSOR_RULE,)),
         **requires(Scope.FUNDS_READ),
     )
     async def list_funds(
@@ -139,7 +139,15 @@ class MarketController(Controller):
         "/funds/{instrument_id:str}/nav-history",
         operation_id="getNavHistory",
         summary="A fund's NAV on each dealing day of a date range (at most 366 days)",
-        responses=problems(404),
+        responses=problems(
+            404,
+            rules=(
+                Rule(
+                    "rule-violation",
+                    "`from` is after `to`, too far before it, or `to` is later than the latest published NAV",
+                ),
+            ),
+        ),
         **requires(Scope.FUNDS_READ),
     )
     async def get_nav_history(

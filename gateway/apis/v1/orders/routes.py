@@ -13,8 +13,8 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from gateway.apis.params import Cursor, IdempotencyKey, Limit
-from gateway.apis.schemas import problems
+from gateway.apis.params import CURSOR_RULE, Cursor, IdempotencyKey, Limit
+from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.orders.schemas import OrderIn, OrderList, OrderOut, OrderPreviewOut, OrderTermsIn
 from gateway.domain.consent.models import OrderPlacementLimit
 from gateway.domain.market.catalogue import decode_cursor, encode_cursor
@@ -67,7 +67,15 @@ class OrdersController(Controller):
             "and, when a disclosure must be acknowledged, an acknowledgement token for placeOrder."
         ),
         status_code=200,
-        responses=problems(404),
+        responses=problems(
+            404,
+            rules=(
+                Rule(
+                    "rule-violation",
+                    "the instrument is unknown or a quantity or price breaks the instrument's step",
+                ),
+            ),
+        ),
         **requires(Scope.ORDERS_WRITE),
     )
     async def preview_order(
@@ -84,7 +92,19 @@ class OrdersController(Controller):
             "the first order when this app already placed the same `client_order_id` with the same terms."
         ),
         responses={
-            **problems(403, 404, 409),
+            **problems(
+                403,
+                404,
+                409,
+                rules=(
+                    Rule(
+                        "rule-violation",
+                        "the instrument is unknown, a quantity or price breaks the "
+                        "instrument's step, or a pre-trade check rejects the order "
+                        "(`context.reasons`)",
+                    ),
+                ),
+            ),
             200: ResponseSpec(
                 data_container=OrderOut,
                 description="This app placed the same client_order_id before: the first order",
@@ -109,7 +129,7 @@ class OrdersController(Controller):
     @get(
         operation_id="listOrders",
         summary="List the customer's orders placed by this partner, newest first",
-        responses=problems(404),
+        responses=problems(404, rules=(CURSOR_RULE,)),
         **requires(Scope.ORDERS_READ),
     )
     async def list_orders(

@@ -17,8 +17,8 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from gateway.apis.params import Cursor, IdempotencyKey, Limit
-from gateway.apis.schemas import problems
+from gateway.apis.params import CURSOR_RULE, Cursor, IdempotencyKey, Limit
+from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.points.schemas import (
     ConversionIn,
     ConversionList,
@@ -73,7 +73,16 @@ class PointsController(Controller):
             "`points` points are worth `amount` in `currency` from `valid_from` (default: now) until "
             "`valid_until` (excluded). Windows of one currency never overlap (409 names the clash)."
         ),
-        responses=problems(409),
+        responses=problems(
+            409,
+            rules=(
+                Rule(
+                    "rule-violation",
+                    "`valid_from` is in the past, `valid_until` is not after it, or the "
+                    "window exceeds 366 days",
+                ),
+            ),
+        ),
         **requires(Scope.POINTS_VALUATIONS_WRITE),
     )
     async def create_valuation(
@@ -112,7 +121,15 @@ class PointsController(Controller):
             "down to the cent, the fund's minimum, the dealing day and the suitability verdict, with an "
             "acknowledgement token when a disclosure must be acknowledged."
         ),
-        responses=problems(404),
+        responses=problems(
+            404,
+            rules=(
+                Rule(
+                    "rule-violation",
+                    "no valuation covers the partner now, or the points make less than a cent",
+                ),
+            ),
+        ),
         **requires(Scope.POINTS_CONVERT),
     )
     async def create_quote(self, data: JSONBody[QuoteIn], env: EnvDep, principal: PrincipalDep) -> QuoteOut:
@@ -129,7 +146,18 @@ class PointsController(Controller):
             "(422) is stored as `rejected` and answered the same way on a retry."
         ),
         responses={
-            **problems(403, 404, 409),
+            **problems(
+                403,
+                404,
+                409,
+                rules=(
+                    Rule(
+                        "rule-violation",
+                        "the quote has expired, no valuation covers the partner, or the "
+                        "conversion is rejected (stored as `rejected`)",
+                    ),
+                ),
+            ),
             200: ResponseSpec(
                 data_container=ConversionOut,
                 description="You sent this partner_conversion_id before: the first conversion",
@@ -156,7 +184,7 @@ class PointsController(Controller):
         "/conversions",
         operation_id="listPointsConversions",
         summary="List the customer's conversions made by this partner, newest first",
-        responses=problems(404),
+        responses=problems(404, rules=(CURSOR_RULE,)),
         **requires(Scope.POINTS_CONVERT),
     )
     async def list_conversions(

@@ -8,7 +8,7 @@ from typing import Annotated, Final
 from litestar import Controller, get
 from litestar.params import QueryParameter
 
-from gateway.apis.schemas import problems
+from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.usage.schemas import UsageCountOut, UsageReport, UsageTotalsOut
 from gateway.domain.errors import RuleViolationError
 from gateway.domain.scopes import Scope
@@ -73,7 +73,9 @@ class UsageController(Controller):
             "rate limit or a business quota refused. Other workers' latest counts can take a few "
             "seconds to appear; this call itself is counted after it answers."
         ),
-        responses=problems(),
+        responses=problems(
+            rules=(Rule("rule-violation", "`from` is after `to` or the period covers more than 366 days"),)
+        ),
         **requires(Scope.REPORTS_READ),
     )
     async def get_usage(

@@ -10,8 +10,8 @@ from typing import Annotated
 from litestar import Controller, delete, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from gateway.apis.params import Cursor, IdempotencyKey, Limit
-from gateway.apis.schemas import problems
+from gateway.apis.params import CURSOR_RULE, Cursor, IdempotencyKey, Limit
+from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.webhooks.schemas import (
     DeliveryList,
     DeliveryOut,
@@ -47,7 +47,19 @@ class WebhooksController(Controller):
             "(`v1,` + base64 HMAC-SHA256 over `id.timestamp.body` with the secret). Event types are the "
             "catalogue's names or `family.*` wildcards."
         ),
-        responses=problems(),
+        responses=problems(
+            rules=(
+                Rule(
+                    "unsafe-webhook-url",
+                    "`url` is not https or could reach a private, loopback or metadata address",
+                ),
+                Rule(
+                    "rule-violation",
+                    "an event type is neither in the catalogue nor a `family.*` wildcard of"
+                    " it (`context.rule` is `unknown_event_type`)",
+                ),
+            )
+        ),
         **requires(Scope.WEBHOOKS_MANAGE),
     )
     async def create_subscription(
@@ -66,7 +78,7 @@ class WebhooksController(Controller):
         "/subscriptions",
         operation_id="listWebhookSubscriptions",
         summary="List this app's subscriptions, newest first",
-        responses=problems(),
+        responses=problems(rules=(CURSOR_RULE,)),
         **requires(Scope.WEBHOOKS_MANAGE),
     )
     async def list_subscriptions(
@@ -130,7 +142,7 @@ class WebhooksController(Controller):
         "/deliveries",
         operation_id="listWebhookDeliveries",
         summary="List this app's deliveries, newest first",
-        responses=problems(404),
+        responses=problems(404, rules=(CURSOR_RULE,)),
         **requires(Scope.WEBHOOKS_MANAGE),
     )
     async def list_deliveries(

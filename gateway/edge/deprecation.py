@@ -1,0 +1,64 @@
+"""Deprecated operations answer when they stop working: `Deprecation`, `Sunset` and a `Link` (ADR 0014).
+
+An operation opts in with `**deprecated(...)` on its route decorator. The headers travel as a
+middleware of that route alone, so routes that are not deprecated carry no per-request cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+
+@dataclass(frozen=True, slots=True)
+class Deprecation:
+    """When an operation was deprecated, when it goes away, and where the migration is documented."""
+
+    since: datetime
+    sunset: datetime
+    link: str
+
+    def __post_init__(self) -> None:
+        if self.since.tzinfo is None or self.sunset.tzinfo is None:
+            raise ValueError("deprecation and sunset times need a time zone")
+        # RFC 9745 §4: the sunset must not come before the deprecation it follows.
+        if self.sunset < self.since:
+            raise ValueError("the sunset must not be earlier than the deprecation")
+
+    @property
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        return (
+            # RFC 9745 §2.1: a Structured Field Date (RFC 9651 §3.3.7), whole seconds since the epoch.
+            (b"deprecation", f"@{int(self.since.timestamp())}".encode()),
+            # RFC 8594 §3: an HTTP-date (IMF-fixdate, RFC 9110 §5.6.7).
+            (b"sunset", format_datetime(self.sunset.astimezone(UTC), usegmt=True).encode()),
+            # RFC 9745 §3: the `deprecation` link relation points at the migration documentation.
+            (b"link", f'<{self.link}>; rel="deprecation"'.encode()),
+        )
+
+    def __call__(self, app: ASGIApp) -> ASGIApp:
+        """Wrap the route's ASGI stack (Litestar calls route middleware with `app=`)."""
+        headers = list(self.headers)  # encoded once, when the route is built
+
+        async def with_deprecation(scope: Scope, receive: Receive, send: Send) -> None:
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", ()), *headers]
+                await send(message)
+
+            await app(scope, receive, send_with_headers)
+
+        return with_deprecation
+
+
+def deprecated(*, since: datetime, sunset: datetime, link: str) -> dict[str, Any]:
+    """Route keyword arguments that deprecate an operation, in the spec and in its responses."""
+    return {"deprecated": True, "middleware": [Deprecation(since=since, sunset=sunset, link=link)]}
+
+
+def deprecation_of(route_handler: Any) -> Deprecation | None:
+    return next((m for m in route_handler.middleware or () if isinstance(m, Deprecation)), None)
