@@ -1,8 +1,9 @@
 """`python -m bench.run`: the gateway with two workers, each scenario measured against `/livez`.
 
 Starts `gateway serve --workers 2` (Redis-backed limits and replay cache, SQLite in a fresh var
-dir), registers a bench partner on the `enterprise` plan, then drives four scenarios for a fixed
-duration each with wrk (installed with apt when missing and allowed) or a bounded asyncio driver.
+dir), registers a bench partner with a sandbox app (bearer tokens) on the `enterprise` plan, then
+drives four scenarios for a fixed duration each with wrk (installed with apt when missing and
+allowed) or a bounded asyncio driver.
 Results go to `bench/results/<UTC timestamp>.json`, `bench/results/latest.md` and the README.
 """
 
@@ -32,7 +33,7 @@ from urllib.parse import urlencode
 
 import httpx
 import redis
-from joserfc import jwk, jwt
+from openplatform import Client, ClientAssertionSigner
 
 from gateway.demo import new_private_jwk, public_part
 from gateway.domain.clock import SystemClock
@@ -220,26 +221,22 @@ def stop_server(server: Server) -> None:
 
 @dataclass(frozen=True, slots=True)
 class BenchApp:
+    """A sandbox app: its tokens are bearer tokens, so one header serves every read and one
+    assertion every token request (a production token is DPoP-bound: a fresh proof per request)."""
+
     client_id: str
-    key: jwk.ECKey
-    kid: str
+    private_jwk: dict[str, Any]
+    base_url: str
     issuer: str
 
+    @property
+    def prefix(self) -> str:
+        return Environment.SANDBOX.path_prefix
+
     def assertions(self, count: int) -> list[str]:
-        """Signed up front (the same claims as `gateway.demo.client_assertion`), each jti distinct."""
-        now = int(time.time())
-        header = {"alg": "ES256", "kid": self.kid, "typ": "JWT"}
-        claims: dict[str, Any] = {
-            "iss": self.client_id,
-            "sub": self.client_id,
-            "aud": self.issuer,
-            "iat": now,
-            "exp": now + ASSERTION_LIFETIME,
-        }
-        return [
-            jwt.encode(header, {**claims, "jti": secrets.token_urlsafe(16)}, self.key, algorithms=["ES256"])
-            for _ in range(count)
-        ]
+        """Signed up front by the SDK's signer, each with its own jti."""
+        signer = ClientAssertionSigner(self.client_id, self.private_jwk, self.issuer, time.time)
+        return [signer.sign(lifetime=ASSERTION_LIFETIME) for _ in range(count)]
 
     def token_form_prefix(self) -> str:
         head = urlencode(
@@ -252,16 +249,16 @@ class BenchApp:
         return head + "&client_assertion="
 
     def token(self) -> str:
-        body = self.token_form_prefix() + self.assertions(1)[0]
-        response = httpx.post(
-            f"{self.issuer}/oauth2/token",
-            content=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        """The setup token, from the SDK's client."""
+        with Client(
+            self.client_id,
+            self.private_jwk,
+            base_url=self.base_url,
+            use_dpop=False,
             timeout=REQUEST_TIMEOUT,
-        )
-        response.raise_for_status()
-        value: str = response.json()["access_token"]
-        return value
+            max_retries=0,
+        ) as client:
+            return client.access_token()
 
 
 def register_bench_app(settings: Settings) -> BenchApp:
@@ -276,16 +273,14 @@ def register_bench_app(settings: Settings) -> BenchApp:
         app = registry.create_app(
             partner_id=partner.id,
             name="bench",
-            environment=Environment.PRODUCTION,
+            environment=Environment.SANDBOX,
             jwks={"keys": [public_part(private)]},
             scopes=[Scope.MARKET_READ.value, Scope.COMPLIANCE_SUITABILITY.value],
             plan_id="enterprise",
         )
     finally:
         database.dispose()
-    key = jwk.import_key(private)
-    assert isinstance(key, jwk.ECKey)  # noqa: S101 (new_private_jwk makes P-256 keys)
-    return BenchApp(app.client_id, key, private["kid"], settings.issuer(Environment.PRODUCTION))
+    return BenchApp(app.client_id, private, settings.base_url, settings.issuer(Environment.SANDBOX))
 
 
 def scenarios(token: str, app: BenchApp) -> list[Scenario]:
@@ -295,7 +290,7 @@ def scenarios(token: str, app: BenchApp) -> list[Scenario]:
         Scenario(
             "authenticated read",
             "GET",
-            "/v1/market/instruments?limit=20",
+            f"{app.prefix}/v1/market/instruments?limit=20",
             "JWT (cached) + client cache + Redis rate limit + 20-instrument page",
             budget=">= 50% of bare",
             min_ratio=0.5,
@@ -304,7 +299,7 @@ def scenarios(token: str, app: BenchApp) -> list[Scenario]:
         Scenario(
             "suitability check",
             "POST",
-            "/v1/compliance/suitability-checks",
+            f"{app.prefix}/v1/compliance/suitability-checks",
             "auth + rate limit + rulebook + durable record + audit append (SQLite)",
             headers=(bearer, ("Content-Type", "application/json")),
             body=json.dumps(SUITABILITY_BODY).encode(),
@@ -312,7 +307,7 @@ def scenarios(token: str, app: BenchApp) -> list[Scenario]:
         Scenario(
             "token issuance",
             "POST",
-            "/oauth2/token",
+            f"{app.prefix}/oauth2/token",
             "client credentials, private_key_jwt (ES256 verify, Redis jti) + ES256 token + audit",
             budget=">= 1,500 tokens/s",
             min_rps=1500,

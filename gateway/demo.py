@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import httpx
 from joserfc import jwk
-from openplatform import Client, ClientAssertionSigner, DPoPKey
+from openplatform import Client, DPoPKey
 
 from gateway.auth.passwords import hash_password
 from gateway.domain.clock import Clock
@@ -196,19 +196,6 @@ def write_secret_json(path: Path, document: Any) -> None:
         json.dump(document, handle, indent=2)
         handle.write("\n")
     os.chmod(path, 0o600)
-
-
-def client_assertion(
-    client_id: str, private_jwk: Mapping[str, Any], audience: str, *, lifetime: int = 60
-) -> str:
-    """A `private_key_jwt` assertion (RFC 7523 §3) by the SDK's signer, for any audience.
-
-    The real-server tests sign with it, also for the other environment's issuer, which a `Client`
-    never does (its audience is its own environment's issuer)."""
-    key = jwk.import_key(dict(private_jwk))
-    if isinstance(key, jwk.OctKey):
-        raise ValueError("a client signs its assertions with an asymmetric key (FAPI 2.0 §5.4)")
-    return ClientAssertionSigner(client_id, key, audience, time.time).sign(lifetime=lifetime)
 
 
 def demo_dpop_key(demo_dir: Path) -> DPoPKey:

@@ -11,10 +11,10 @@ from typing import Any, Final
 from urllib.parse import parse_qs
 
 import httpx
-from joserfc import jwk, jws, jwt
 from litestar.testing import TestClient
+from openplatform import Client, ClientAssertionSigner, DPoPKey
+from openplatform._core.jose import PrivateKey
 
-from gateway.auth.dpop import access_token_hash, thumbprint
 from gateway.demo import new_private_jwk, public_part
 from gateway.domain.clock import Clock
 from gateway.domain.environment import Environment
@@ -49,25 +49,19 @@ class PartnerApp:
     def prefix(self) -> str:
         return self.environment.path_prefix
 
+    def epoch(self) -> float:
+        """The platform's clock as the SDK reads clocks: seconds since the epoch."""
+        return self.clock.now().timestamp()
+
+    @property
+    def signer(self) -> ClientAssertionSigner:
+        """The SDK's `private_key_jwt` signer for this app, at the platform's clock."""
+        return ClientAssertionSigner(self.client_id, self.private_jwk, self.issuer, clock=self.epoch)
+
     def assertion(self, **overrides: Any) -> str:
-        now = int(self.clock.now().timestamp())
-        claims: dict[str, Any] = {
-            "iss": self.client_id,
-            "sub": self.client_id,
-            "aud": self.issuer,
-            "iat": now,
-            "exp": now + 60,
-            "jti": secrets.token_urlsafe(12),
-        }
-        header = {"alg": "ES256", "kid": self.private_jwk["kid"]}
-        header.update(overrides.pop("header", {}))
-        for name, value in overrides.items():
-            if value is None:
-                claims.pop(name, None)
-            else:
-                claims[name] = value
-        key = jwk.import_key(self.private_jwk)
-        return jwt.encode(header, claims, key, algorithms=[header["alg"]])
+        """A client assertion; a claim given as None is left out, `header=` changes the header."""
+        header = overrides.pop("header", None)
+        return self.signer.sign(claims=overrides, header=header)
 
     def token_form(self, assertion: str | None = None, scope: str | None = None) -> dict[str, str]:
         form = {
@@ -104,6 +98,24 @@ class PartnerApp:
         token = self.token(client, scope)
         scheme = "DPoP" if self.environment is Environment.PRODUCTION else "Bearer"
         return {"Authorization": f"{scheme} {token}"}
+
+    def sdk(self, http: httpx.Client, **options: Any) -> Client:
+        """The SDK's client of this app over `http` (a test client of the app).
+
+        A production app's client proves possession of the app's holder key, the key `token()` binds
+        its tokens to; a sandbox app's client makes its own DPoP key. No retries unless asked for.
+        """
+        production = self.environment is Environment.PRODUCTION
+        settings: dict[str, Any] = {"max_retries": 0, "dpop_key": self.holder.dpop if production else None}
+        return Client(
+            self.client_id,
+            self.private_jwk,
+            base_url=self.issuer.removesuffix(self.prefix),
+            http_client=http,
+            allow_insecure_loopback=True,
+            clock=self.epoch,
+            **(settings | options),
+        )
 
 
 def register_app(
@@ -178,15 +190,19 @@ def segment(value: str, index: int) -> dict[str, Any]:
 
 
 class Holder:
-    """A client's DPoP key, signing proofs at the platform's clock."""
+    """A client's DPoP key (the SDK's `DPoPKey`), signing proofs at the platform's clock."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.key = jwk.ECKey.generate_key("P-256", private=True)
+        self.dpop = DPoPKey(clock=lambda: clock.now().timestamp())
+
+    @property
+    def key(self) -> PrivateKey:
+        return self.dpop.key
 
     @property
     def jkt(self) -> str:
-        return thumbprint(self.key.as_dict(private=False))
+        return self.dpop.thumbprint
 
     def proof(
         self,
@@ -197,28 +213,16 @@ class Holder:
         header: dict[str, Any] | None = None,
         **claims: Any,
     ) -> str:
-        payload: dict[str, Any] = {
-            "jti": secrets.token_urlsafe(16),
-            "htm": htm,
-            "htu": htu,
-            "iat": int(self.clock.now().timestamp()),
-        }
-        if token is not None:
-            payload["ath"] = access_token_hash(token)
-        payload.update(claims)
-        protected = {
-            "typ": "dpop+jwt",
-            "alg": "ES256",
-            "jwk": self.key.as_dict(private=False),
-            **(header or {}),
-        }
-        return jws.serialize_compact(protected, json.dumps(payload).encode(), self.key, algorithms=["ES256"])
+        """A proof for `htm` `htu` (with `ath` for `token`); a claim or header member given as None
+        is left out, any other replaces the one the SDK would sign."""
+        return self.dpop.proof(htm, htu, access_token=token, claims=claims, header=header)
 
 
 # The test clients behave like a DPoP-capable partner SDK (RFC 9449): production apps must hold
 # DPoP-bound tokens, so every token request of a production test app gets a proof of its key, and
 # every call with one of its tokens gets a fresh proof naming the call's method, URL and token.
-# A request with `X-Test-Plain: 1` is sent as written (for the tests of what happens without).
+# A request with `X-Test-Plain: 1` is sent as written (for the tests of what happens without), and so
+# is one that carries its own proof (a test's, or the SDK's: `PartnerApp.sdk` clients sign for themselves).
 DPOP_CLIENTS: dict[str, Holder] = {}
 DPOP_HOLDERS: dict[str, Holder] = {}
 SIGNED_PROOFS: set[str] = set()

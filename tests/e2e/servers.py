@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import secrets
@@ -24,14 +23,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlencode
 
 import httpx
+import msgspec
 import pytest
 import redis
 import sqlalchemy as sa
+from openplatform import AuthorizationRequest, Client, ClientAssertionSigner, DelegatedGrant, DPoPKey
 
-from gateway.demo import DEMO_REDIRECT_URI, client_assertion, new_private_jwk, public_part
+from gateway.demo import DEMO_REDIRECT_URI, new_private_jwk, public_part
 from gateway.domain.clock import SystemClock
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
@@ -42,7 +42,7 @@ from partners.models import PartnerType, Plan
 from partners.service import Registry
 from tests.conftest import POSTGRES_URL, REDIS_URL, require_postgres
 from tests.delegation import hidden
-from tests.support import DPOP_CLIENTS, Holder, b64url, dpop_capable
+from tests.support import DPOP_CLIENTS, DPOP_HOLDERS, Holder
 
 GATEWAY: Final = Path(sys.executable).parent / "gateway"
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -120,25 +120,46 @@ class RealServer:
         DPOP_CLIENTS[app.client_id] = Holder(SystemClock())
         return E2EApp(app.client_id, private, Environment.PRODUCTION)
 
+    def assertion(self, app: E2EApp, audience: str | None = None) -> str:
+        """The SDK's client assertion for `app`; `audience` may name the other environment's issuer,
+        which an SDK `Client` never does (its audience is its own environment's issuer)."""
+        audience = audience or self.issuer(app.environment)
+        signer = ClientAssertionSigner(app.client_id, app.private_jwk, audience, time.time)
+        return signer.sign()
+
     def token_form(self, app: E2EApp, assertion: str | None = None) -> dict[str, str]:
         return {
             "grant_type": "client_credentials",
             "client_id": app.client_id,
             "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": assertion
-            or client_assertion(app.client_id, app.private_jwk, self.issuer(app.environment)),
+            "client_assertion": assertion or self.assertion(app),
         }
 
+    def sdk(self, app: E2EApp, http: httpx.Client | None = None, **options: Any) -> Client:
+        """The SDK's client of `app`: a production app signs with its key in `DPOP_CLIENTS` unless
+        given another, a sandbox app holds bearer tokens. No retries unless asked for."""
+        options.setdefault("max_retries", 0)
+        options.setdefault("timeout", 30.0)
+        if app.environment is not Environment.PRODUCTION:
+            options.setdefault("use_dpop", False)
+        elif options.get("dpop_key") is None:
+            options["dpop_key"] = DPOP_CLIENTS.setdefault(app.client_id, Holder(SystemClock())).dpop
+        return Client(
+            app.client_id,
+            app.private_jwk,
+            base_url=self.base_url,
+            http_client=http,
+            allow_insecure_loopback=True,
+            **options,
+        )
+
     def token(self, app: E2EApp) -> str:
-        """A token for `app`: DPoP-bound in production (its key is in `DPOP_CLIENTS`), so calls made
-        through a `dpop_capable` client carry a proof of it."""
-        with httpx.Client(timeout=30) as client:
-            dpop_capable(client)
-            if app.environment is Environment.PRODUCTION:
-                DPOP_CLIENTS.setdefault(app.client_id, Holder(SystemClock()))
-            response = client.post(f"{self.issuer(app.environment)}/oauth2/token", data=self.token_form(app))
-        assert response.status_code == 200, response.text
-        value: str = response.json()["access_token"]
+        """A token for `app` from the SDK: DPoP-bound in production (its key is in `DPOP_CLIENTS`), so
+        calls made through a `dpop_capable` client carry a proof of it."""
+        with self.sdk(app) as client:
+            value = client.access_token()
+        if app.environment is Environment.PRODUCTION:
+            DPOP_HOLDERS[value] = DPOP_CLIENTS[app.client_id]
         return value
 
     def worker_pids(self) -> set[int]:
@@ -330,102 +351,56 @@ class Launch:
 # -- a partner app driving the delegated flow over the wire --------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Pushed:
-    """A pushed authorization request (RFC 9126) and the secrets the app keeps until the callback."""
-
-    request_uri: str
-    state: str
-    verifier: str
-
-
 @dataclass
 class Partner:
-    """A production demo app that runs PAR, PKCE and DPoP with plain HTTP calls and its own key."""
+    """A production demo app: the SDK runs PAR, PKCE, the code exchange and refresh with DPoP; `call`
+    sends a request as written (with the SDK key's proof), for tests that look at the raw answer."""
 
     server: RealServer
     app: E2EApp
     http: httpx.Client
-    holder: Holder = field(default_factory=lambda: Holder(SystemClock()))
+    dpop: DPoPKey = field(default_factory=lambda: DPoPKey(clock=time.time))
 
     @property
     def issuer(self) -> str:
         return self.server.issuer(self.app.environment)
 
-    def _client_auth(self) -> dict[str, str]:
-        assertion = client_assertion(self.app.client_id, self.app.private_jwk, self.issuer)
-        return {
-            "client_id": self.app.client_id,
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": assertion,
-        }
-
-    def _post_form(self, path: str, form: dict[str, str]) -> httpx.Response:
-        url = f"{self.issuer}{path}"
-        proof = self.holder.proof("POST", url)
-        return self.http.post(url, data=form | self._client_auth(), headers={"DPoP": proof})
+    @property
+    def client(self) -> Client:
+        """The SDK client, made anew for the current server (a restarted server is a new one)."""
+        return self.server.sdk(self.app, self.http, dpop_key=self.dpop)
 
     def call(self, method: str, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        proof = self.holder.proof(method, f"{self.issuer}{path}", token=token)
+        proof = self.dpop.proof(method, f"{self.issuer}{path}", access_token=token)
         headers = {"Authorization": f"DPoP {token}", "DPoP": proof, **kwargs.pop("headers", {})}
         return self.http.request(method, f"{self.issuer}{path}", headers=headers, **kwargs)
 
-    def client_token(self) -> str:
-        form = {"grant_type": "client_credentials", "scope": Scope.CONSENTS_MANAGE.value}
-        response = self._post_form("/oauth2/token", form)
-        assert response.status_code == 200, response.text
-        token: str = response.json()["access_token"]
-        return token
-
-    def create_consent(self, permissions: list[str], purpose: str, **extra: Any) -> dict[str, Any]:
-        body = {
-            "permissions": permissions,
-            "purpose": purpose,
-            "expires_at": (datetime.now(UTC) + timedelta(days=90)).isoformat(timespec="seconds"),
-            **extra,
-        }
-        response = self.call("POST", "/v1/consents", self.client_token(), json=body)
-        assert response.status_code == 201, response.text
-        consent: dict[str, Any] = response.json()
+    def create_consent(self, permissions: list[str], purpose: str) -> dict[str, Any]:
+        consents = self.client.with_options(scopes=[Scope.CONSENTS_MANAGE.value]).consents
+        created = consents.create(
+            permissions=permissions,
+            purpose=purpose,
+            expires_at=datetime.now(UTC) + timedelta(days=90),
+        )
+        consent: dict[str, Any] = msgspec.to_builtins(created)
         assert consent["status"] == "awaiting_authorization"
         return consent
 
     def consent(self, consent_id: str) -> dict[str, Any]:
-        response = self.call("GET", f"/v1/consents/{consent_id}", self.client_token())
-        assert response.status_code == 200, response.text
-        found: dict[str, Any] = response.json()
-        return found
+        found = self.client.with_options(scopes=[Scope.CONSENTS_MANAGE.value]).consents.get(consent_id)
+        consent: dict[str, Any] = msgspec.to_builtins(found)
+        return consent
 
-    def push(self, consent_id: str) -> Pushed:
-        verifier, state = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
-        form = {
-            "response_type": "code",
-            "redirect_uri": DEMO_REDIRECT_URI,
-            "code_challenge": b64url(hashlib.sha256(verifier.encode()).digest()),  # RFC 7636 §4.2
-            "code_challenge_method": "S256",
-            "consent_id": consent_id,
-            "state": state,
-        }
-        response = self._post_form("/oauth2/par", form)
-        assert response.status_code == 201, response.text
-        return Pushed(response.json()["request_uri"], state, verifier)
+    def push(self, consent_id: str) -> AuthorizationRequest:
+        """A pushed authorization request (RFC 9126) with PKCE; its `url` is the customer's link."""
+        return self.client.oauth.authorization_request(consent_id=consent_id, redirect_uri=DEMO_REDIRECT_URI)
 
-    def authorize_url(self, pushed: Pushed) -> str:
-        query = urlencode({"client_id": self.app.client_id, "request_uri": pushed.request_uri})
-        return f"{self.issuer}/oauth2/authorize?{query}"
+    def redeem(self, callback_url: str, pushed: AuthorizationRequest) -> DelegatedGrant:
+        """The callback checked (issuer, state) and its code exchanged for the customer's tokens."""
+        return self.client.oauth.exchange_code(callback_url, pushed)
 
-    def redeem(self, code: str, pushed: Pushed) -> httpx.Response:
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": DEMO_REDIRECT_URI,
-            "code_verifier": pushed.verifier,
-        }
-        return self._post_form("/oauth2/token", form)
-
-    def refresh(self, refresh_token: str) -> httpx.Response:
-        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        return self._post_form("/oauth2/token", form)
+    def refresh(self, grant: DelegatedGrant) -> DelegatedGrant:
+        return self.client.oauth.refresh(grant)
 
 
 @dataclass

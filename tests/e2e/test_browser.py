@@ -10,16 +10,18 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+from openplatform import AuthorizationRequest, DelegatedGrant
+from openplatform.errors import OAuthError
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from gateway.domain.customers.data import load_demo_customers
 from gateway.domain.environment import Environment
-from tests.e2e.servers import BANK, DemoLogin, Partner, Pushed, RealServer
+from tests.e2e.servers import BANK, DemoLogin, Partner, RealServer
 
 pytestmark = pytest.mark.slow
 
@@ -112,9 +114,9 @@ class Customer:
         self.page.wait_for_load_state()
         return answer.value.status
 
-    def open_consent_screen(self, partner: Partner, pushed: Pushed, login: DemoLogin) -> None:
+    def open_consent_screen(self, pushed: AuthorizationRequest, login: DemoLogin) -> None:
         """Follow the app's link signed out: sign in first, then land on the consent screen."""
-        self.page.goto(partner.authorize_url(pushed))
+        self.page.goto(pushed.url)
         expect(self.page.get_by_test_id("login-heading")).to_be_visible()
         assert urlsplit(self.page.url).path == "/login"
         self.screenshot("sign-in")
@@ -161,15 +163,15 @@ def _persona_accounts(username: str) -> dict[str, str]:
     return {account.id: account.number for account in persona.accounts}
 
 
-def _approve(customer: Customer, bank: Partner, login: DemoLogin, permissions: list[str]) -> dict[str, Any]:
+def _approve(
+    customer: Customer, bank: Partner, login: DemoLogin, permissions: list[str]
+) -> tuple[DelegatedGrant, str]:
+    """The customer's grant and its consent's id."""
     consent = bank.create_consent(permissions, PURPOSE)
     pushed = bank.push(consent["id"])
-    customer.open_consent_screen(bank, pushed, login)
-    answer = customer.decide("approve")
-    token = bank.redeem(answer["code"], pushed)
-    assert token.status_code == 200, token.text
-    grant: dict[str, Any] = token.json() | {"consent_id": consent["id"]}
-    return grant
+    customer.open_consent_screen(pushed, login)
+    customer.decide("approve")
+    return bank.redeem(customer.page.url, pushed), consent["id"]
 
 
 def test_a_customer_approves_in_a_real_browser_and_the_partner_reads_accounts(
@@ -179,7 +181,7 @@ def test_a_customer_approves_in_a_real_browser_and_the_partner_reads_accounts(
     consent = bank.create_consent(["accounts:read", "holdings:read", "transactions:read"], PURPOSE)
     pushed = bank.push(consent["id"])
 
-    customer.open_consent_screen(bank, pushed, login)
+    customer.open_consent_screen(pushed, login)
     page = customer.page
     expect(page.get_by_test_id("partner-name")).to_have_text(BANK)
     expect(page.get_by_test_id("partner-type")).to_have_text("Bank or broker")
@@ -199,12 +201,10 @@ def test_a_customer_approves_in_a_real_browser_and_the_partner_reads_accounts(
     assert answer["state"] == pushed.state
     assert answer["iss"] == bank.issuer  # RFC 9207
 
-    token = bank.redeem(answer["code"], pushed)
-    assert token.status_code == 200, token.text
-    body = token.json()
-    assert body["token_type"] == "DPoP"
-    assert body["scope"] == "accounts:read holdings:read"
-    response = bank.call("GET", "/v1/accounts", body["access_token"])
+    grant = bank.redeem(customer.page.url, pushed)
+    assert grant.token_type == "DPoP"
+    assert grant.scope == "accounts:read holdings:read"
+    response = bank.call("GET", "/v1/accounts", grant.access_token)
     assert response.status_code == 200, response.text
     numbers = _persona_accounts(login.username)
     assert {account["account_id"] for account in response.json()["data"]} == set(numbers)
@@ -220,7 +220,7 @@ def test_a_customer_denies_and_the_partner_gets_access_denied(
 ) -> None:
     consent = bank.create_consent(["accounts:read"], PURPOSE)
     pushed = bank.push(consent["id"])
-    customer.open_consent_screen(bank, pushed, real.customer("li.wei"))
+    customer.open_consent_screen(pushed, real.customer("li.wei"))
     customer.screenshot("consent")
 
     answer = customer.decide("deny")
@@ -240,17 +240,16 @@ def test_a_customer_narrows_the_request_and_the_token_follows(
 ) -> None:
     consent = bank.create_consent(["accounts:read", "holdings:read"], PURPOSE)
     pushed = bank.push(consent["id"])
-    customer.open_consent_screen(bank, pushed, real.customer("li.wei"))
+    customer.open_consent_screen(pushed, real.customer("li.wei"))
     customer.page.get_by_test_id("scope-holdings:read").uncheck()
     expect(customer.page.get_by_test_id("scope-holdings:read")).not_to_be_checked()
     customer.screenshot("narrowed")
     assert customer.screenshots == ["sign-in", "narrowed"]
 
-    answer = customer.decide("approve")
-    token = bank.redeem(answer["code"], pushed)
-    assert token.status_code == 200, token.text
-    access = token.json()["access_token"]
-    assert token.json()["scope"] == "accounts:read"
+    customer.decide("approve")
+    grant = bank.redeem(customer.page.url, pushed)
+    access = grant.access_token
+    assert grant.scope == "accounts:read"
     assert bank.consent(consent["id"])["permissions"] == ["accounts:read"]
     assert bank.call("GET", "/v1/accounts", access).status_code == 200
     refused = bank.call("GET", "/v1/holdings", access)
@@ -260,9 +259,8 @@ def test_a_customer_narrows_the_request_and_the_token_follows(
 def test_a_customer_revokes_on_the_dashboard_and_the_partner_is_cut_off(
     customer: Customer, bank: Partner, real: RealServer
 ) -> None:
-    grant = _approve(customer, bank, real.customer("li.wei"), ["accounts:read"])
-    consent_id = grant["consent_id"]
-    assert bank.call("GET", "/v1/accounts", grant["access_token"]).status_code == 200
+    grant, consent_id = _approve(customer, bank, real.customer("li.wei"), ["accounts:read"])
+    assert bank.call("GET", "/v1/accounts", grant.access_token).status_code == 200
 
     page = customer.page
     page.goto(f"{customer.issuer}/consents")
@@ -282,12 +280,12 @@ def test_a_customer_revokes_on_the_dashboard_and_the_partner_is_cut_off(
     customer.screenshot("dashboard-revoked")
     assert customer.screenshots == ["sign-in", "dashboard-active", "dashboard-revoked"]
 
-    refused = bank.call("GET", "/v1/accounts", grant["access_token"])
+    refused = bank.call("GET", "/v1/accounts", grant.access_token)
     assert refused.status_code == 401, refused.text
     assert 'error="invalid_token"' in refused.headers["www-authenticate"]
-    refresh = bank.refresh(grant["refresh_token"])
-    assert refresh.status_code == 400, refresh.text
-    assert refresh.json()["error"] == "invalid_grant"
+    with pytest.raises(OAuthError) as refresh:
+        bank.refresh(grant)
+    assert (refresh.value.status, refresh.value.error) == (400, "invalid_grant")
     assert bank.consent(consent_id)["status"] == "revoked"
 
 

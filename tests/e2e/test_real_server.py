@@ -13,7 +13,6 @@ from typing import Final
 import httpx
 import pytest
 
-from gateway.demo import client_assertion
 from gateway.domain.environment import Environment
 from tests.e2e.servers import E2E_PLAN, E2EApp, RealServer, run_cli
 from tests.support import DPOP_CLIENTS, dpop_capable, dpop_capable_async
@@ -135,7 +134,7 @@ def test_sandbox_and_production_tokens_stay_in_their_environment(server: RealSer
         assert status(f"/sandbox{INSTRUMENTS}", production_token) == 401
         # Nor does a production client get a token from the sandbox issuer.
         sandbox_issuer = server.issuer(Environment.SANDBOX)
-        form = server.token_form(bank, client_assertion(bank.client_id, bank.private_jwk, sandbox_issuer))
+        form = server.token_form(bank, server.assertion(bank, audience=sandbox_issuer))
         crossed = client.post("/sandbox/oauth2/token", data=form)
         assert crossed.status_code == 400
         assert crossed.json()["error"] == "invalid_client"
