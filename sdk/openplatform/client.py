@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import httpx
 
@@ -40,30 +41,33 @@ from openplatform._core.tokens import DelegatedGrant, OnRefresh, Token
 from openplatform._generated.resources import AsyncResources, SyncResources
 
 T = TypeVar("T")
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
 
-class _Base:
-    """What both clients hold: the shared state, this view's engine and its settings."""
+class _Base(Generic[H]):
+    """What both clients hold: the shared state, this view's engine, and the HTTP client."""
 
     _state: State
     _engine: Engine
+    _http: H
 
-    def _setup(
+    def __init__(
         self,
         client_id: str,
         private_key: KeyInput | PrivateKey,
         *,
-        base_url: str,
-        scopes: Sequence[str] | None,
-        dpop_key: KeyInput | PrivateKey | DPoPKey | None,
-        use_dpop: bool,
-        timeout: float | httpx.Timeout,
-        max_retries: int,
-        on_request: Callable[[RequestInfo], None] | None,
-        on_response: Callable[[ResponseInfo], None] | None,
-        on_retry: Callable[[RetryInfo], None] | None,
-        allow_insecure_loopback: bool,
-        clock: Callable[[], float],
+        base_url: str = DEFAULT_BASE_URL,
+        scopes: Sequence[str] | None = None,
+        dpop_key: KeyInput | PrivateKey | DPoPKey | None = None,
+        use_dpop: bool = True,
+        timeout: float | httpx.Timeout = 30.0,
+        max_retries: int = 2,
+        on_request: Callable[[RequestInfo], None] | None = None,
+        on_response: Callable[[ResponseInfo], None] | None = None,
+        on_retry: Callable[[RetryInfo], None] | None = None,
+        http_client: H | None = None,
+        allow_insecure_loopback: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         environment = Environment.of_client_id(client_id)
         root = environment_root(base_url, environment, allow_insecure_loopback=allow_insecure_loopback)
@@ -100,6 +104,31 @@ class _Base:
             retry=RetryPolicy(max_retries=max_retries),
         )
         self._engine = Engine(self._state, options, ClientCredentials(self._state.scopes))
+        self._http = http_client if http_client is not None else self._default_http()
+        self._owns_http = http_client is None
+        self._start()
+        self._attach_resources()
+        self._bind()
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> Self:
+        """A client from a credentials file: `{"client_id": ..., "private_jwk": {...}}`."""
+        document = json.loads(Path(path).read_text())
+        return cls(str(document["client_id"]), document["private_jwk"], **kwargs)
+
+    def _default_http(self) -> H:
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        """Set up what all views of this client share besides the state: the token lock."""
+        raise NotImplementedError
+
+    def _bind(self) -> None:
+        """Give this view its `oauth` helper."""
+        raise NotImplementedError
+
+    def _attach_resources(self) -> None:
+        raise NotImplementedError
 
     @property
     def client_id(self) -> str:
@@ -128,7 +157,8 @@ class _Base:
     def _view(self, *, options: CallOptions | None = None, source: TokenSource | None = None) -> Self:
         view = copy.copy(self)
         view._engine = Engine(self._state, options or self._engine.options, source or self._engine.source)
-        view._attach_resources()  # type: ignore[attr-defined]
+        view._attach_resources()
+        view._bind()
         return view
 
     def _options(self, timeout: float | httpx.Timeout | None, max_retries: int | None) -> CallOptions:
@@ -156,58 +186,17 @@ class _Base:
         return self._view(source=Delegated(grant, on_refresh))
 
 
-class Client(_Base, SyncResources):
+class Client(SyncResources, _Base[httpx.Client]):
     """The synchronous client. `Client(client_id, private_key)` is all a first call needs."""
 
-    def __init__(
-        self,
-        client_id: str,
-        private_key: KeyInput | PrivateKey,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        scopes: Sequence[str] | None = None,
-        dpop_key: KeyInput | PrivateKey | DPoPKey | None = None,
-        use_dpop: bool = True,
-        timeout: float | httpx.Timeout = 30.0,
-        max_retries: int = 2,
-        on_request: Callable[[RequestInfo], None] | None = None,
-        on_response: Callable[[ResponseInfo], None] | None = None,
-        on_retry: Callable[[RetryInfo], None] | None = None,
-        http_client: httpx.Client | None = None,
-        allow_insecure_loopback: bool = False,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._setup(
-            client_id,
-            private_key,
-            base_url=base_url,
-            scopes=scopes,
-            dpop_key=dpop_key,
-            use_dpop=use_dpop,
-            timeout=timeout,
-            max_retries=max_retries,
-            on_request=on_request,
-            on_response=on_response,
-            on_retry=on_retry,
-            allow_insecure_loopback=allow_insecure_loopback,
-            clock=clock,
-        )
-        self._http = http_client or httpx.Client(follow_redirects=False)
-        self._owns_http = http_client is None
+    def _default_http(self) -> httpx.Client:
+        return httpx.Client(follow_redirects=False)
+
+    def _start(self) -> None:
         self._token_lock = threading.Lock()
+
+    def _bind(self) -> None:
         self.oauth = OAuth(self)
-        self._attach_resources()
-
-    @classmethod
-    def from_file(cls, path: str | Path, **kwargs: Any) -> Client:
-        """A client from a credentials file: `{"client_id": ..., "private_jwk": {...}}`."""
-        client_id, key = _credentials(Path(path))
-        return cls(client_id, key, **kwargs)
-
-    def _view(self, *, options: CallOptions | None = None, source: TokenSource | None = None) -> Self:
-        view = super()._view(options=options, source=source)
-        view.oauth = OAuth(view)
-        return view
 
     def close(self) -> None:
         if self._owns_http:
@@ -277,57 +266,17 @@ class Client(_Base, SyncResources):
         return self._token(self._engine.source).access_token
 
 
-class AsyncClient(_Base, AsyncResources):
+class AsyncClient(AsyncResources, _Base[httpx.AsyncClient]):
     """The asynchronous client: the same calls, awaited; lists work with `async for`."""
 
-    def __init__(
-        self,
-        client_id: str,
-        private_key: KeyInput | PrivateKey,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        scopes: Sequence[str] | None = None,
-        dpop_key: KeyInput | PrivateKey | DPoPKey | None = None,
-        use_dpop: bool = True,
-        timeout: float | httpx.Timeout = 30.0,
-        max_retries: int = 2,
-        on_request: Callable[[RequestInfo], None] | None = None,
-        on_response: Callable[[ResponseInfo], None] | None = None,
-        on_retry: Callable[[RetryInfo], None] | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        allow_insecure_loopback: bool = False,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._setup(
-            client_id,
-            private_key,
-            base_url=base_url,
-            scopes=scopes,
-            dpop_key=dpop_key,
-            use_dpop=use_dpop,
-            timeout=timeout,
-            max_retries=max_retries,
-            on_request=on_request,
-            on_response=on_response,
-            on_retry=on_retry,
-            allow_insecure_loopback=allow_insecure_loopback,
-            clock=clock,
-        )
-        self._http = http_client or httpx.AsyncClient(follow_redirects=False)
-        self._owns_http = http_client is None
+    def _default_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(follow_redirects=False)
+
+    def _start(self) -> None:
         self._token_locks: dict[int, asyncio.Lock] = {}
+
+    def _bind(self) -> None:
         self.oauth = AsyncOAuth(self)
-        self._attach_resources()
-
-    @classmethod
-    def from_file(cls, path: str | Path, **kwargs: Any) -> AsyncClient:
-        client_id, key = _credentials(Path(path))
-        return cls(client_id, key, **kwargs)
-
-    def _view(self, *, options: CallOptions | None = None, source: TokenSource | None = None) -> Self:
-        view = super()._view(options=options, source=source)
-        view.oauth = AsyncOAuth(view)
-        return view
 
     async def close(self) -> None:
         if self._owns_http:
@@ -453,10 +402,3 @@ class AsyncOAuth:
 
     async def revoke(self, token: str, *, token_type_hint: str | None = None) -> None:
         await self._client._run(delegation.revoke(self._client._engine, token, token_type_hint))
-
-
-def _credentials(path: Path) -> tuple[str, Mapping[str, Any]]:
-    import json
-
-    document = json.loads(path.read_text())
-    return str(document["client_id"]), document["private_jwk"]

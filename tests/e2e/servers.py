@@ -103,7 +103,14 @@ class RealServer:
         item = next(i for i in items if i["username"] == username)
         return DemoLogin(item["username"], item["password"], item["residency"])
 
-    def new_app(self, plan_id: str) -> E2EApp:
+    def new_app(
+        self,
+        plan_id: str = "enterprise",
+        *,
+        environment: Environment = Environment.PRODUCTION,
+        scopes: tuple[Scope, ...] = (Scope.MARKET_READ, Scope.COMPLIANCE_SCREENING),
+        redirect_uris: tuple[str, ...] = (),
+    ) -> E2EApp:
         """A partner and app registered in the shared database (never seen by a worker's client cache)."""
         partner = self.registry.create_partner(
             name=f"E2E partner {secrets.token_hex(6)}", type=PartnerType.INSTITUTION, region="CN"
@@ -112,13 +119,15 @@ class RealServer:
         app = self.registry.create_app(
             partner_id=partner.id,
             name="e2e app",
-            environment=Environment.PRODUCTION,
+            environment=environment,
             jwks={"keys": [public_part(private)]},
-            scopes=[Scope.MARKET_READ.value, Scope.COMPLIANCE_SCREENING.value],
+            scopes=[scope.value for scope in scopes],
             plan_id=plan_id,
+            redirect_uris=redirect_uris,
         )
-        DPOP_CLIENTS[app.client_id] = Holder(SystemClock())
-        return E2EApp(app.client_id, private, Environment.PRODUCTION)
+        if environment is Environment.PRODUCTION:
+            DPOP_CLIENTS[app.client_id] = Holder(SystemClock())
+        return E2EApp(app.client_id, private, environment)
 
     def assertion(self, app: E2EApp, audience: str | None = None) -> str:
         """The SDK's client assertion for `app`; `audience` may name the other environment's issuer,

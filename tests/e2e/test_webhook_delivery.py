@@ -19,7 +19,6 @@ import standardwebhooks.webhooks
 from litestar.testing import TestClient
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from gateway.demo import new_private_jwk, public_part
 from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
@@ -27,7 +26,6 @@ from gateway.services import Platform
 from gateway.settings import Settings
 from gateway.webhooks.sender import HttpSender
 from gateway.webhooks.worker import DeliveryWorker
-from partners.models import PartnerType
 from tests.delegation import REDIRECT_URI
 from tests.e2e.servers import E2EApp, RealServer, run_cli
 from tests.support import PartnerApp, register_app, wait_until
@@ -183,20 +181,11 @@ def test_in_process_delivery_backoff_dead_redelivery_and_rotation(
 
 
 def sandbox_app(server: RealServer) -> E2EApp:
-    partner = server.registry.create_partner(
-        name=f"E2E webhooks {secrets.token_hex(6)}", type=PartnerType.INSTITUTION, region="CN"
-    )
-    private = new_private_jwk()
-    app = server.registry.create_app(
-        partner_id=partner.id,
-        name="e2e webhooks",
+    return server.new_app(
         environment=Environment.SANDBOX,
-        jwks={"keys": [public_part(private)]},
-        scopes=[Scope.WEBHOOKS_MANAGE.value, Scope.CONSENTS_MANAGE.value, Scope.ACCOUNTS_READ.value],
-        plan_id="enterprise",
+        scopes=(Scope.WEBHOOKS_MANAGE, Scope.CONSENTS_MANAGE, Scope.ACCOUNTS_READ),
         redirect_uris=(REDIRECT_URI,),
     )
-    return E2EApp(app.client_id, private, Environment.SANDBOX)
 
 
 def create_consent(client: httpx.Client) -> str:

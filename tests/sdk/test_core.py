@@ -360,3 +360,11 @@ SCREENING: dict[str, Any] = {
     "subject": {"name": "A", "birth_date": None, "country": None},
     "thresholds": {"review": 0.82, "block": 0.95},
 }
+
+
+def test_a_client_from_the_credentials_file(tmp_path: Any) -> None:
+    path = tmp_path / "credentials.json"
+    path.write_text(json.dumps({"client_id": "sbx_abc", "private_jwk": key()}))
+    sync = Client.from_file(path, base_url=BASE)
+    assert (sync.client_id, sync.environment) == ("sbx_abc", Environment.SANDBOX)
+    assert isinstance(AsyncClient.from_file(path, base_url=BASE), AsyncClient)

@@ -33,11 +33,10 @@ from openplatform import AsyncClient, Client, DelegatedGrant, ResponseInfo, Retr
 from openplatform.errors import InvalidAuthorizationResponseError, NotFoundError
 from openplatform.webhooks import InMemoryReplayCache, WebhookVerificationError, verify
 
-from gateway.demo import DEMO_REDIRECT_URI, new_private_jwk, public_part
+from gateway.demo import DEMO_REDIRECT_URI
 from gateway.demo import approve_in_browser as approve_in_browser_as
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
-from partners.models import PartnerType
 from tests.conftest import require_redis
 from tests.e2e.servers import Launch, RealServer
 from tests.support import wait_until
@@ -70,20 +69,8 @@ class Credential:
 
 
 def new_app(server: RealServer, environment: Environment, *scopes: Scope) -> Credential:
-    partner = server.registry.create_partner(
-        name=f"SDK partner {secrets.token_hex(6)}", type=PartnerType.INSTITUTION, region="CN"
-    )
-    private = new_private_jwk()
-    app = server.registry.create_app(
-        partner_id=partner.id,
-        name="sdk app",
-        environment=environment,
-        jwks={"keys": [public_part(private)]},
-        scopes=[s.value for s in scopes],
-        plan_id="enterprise",
-        redirect_uris=(DEMO_REDIRECT_URI,),
-    )
-    return Credential(app.client_id, private)
+    app = server.new_app(environment=environment, scopes=scopes, redirect_uris=(DEMO_REDIRECT_URI,))
+    return Credential(app.client_id, app.private_jwk)
 
 
 def demo_credential(server: RealServer, partner: str, environment: Environment) -> Credential:
