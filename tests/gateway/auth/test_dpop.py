@@ -13,6 +13,7 @@ import pytest
 import redis
 from joserfc import jwk, jws
 from joserfc.errors import SecurityWarning
+from openplatform import DPoPKey
 
 from gateway.auth.dpop import (
     PROOF_TYPE,
@@ -91,27 +92,11 @@ class Holder:
         return thumbprint(self.public_jwk)
 
     def proof(self, *, header: dict[str, Any] | None = None, **claims: Any) -> str:
-        """A proof for GET `URL` at `NOW`; a claim given as None is left out."""
-        protected: dict[str, Any] = {"typ": PROOF_TYPE, "alg": self.alg, "jwk": self.public_jwk}
-        protected.update(header or {})
-        payload: dict[str, Any] = {
-            "jti": secrets.token_urlsafe(16),
-            "htm": "GET",
-            "htu": URL,
-            "iat": int(NOW.timestamp()),
-        }
-        for name, value in claims.items():
-            if value is None:
-                payload.pop(name, None)
-            else:
-                payload[name] = value
-        for name in [n for n, v in protected.items() if v is None]:
-            del protected[name]
+        """A proof for GET `URL` at `NOW` by the SDK's signer; a member given as None is left out."""
+        signer = DPoPKey(self.key, clock=NOW.timestamp)
         with warnings.catch_warnings():  # RFC 9864 deprecates the name EdDSA; clients still send it
             warnings.simplefilter("ignore", SecurityWarning)
-            return jws.serialize_compact(
-                protected, json.dumps(payload).encode(), self.key, algorithms=[self.alg]
-            )
+            return signer.proof("GET", URL, claims=claims, header={"alg": self.alg, **(header or {})})
 
 
 @pytest.fixture
