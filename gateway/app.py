@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -103,6 +104,13 @@ from partners.service import Registry
 API_VERSION = "1.0.0"
 
 
+@functools.cache
+def sanctions_screener(review: float, block: float) -> Screener:
+    """One screener per process and thresholds: it normalises every listed name once (~13 ms), and
+    the list is read-only data shipped with the code, so every app of the process may share it."""
+    return Screener(load_sanctions_list(), ScreeningThresholds(review=review, block=block))
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     clock = clock or SystemClock()
     databases = {env: Database(settings.database(env)) for env in Environment}
@@ -114,12 +122,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         if sync_redis
         else MemoryReplayCache(settings.namespace)
     )
-    screener = Screener(
-        load_sanctions_list(),
-        ScreeningThresholds(
-            review=settings.screening_review_threshold, block=settings.screening_block_threshold
-        ),
-    )
+    screener = sanctions_screener(settings.screening_review_threshold, settings.screening_block_threshold)
     dpop = DPoPVerifier(replay.first_use, clock)  # proofs are single use across all workers
     catalogue = Catalogue.from_file()
     prices = PriceFeed(catalogue)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -39,6 +38,7 @@ from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from tests.conftest import require_redis
 from tests.e2e.servers import Launch, RealServer
+from tests.receiver import Inbox, webhook_inbox
 from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
@@ -380,35 +380,10 @@ def test_the_delegated_flow_end_to_end_then_refresh(server: RealServer) -> None:
         assert bank.consents.get(consent.id).status == "authorized"
 
 
-@dataclass
-class Inbox:
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, str]]:
-    box = Inbox()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            with box.lock:
-                box.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(204)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield box, f"http://127.0.0.1:{httpd.server_address[1]}/hooks/{secrets.token_hex(4)}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with webhook_inbox() as receiver:
+        yield receiver
 
 
 def test_webhooks_verify_takes_real_deliveries_and_refuses_stale_replayed_and_forged(
@@ -420,9 +395,10 @@ def test_webhooks_verify_takes_real_deliveries_and_refuses_stale_replayed_and_fo
     )
     with sdk(server, credential) as client:
         subscription = client.webhooks.create_subscription(url=url, event_types=["consent.*"])
+        box.secret = subscription.secret  # the receiver also checks with the reference library
         consent = client.consents.create(**consent_body())
-        wait_until(lambda: len(box.received) >= 1)
-        headers, body = box.received[0]
+        wait_until(lambda: len(box.verified()) >= 1)
+        headers, body = box.verified()[0]
         cache = InMemoryReplayCache()
         event = verify(body, headers, subscription.secret, replay_cache=cache)
         assert (event.type, event.data["consent_id"], event.id) == (
@@ -455,9 +431,10 @@ def test_webhooks_verify_takes_real_deliveries_and_refuses_stale_replayed_and_fo
 
         # A rotation: for 24 hours deliveries carry both signatures, and either secret verifies.
         rotated = client.webhooks.rotate_secret(subscription.id)
+        box.secret = rotated.secret
         client.consents.create(**consent_body())
-        wait_until(lambda: len(box.received) >= 2)
-        headers, body = box.received[1]
+        wait_until(lambda: len(box.verified()) >= 2)
+        headers, body = box.verified()[1]
         assert len(headers["webhook-signature"].split()) == 2
         assert verify(body, headers, rotated.secret).type == "consent.created"
         assert verify(body, headers, subscription.secret).type == "consent.created"
