@@ -74,6 +74,12 @@ PROBLEM_TYPES: Final[dict[str, ProblemType]] = {
     "idempotency-in-progress": ProblemType(
         409, "Request in progress", "A request with the same Idempotency-Key is still running; retry shortly."
     ),
+    "gone": ProblemType(
+        410,
+        "Gone",
+        "The operation reached its sunset date (RFC 8594); the `Link` header and `context.link` "
+        "document its replacement.",
+    ),
     "payload-too-large": ProblemType(
         413, "Payload too large", "The request body exceeds the gateway's limit."
     ),
@@ -127,6 +133,7 @@ STATUS_PROBLEMS: Final[dict[int, str]] = {
     404: "not-found",
     405: "method-not-allowed",
     409: "conflict",
+    410: "gone",
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "validation-failed",

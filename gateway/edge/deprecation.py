@@ -1,7 +1,8 @@
 """Deprecated operations answer when they stop working: `Deprecation`, `Sunset` and a `Link` (ADR 0014).
 
 An operation opts in with `**deprecated(...)` on its route decorator. The headers travel as a
-middleware of that route alone, so routes that are not deprecated carry no per-request cost.
+middleware of that route alone, so routes that are not deprecated carry no per-request cost. From
+its sunset on, the operation answers a 410 `gone` problem with the same headers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
+from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -45,6 +47,15 @@ class Deprecation:
         headers = list(self.headers)  # encoded once, when the route is built
 
         async def with_deprecation(scope: Scope, receive: Receive, send: Send) -> None:
+            # After the sunset the operation is gone, by the platform's clock (test clocks move it).
+            if scope["app"].state.platform.clock.now() >= self.sunset:
+                raise HTTPException(
+                    status_code=410,
+                    detail=f"this operation stopped working at its sunset, {headers[1][1].decode()}",
+                    headers={name.decode(): value.decode() for name, value in headers},
+                    extra={"link": self.link, "sunset": self.sunset.isoformat()},
+                )
+
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     message["headers"] = [*message.get("headers", ()), *headers]

@@ -19,6 +19,7 @@ from litestar.params import QueryParameter
 from litestar.testing import TestClient
 
 from gateway.app import create_app
+from gateway.domain.clock import FrozenClock
 from gateway.edge.access import public
 from gateway.edge.deprecation import Deprecation, deprecated
 from gateway.settings import Settings
@@ -51,13 +52,17 @@ async def list_probes(count: Annotated[int, QueryParameter(ge=0, le=10)] = 0) ->
     return Probe(count=count)
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Litestar:
+def probe_app(tmp_path: Path, now: datetime) -> Litestar:
     settings = Settings(base_url=BASE_URL, var_dir=tmp_path)
     prepare(settings)
-    app = create_app(settings)
+    app = create_app(settings, clock=FrozenClock(now))
     app.register(list_probes)
     return app
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Litestar:
+    return probe_app(tmp_path, SUNSET - timedelta(days=30))  # deprecated, not yet sunset
 
 
 @pytest.fixture
@@ -141,3 +146,15 @@ def test_no_real_operation_is_deprecated(tmp_path: Path) -> None:
         if isinstance(operation, dict) and (operation.get("deprecated") or "x-sunset" in operation)
     ]
     assert marked == []
+
+
+@pytest.mark.parametrize("after", [timedelta(0), timedelta(days=400)])
+def test_from_its_sunset_the_operation_is_gone(tmp_path: Path, after: timedelta) -> None:
+    with TestClient(app=probe_app(tmp_path, SUNSET + after), base_url=BASE_URL) as client:
+        response = client.get("/v1/probes", params={"count": 1})
+    assert response.status_code == 410
+    problem = response.json()
+    assert problem["type"] == f"{BASE_URL}/problems/gone"
+    assert problem["context"] == {"link": LINK, "sunset": SUNSET.isoformat()}
+    assert response.headers["sunset"] == "Tue, 31 Dec 2024 23:59:59 GMT"
+    assert response.headers["link"] == f'<{LINK}>; rel="deprecation"'

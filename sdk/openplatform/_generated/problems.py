@@ -26,6 +26,12 @@ class AccountRestrictedError(ForbiddenError):
     slug = 'account-restricted'
 
 
+class GoneError(APIError):
+    """Gone."""
+
+    slug = 'gone'
+
+
 class IdempotencyInProgressError(ConflictError):
     """Request in progress."""
 
@@ -109,6 +115,7 @@ PROBLEM_CLASSES: Final[dict[str, type[APIError]]] = {
     'bad-request': BadRequestError,
     'conflict': ConflictError,
     'forbidden': ForbiddenError,
+    'gone': GoneError,
     'idempotency-in-progress': IdempotencyInProgressError,
     'idempotency-key-reused': IdempotencyKeyReusedError,
     'internal-error': InternalError,
@@ -129,6 +136,7 @@ SLUG_CLASSES.update(PROBLEM_CLASSES)
 
 __all__ = [
     'AccountRestrictedError',
+    'GoneError',
     'IdempotencyInProgressError',
     'IdempotencyKeyReusedError',
     'InternalError',
