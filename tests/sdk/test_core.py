@@ -29,6 +29,7 @@ from openplatform.errors import (
     RequestValidationError,
     ServerError,
     TooManyRequestsError,
+    UnauthorizedError,
 )
 
 BASE = "https://api.example"
@@ -368,3 +369,50 @@ def test_a_client_from_the_credentials_file(tmp_path: Any) -> None:
     sync = Client.from_file(path, base_url=BASE)
     assert (sync.client_id, sync.environment) == ("sbx_abc", Environment.SANDBOX)
     assert isinstance(AsyncClient.from_file(path, base_url=BASE), AsyncClient)
+
+
+def test_the_token_is_renewed_before_it_expires() -> None:
+    now = [1_000_000.0]
+    issued: list[float] = []
+
+    def route(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth2/token"):
+            issued.append(now[0])
+            return httpx.Response(200, json=TOKEN | {"access_token": f"at-{len(issued)}", "expires_in": 600})
+        return httpx.Response(200, json=INSTRUMENT)
+
+    http = httpx.Client(transport=httpx.MockTransport(route))
+    sdk = Client("live_abc", key(), base_url=BASE, http_client=http, clock=lambda: now[0])
+    for step in (0, 300, 239):  # 539 s in: 61 s left, more than the 60 s margin
+        now[0] += step
+        sdk.market.get_instrument("ins_aaaaaaaaaa")
+    assert len(issued) == 1
+    now[0] += 1  # 60 s left: renewed before the call, not after a 401
+    sdk.market.get_instrument("ins_aaaaaaaaaa")
+    assert issued == [1_000_000.0, 1_000_540.0]
+    assert sdk.access_token() == "at-2"
+
+
+def test_a_token_refused_as_invalid_is_replaced_once() -> None:
+    tokens: list[int] = []
+    answers = [
+        httpx.Response(401, headers={"www-authenticate": 'DPoP error="invalid_token"'}),
+        httpx.Response(200, json=INSTRUMENT),
+        httpx.Response(401, headers={"www-authenticate": 'DPoP error="invalid_token"'}),
+        httpx.Response(401, headers={"www-authenticate": 'DPoP error="invalid_token"'}),
+    ]
+
+    def route(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth2/token"):
+            tokens.append(1)
+            return httpx.Response(200, json=TOKEN)
+        return answers.pop(0)
+
+    sdk = Client(
+        "live_abc", key(), base_url=BASE, http_client=httpx.Client(transport=httpx.MockTransport(route))
+    )
+    assert sdk.market.get_instrument("ins_aaaaaaaaaa").id == INSTRUMENT["id"]  # a revoked token: a new one
+    assert len(tokens) == 2
+    with pytest.raises(UnauthorizedError):  # refused again with a new token: no loop
+        sdk.market.get_instrument("ins_aaaaaaaaaa")
+    assert len(tokens) == 3
