@@ -438,10 +438,12 @@ def render_resources(spec: Spec, ops: list[Op]) -> str:
         "from collections.abc import Mapping, Sequence\n",
         "from datetime import date, datetime\n",
         "from functools import cached_property\n",
-        "from typing import Annotated, Any, Literal\n\n",
+        "from typing import Annotated, Any, Literal, cast\n\n",
         "from msgspec import Meta\n\n",
         "from openplatform._core.pagination import AsyncPager, SyncPager\n",
-        "from openplatform._core.resource import AsyncResource, SyncResource, raw_async, raw_sync\n",
+        "from openplatform._core.resource import (\n",
+        *(f"    {name},\n" for name in ("AsyncCaller", "AsyncResource", "SyncCaller", "SyncResource")),
+        "    raw_async,\n    raw_sync,\n)\n",
         "from openplatform._generated import models\n",
         "from openplatform._generated import operations as ops\n",
         "\n_ = (Annotated, Any, Literal, Mapping, Meta, Sequence, date, datetime)  # used by signatures\n",
@@ -461,13 +463,13 @@ def render_resources(spec: Spec, ops: list[Op]) -> str:
         lines.append(
             f'    """The resources of the {flavour} client, one attribute per tag of the spec."""\n\n'
         )
-        for name in sorted(groups):
-            lines.append(f"    {name}: {_class_name(name, flavour)}\n")
-        lines.append("\n    def _attach_resources(self) -> None:\n")
-        for name in sorted(groups):
-            lines.append(
-                f"        self.{name} = {_class_name(name, flavour)}(self)  # type: ignore[arg-type]\n"
-            )
+        # A new resource object per access: views of one client (`with_options`) never share them.
+        caller = "SyncCaller" if flavour == "sync" else "AsyncCaller"
+        for index, name in enumerate(sorted(groups)):
+            resource = _class_name(name, flavour)
+            lines.append("\n" if index else "")
+            lines.append(f"    @property\n    def {name}(self) -> {resource}:\n")
+            lines.append(f"        return {resource}(cast({caller!r}, self))\n")
     return "".join(lines)
 
 

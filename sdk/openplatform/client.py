@@ -9,6 +9,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Self, TypeVar
 
@@ -44,9 +45,19 @@ T = TypeVar("T")
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
 
+@dataclass
+class TokenLocks:
+    """One token renewal at a time per client: a thread lock, and a lock per event loop (an asyncio
+    lock belongs to the loop that first waits on it)."""
+
+    thread: threading.Lock = field(default_factory=threading.Lock)
+    loops: dict[int, asyncio.Lock] = field(default_factory=dict)
+
+
 class _Base(Generic[H]):
     """What both clients hold: the shared state, this view's engine, and the HTTP client."""
 
+    _http_class: Callable[..., H]  # the flavour's httpx client, when none is given
     _state: State
     _engine: Engine
     _http: H
@@ -104,31 +115,15 @@ class _Base(Generic[H]):
             retry=RetryPolicy(max_retries=max_retries),
         )
         self._engine = Engine(self._state, options, ClientCredentials(self._state.scopes))
-        self._http = http_client if http_client is not None else self._default_http()
+        self._http = http_client if http_client is not None else self._http_class(follow_redirects=False)
         self._owns_http = http_client is None
-        self._start()
-        self._attach_resources()
-        self._bind()
+        self._locks = TokenLocks()  # shared by every view of this client
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> Self:
         """A client from a credentials file: `{"client_id": ..., "private_jwk": {...}}`."""
         document = json.loads(Path(path).read_text())
         return cls(str(document["client_id"]), document["private_jwk"], **kwargs)
-
-    def _default_http(self) -> H:
-        raise NotImplementedError
-
-    def _start(self) -> None:
-        """Set up what all views of this client share besides the state: the token lock."""
-        raise NotImplementedError
-
-    def _bind(self) -> None:
-        """Give this view its `oauth` helper."""
-        raise NotImplementedError
-
-    def _attach_resources(self) -> None:
-        raise NotImplementedError
 
     @property
     def client_id(self) -> str:
@@ -157,8 +152,6 @@ class _Base(Generic[H]):
     def _view(self, *, options: CallOptions | None = None, source: TokenSource | None = None) -> Self:
         view = copy.copy(self)
         view._engine = Engine(self._state, options or self._engine.options, source or self._engine.source)
-        view._attach_resources()
-        view._bind()
         return view
 
     def _options(self, timeout: float | httpx.Timeout | None, max_retries: int | None) -> CallOptions:
@@ -189,14 +182,12 @@ class _Base(Generic[H]):
 class Client(SyncResources, _Base[httpx.Client]):
     """The synchronous client. `Client(client_id, private_key)` is all a first call needs."""
 
-    def _default_http(self) -> httpx.Client:
-        return httpx.Client(follow_redirects=False)
+    _http_class = httpx.Client
 
-    def _start(self) -> None:
-        self._token_lock = threading.Lock()
-
-    def _bind(self) -> None:
-        self.oauth = OAuth(self)
+    @property
+    def oauth(self) -> OAuth:
+        """The delegated flow and token management."""
+        return OAuth(self)
 
     def close(self) -> None:
         if self._owns_http:
@@ -233,7 +224,7 @@ class Client(SyncResources, _Base[httpx.Client]):
         token = source.cached(self._state)
         if token is not None:
             return token
-        with self._token_lock:  # one renewal at a time: the others use its token
+        with self._locks.thread:  # one renewal at a time: the others use its token
             token = source.cached(self._state)
             return token if token is not None else self._run(source.renew(self._engine))
 
@@ -269,14 +260,12 @@ class Client(SyncResources, _Base[httpx.Client]):
 class AsyncClient(AsyncResources, _Base[httpx.AsyncClient]):
     """The asynchronous client: the same calls, awaited; lists work with `async for`."""
 
-    def _default_http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(follow_redirects=False)
+    _http_class = httpx.AsyncClient
 
-    def _start(self) -> None:
-        self._token_locks: dict[int, asyncio.Lock] = {}
-
-    def _bind(self) -> None:
-        self.oauth = AsyncOAuth(self)
+    @property
+    def oauth(self) -> AsyncOAuth:
+        """The delegated flow and token management."""
+        return AsyncOAuth(self)
 
     async def close(self) -> None:
         if self._owns_http:
@@ -312,7 +301,7 @@ class AsyncClient(AsyncResources, _Base[httpx.AsyncClient]):
         if token is not None:
             return token
         # One lock per event loop: a lock is bound to the loop that first waits on it.
-        lock = self._token_locks.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+        lock = self._locks.loops.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
         async with lock:
             token = source.cached(self._state)
             return token if token is not None else await self._run(source.renew(self._engine))

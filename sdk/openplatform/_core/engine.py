@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -105,22 +105,19 @@ class State:
         return f"{role} {parts.scheme}://{parts.netloc}"
 
 
-class TokenSource:
+class TokenSource(Protocol):
     """Where the access token of a call comes from."""
 
     key: str
 
-    def cached(self, state: State) -> Token | None:
-        raise NotImplementedError
+    def cached(self, state: State) -> Token | None: ...
 
-    def renew(self, engine: Engine) -> Flow:
-        raise NotImplementedError
+    def renew(self, engine: Engine) -> Flow: ...
 
-    def forget(self, state: State) -> None:
-        raise NotImplementedError
+    def forget(self, state: State) -> None: ...
 
 
-class ClientCredentials(TokenSource):
+class ClientCredentials:
     """The app's own token (RFC 6749 §4.4) for its scopes, authenticated by `private_key_jwt`."""
 
     def __init__(self, scopes: tuple[str, ...] | None) -> None:
@@ -144,7 +141,7 @@ class ClientCredentials(TokenSource):
         state.tokens.pop(self.key, None)
 
 
-class Delegated(TokenSource):
+class Delegated:
     """A customer's grant, refreshed with its refresh token when the access token runs out."""
 
     def __init__(self, grant: DelegatedGrant, on_refresh: OnRefresh | None) -> None:

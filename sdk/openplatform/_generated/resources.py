@@ -7,12 +7,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from msgspec import Meta
 
 from openplatform._core.pagination import AsyncPager, SyncPager
-from openplatform._core.resource import AsyncResource, SyncResource, raw_async, raw_sync
+from openplatform._core.resource import (
+    AsyncCaller,
+    AsyncResource,
+    SyncCaller,
+    SyncResource,
+    raw_async,
+    raw_sync,
+)
 from openplatform._generated import models
 from openplatform._generated import operations as ops
 
@@ -1812,60 +1819,102 @@ class AsyncWebhooksResourceWithRawResponse:
 class SyncResources:
     """The resources of the sync client, one attribute per tag of the spec."""
 
-    admin: AdminResource
-    advisory: AdvisoryResource
-    compliance: ComplianceResource
-    consents: ConsentsResource
-    customer_data: CustomerDataResource
-    market: MarketResource
-    meta: MetaResource
-    orders: OrdersResource
-    partner: PartnerResource
-    points: PointsResource
-    usage: UsageResource
-    webhooks: WebhooksResource
+    @property
+    def admin(self) -> AdminResource:
+        return AdminResource(cast('SyncCaller', self))
 
-    def _attach_resources(self) -> None:
-        self.admin = AdminResource(self)  # type: ignore[arg-type]
-        self.advisory = AdvisoryResource(self)  # type: ignore[arg-type]
-        self.compliance = ComplianceResource(self)  # type: ignore[arg-type]
-        self.consents = ConsentsResource(self)  # type: ignore[arg-type]
-        self.customer_data = CustomerDataResource(self)  # type: ignore[arg-type]
-        self.market = MarketResource(self)  # type: ignore[arg-type]
-        self.meta = MetaResource(self)  # type: ignore[arg-type]
-        self.orders = OrdersResource(self)  # type: ignore[arg-type]
-        self.partner = PartnerResource(self)  # type: ignore[arg-type]
-        self.points = PointsResource(self)  # type: ignore[arg-type]
-        self.usage = UsageResource(self)  # type: ignore[arg-type]
-        self.webhooks = WebhooksResource(self)  # type: ignore[arg-type]
+    @property
+    def advisory(self) -> AdvisoryResource:
+        return AdvisoryResource(cast('SyncCaller', self))
+
+    @property
+    def compliance(self) -> ComplianceResource:
+        return ComplianceResource(cast('SyncCaller', self))
+
+    @property
+    def consents(self) -> ConsentsResource:
+        return ConsentsResource(cast('SyncCaller', self))
+
+    @property
+    def customer_data(self) -> CustomerDataResource:
+        return CustomerDataResource(cast('SyncCaller', self))
+
+    @property
+    def market(self) -> MarketResource:
+        return MarketResource(cast('SyncCaller', self))
+
+    @property
+    def meta(self) -> MetaResource:
+        return MetaResource(cast('SyncCaller', self))
+
+    @property
+    def orders(self) -> OrdersResource:
+        return OrdersResource(cast('SyncCaller', self))
+
+    @property
+    def partner(self) -> PartnerResource:
+        return PartnerResource(cast('SyncCaller', self))
+
+    @property
+    def points(self) -> PointsResource:
+        return PointsResource(cast('SyncCaller', self))
+
+    @property
+    def usage(self) -> UsageResource:
+        return UsageResource(cast('SyncCaller', self))
+
+    @property
+    def webhooks(self) -> WebhooksResource:
+        return WebhooksResource(cast('SyncCaller', self))
 
 
 class AsyncResources:
     """The resources of the async client, one attribute per tag of the spec."""
 
-    admin: AsyncAdminResource
-    advisory: AsyncAdvisoryResource
-    compliance: AsyncComplianceResource
-    consents: AsyncConsentsResource
-    customer_data: AsyncCustomerDataResource
-    market: AsyncMarketResource
-    meta: AsyncMetaResource
-    orders: AsyncOrdersResource
-    partner: AsyncPartnerResource
-    points: AsyncPointsResource
-    usage: AsyncUsageResource
-    webhooks: AsyncWebhooksResource
+    @property
+    def admin(self) -> AsyncAdminResource:
+        return AsyncAdminResource(cast('AsyncCaller', self))
 
-    def _attach_resources(self) -> None:
-        self.admin = AsyncAdminResource(self)  # type: ignore[arg-type]
-        self.advisory = AsyncAdvisoryResource(self)  # type: ignore[arg-type]
-        self.compliance = AsyncComplianceResource(self)  # type: ignore[arg-type]
-        self.consents = AsyncConsentsResource(self)  # type: ignore[arg-type]
-        self.customer_data = AsyncCustomerDataResource(self)  # type: ignore[arg-type]
-        self.market = AsyncMarketResource(self)  # type: ignore[arg-type]
-        self.meta = AsyncMetaResource(self)  # type: ignore[arg-type]
-        self.orders = AsyncOrdersResource(self)  # type: ignore[arg-type]
-        self.partner = AsyncPartnerResource(self)  # type: ignore[arg-type]
-        self.points = AsyncPointsResource(self)  # type: ignore[arg-type]
-        self.usage = AsyncUsageResource(self)  # type: ignore[arg-type]
-        self.webhooks = AsyncWebhooksResource(self)  # type: ignore[arg-type]
+    @property
+    def advisory(self) -> AsyncAdvisoryResource:
+        return AsyncAdvisoryResource(cast('AsyncCaller', self))
+
+    @property
+    def compliance(self) -> AsyncComplianceResource:
+        return AsyncComplianceResource(cast('AsyncCaller', self))
+
+    @property
+    def consents(self) -> AsyncConsentsResource:
+        return AsyncConsentsResource(cast('AsyncCaller', self))
+
+    @property
+    def customer_data(self) -> AsyncCustomerDataResource:
+        return AsyncCustomerDataResource(cast('AsyncCaller', self))
+
+    @property
+    def market(self) -> AsyncMarketResource:
+        return AsyncMarketResource(cast('AsyncCaller', self))
+
+    @property
+    def meta(self) -> AsyncMetaResource:
+        return AsyncMetaResource(cast('AsyncCaller', self))
+
+    @property
+    def orders(self) -> AsyncOrdersResource:
+        return AsyncOrdersResource(cast('AsyncCaller', self))
+
+    @property
+    def partner(self) -> AsyncPartnerResource:
+        return AsyncPartnerResource(cast('AsyncCaller', self))
+
+    @property
+    def points(self) -> AsyncPointsResource:
+        return AsyncPointsResource(cast('AsyncCaller', self))
+
+    @property
+    def usage(self) -> AsyncUsageResource:
+        return AsyncUsageResource(cast('AsyncCaller', self))
+
+    @property
+    def webhooks(self) -> AsyncWebhooksResource:
+        return AsyncWebhooksResource(cast('AsyncCaller', self))
