@@ -9,7 +9,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, Self, TypeVar
 
@@ -158,9 +158,7 @@ class _Base(Generic[H]):
         current = self._engine.options
         if isinstance(timeout, int | float):
             timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
-        retry = (
-            current.retry if max_retries is None else RetryPolicy(max_retries, current.retry.initial_delay)
-        )
+        retry = current.retry if max_retries is None else replace(current.retry, max_retries=max_retries)
         return CallOptions(timeout=timeout or current.timeout, retry=retry)
 
     def with_options(

@@ -1,7 +1,6 @@
 """Every exception the SDK raises: status classes, one class per problem type, and client-side errors."""
 
 from openplatform._core.delegation import AuthorizationDeniedError
-from openplatform._core.engine import ResponseValidationError
 from openplatform._core.errors import (
     APIConnectionError,
     APIError,
@@ -16,6 +15,7 @@ from openplatform._core.errors import (
     OAuthError,
     OpenPlatformError,
     RequestValidationError,
+    ResponseValidationError,
     ServerError,
     TooManyRequestsError,
     UnauthorizedError,

@@ -27,6 +27,7 @@ from openplatform.errors import (
     ConflictError,
     LimitExceededError,
     RequestValidationError,
+    ResponseValidationError,
     ServerError,
     TooManyRequestsError,
     UnauthorizedError,
@@ -416,3 +417,18 @@ def test_a_token_refused_as_invalid_is_replaced_once() -> None:
     with pytest.raises(UnauthorizedError):  # refused again with a new token: no loop
         sdk.market.get_instrument("ins_aaaaaaaaaa")
     assert len(tokens) == 3
+
+
+def test_an_answer_this_sdk_cannot_read_is_a_clear_error() -> None:
+    sdk = client(lambda r: httpx.Response(200, json={"id": 5}))
+    with pytest.raises(ResponseValidationError, match="getInstrument: the answer does not match") as raised:
+        sdk.market.get_instrument("ins_aaaaaaaaaa")
+    assert raised.value.body == b'{"id":5}'
+
+
+def test_per_call_options_keep_the_rest_of_the_policy() -> None:
+    sdk = Client("live_abc", key(), base_url=BASE, max_retries=5, timeout=12.0)
+    view = sdk.with_options(max_retries=1)
+    assert view._engine.options.retry == RetryPolicy(max_retries=1)
+    assert view._engine.options.timeout == sdk._engine.options.timeout
+    assert sdk._engine.options.retry.max_retries == 5  # the client itself is unchanged

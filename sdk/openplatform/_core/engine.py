@@ -24,13 +24,12 @@ import msgspec
 from openplatform._core.environment import Environment
 from openplatform._core.errors import (
     APIConnectionError,
-    APIError,
     APITimeoutError,
     GrantExpiredError,
     OAuthError,
     RequestValidationError,
+    ResponseValidationError,
     error_for,
-    problem_slug,
 )
 from openplatform._core.hooks import Hooks, RetryInfo
 from openplatform._core.jose import ClientAssertionSigner, DPoPKey
@@ -235,11 +234,10 @@ class Engine:
             if response.is_success:
                 self._warn_if_deprecated(operation, response)
                 return response
-            slug = problem_slug(response)
             error = error_for(response)
             failures += 1
             if (
-                retryable(response.status_code, slug)
+                retryable(response.status_code, error.problem_slug)
                 and failures <= self.options.retry.max_retries
                 and (error.retry_after is None or error.retry_after <= MAX_RETRY_AFTER)
             ):
@@ -417,16 +415,4 @@ def decode(operation: Operation[Any], response: httpx.Response) -> Any:
     try:
         return msgspec.json.decode(response.content, type=operation.response)
     except msgspec.ValidationError as exc:
-        raise ResponseValidationError(operation, response, str(exc)) from None
-
-
-class ResponseValidationError(APIError):
-    """The API answered with a body this SDK version cannot read (upgrade the SDK)."""
-
-    def __init__(self, operation: Operation[Any], response: httpx.Response, message: str) -> None:
-        super().__init__(response, None)
-        self.detail = f"{operation.id}: the answer does not match {operation.response}: {message}"
-        self.args = (self.detail,)
-
-
-_ = APIError  # re-exported names used by the clients
+        raise ResponseValidationError(operation.id, response, str(exc)) from None

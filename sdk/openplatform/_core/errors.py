@@ -79,6 +79,11 @@ class APIError(OpenPlatformError):
     def headers(self) -> httpx.Headers:
         return self.response.headers
 
+    @property
+    def problem_slug(self) -> str | None:
+        """The problem type's slug (`/problems/{slug}`), when the answer names one."""
+        return _slug(self.problem)
+
     def _message(self) -> str:
         where = f" ({self.field})" if self.field else ""
         rid = f" [request_id {self.request_id}]" if self.request_id else ""
@@ -117,6 +122,15 @@ class ServerError(APIError):
     """Any 5xx answer."""
 
     status_class = 500
+
+
+class ResponseValidationError(APIError):
+    """The API answered with a body this SDK version cannot read (upgrade the SDK)."""
+
+    def __init__(self, operation: str, response: httpx.Response, message: str) -> None:
+        super().__init__(response, None)
+        self.detail = f"{operation}: the answer does not match this SDK's model: {message}"
+        self.args = (self.detail,)
 
 
 class OAuthError(APIError):
@@ -166,10 +180,6 @@ def error_for(response: httpx.Response, *, oauth: bool = False) -> APIError:
         status = response.status_code
         cls = STATUS_CLASSES.get(status) or (ServerError if status >= 500 else APIError)
     return cls(response, body)
-
-
-def problem_slug(response: httpx.Response) -> str | None:
-    return _slug(_json_object(response))
 
 
 def _slug(body: Mapping[str, Any] | None) -> str | None:
