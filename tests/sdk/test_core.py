@@ -432,3 +432,12 @@ def test_per_call_options_keep_the_rest_of_the_policy() -> None:
     assert view._engine.options.retry == RetryPolicy(max_retries=1)
     assert view._engine.options.timeout == sdk._engine.options.timeout
     assert sdk._engine.options.retry.max_retries == 5  # the client itself is unchanged
+
+
+def test_the_debug_log_is_redacted_too(caplog: pytest.LogCaptureFixture) -> None:
+    sdk = client(lambda r: httpx.Response(200, json=INSTRUMENT))
+    with caplog.at_level("DEBUG", logger="openplatform"):
+        sdk.market.get_instrument("ins_aaaaaaaaaa")
+    assert "request GET" in caplog.text
+    assert "at-secret-value" not in caplog.text
+    assert "eyJ" not in caplog.text

@@ -85,6 +85,8 @@ class Hooks:
     on_retry: tuple[Callable[[RetryInfo], None], ...] = field(default=())
 
     def request(self, request: httpx.Request, attempt: int, operation: str | None) -> None:
+        if not self.on_request and not log.isEnabledFor(logging.DEBUG):
+            return  # nobody listens: no redacted copy to make
         info = RequestInfo(
             request.method, redact_url(request.url), redact_headers(request.headers), attempt, operation
         )
@@ -93,6 +95,8 @@ class Hooks:
             hook(info)
 
     def response(self, response: httpx.Response, attempt: int, operation: str | None, elapsed: float) -> None:
+        if not self.on_response and not log.isEnabledFor(logging.DEBUG):
+            return
         request = response.request
         info = ResponseInfo(
             request.method,
