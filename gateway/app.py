@@ -11,7 +11,6 @@ from limits.aio.storage import Storage
 from limits.storage import storage_from_string
 from litestar import Router
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -76,7 +75,7 @@ from gateway.edge.quotas import (
 from gateway.edge.rate_limits import LoginThrottle, RateLimiter, RateLimitMiddleware
 from gateway.edge.strict_body import decode_strictly
 from gateway.problems import EXCEPTION_HANDLERS
-from gateway.services import EnvironmentServices, Platform, provide_env, provide_platform, provide_principal
+from gateway.services import EnvironmentServices, Platform, dependencies
 from gateway.settings import Settings
 from gateway.storage.audit import SqlAuditLog
 from gateway.storage.compliance import SqlComplianceRecords
@@ -315,11 +314,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             static_files(),
         ],
         template_config=template_config(),
-        dependencies={
-            "platform": Provide(provide_platform, sync_to_thread=False),
-            "env": Provide(provide_env, sync_to_thread=False),
-            "principal": Provide(provide_principal, sync_to_thread=False),
-        },
+        dependencies=dependencies(),
         middleware=[
             DefineMiddleware(AuthenticationMiddleware, environments=auth, clients=clients),
             # Between authentication and the rate limit: it sees the app and the limiter's 429s.

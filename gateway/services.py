@@ -1,12 +1,18 @@
-"""The services one environment offers, and the platform that holds both environments."""
+"""The services one environment offers, the platform that holds both environments, and the
+dependencies through which a handler receives the one typed service it uses.
+
+A handler names what it needs (`trading: NamedDependency[TradingService]`); the provider resolves
+it in the request's environment. Handlers never receive the containers themselves.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import Any
 
 from litestar import Request
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 
 from gateway.auth.keys import KeyRing
 from gateway.auth.login import CustomerLogin
@@ -67,14 +73,13 @@ class Platform:
     quotas: BusinessQuotas
 
 
-def provide_platform(request: Request[Any, Any, Any]) -> Platform:
+def _platform(request: Request[Any, Any, Any]) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
 
-def provide_env(request: Request[Any, Any, Any]) -> EnvironmentServices:
-    platform: Platform = request.app.state.platform
-    return platform.environments[request.scope["state"]["environment"]]
+def _environment_services(request: Request[Any, Any, Any]) -> EnvironmentServices:
+    return _platform(request).environments[request.scope["state"]["environment"]]
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:
@@ -82,7 +87,42 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
+def _from_environment(name: str) -> Callable[[Request[Any, Any, Any]], Any]:
+    def provide(request: Request[Any, Any, Any]) -> Any:
+        return getattr(_environment_services(request), name)
+
+    return provide
+
+
+def _from_platform(name: str) -> Callable[[Request[Any, Any, Any]], Any]:
+    def provide(request: Request[Any, Any, Any]) -> Any:
+        return getattr(_platform(request), name)
+
+    return provide
+
+
+# Parts that are not services a handler may ask for: handlers never build adapters on a database.
+_PLATFORM_INTERNALS = frozenset({"environments", "settings"})
+_ENVIRONMENT_INTERNALS = frozenset({"environment", "database"})
+
+
+def dependencies() -> dict[str, Provide]:
+    """One provider per service, named as the handler parameter that receives it."""
+    provided = {
+        "principal": Provide(provide_principal, sync_to_thread=False),
+        "platform": Provide(_platform, sync_to_thread=False),
+        "env": Provide(_environment_services, sync_to_thread=False),
+    }
+    for item in fields(Platform):
+        if item.name not in _PLATFORM_INTERNALS:
+            provided[item.name] = Provide(_from_platform(item.name), sync_to_thread=False)
+    for item in fields(EnvironmentServices):
+        if item.name not in _ENVIRONMENT_INTERNALS:
+            provided[item.name] = Provide(_from_environment(item.name), sync_to_thread=False)
+    return provided
+
+
 # Explicit dependency markers (the Litestar 3.0 style; inferred dependencies are deprecated).
+PrincipalDep = NamedDependency[Principal]
 EnvDep = NamedDependency[EnvironmentServices]
 PlatformDep = NamedDependency[Platform]
-PrincipalDep = NamedDependency[Principal]
