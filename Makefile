@@ -27,9 +27,10 @@ run: install ## migrate, seed demo data and serve on http://127.0.0.1:8000
 	$(BIN)/gateway seed
 	$(BIN)/gateway serve
 
-lint: install ## ruff (lint + format check)
+lint: install ## ruff (lint + format check) and the layering contracts (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install ## mypy --strict (the gateway, the SDK and its examples)
 	$(BIN)/mypy

@@ -1,11 +1,11 @@
--- One wrk script for every bench scenario; bench/run.py configures it through the environment.
+-- One wrk script for every bench scenario; bench/harness/wrk.py configures it through the environment.
 --   BENCH_METHOD       GET or POST
 --   BENCH_HEADERS      "Name: value" lines
 --   BENCH_BODY         the request body (fixed scenarios)
 --   BENCH_FORM_PREFIX  token issuance: the form up to "client_assertion="
 --   BENCH_ASSERTIONS   token issuance: a file of pre-signed assertions, one per line, each used once
 --   BENCH_THREADS      wrk's thread count (thread i sends the assertions whose index is i modulo it)
--- done() prints one line, "BENCH_RESULT {json}", that bench/run.py reads.
+-- done() prints one line, "BENCH_RESULT {json}", that bench/harness/wrk.py reads.
 
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY")

@@ -12,15 +12,16 @@ from limits.storage import storage_from_string
 from litestar import Router
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server
 
+from gateway.adapters.webhook_sender import HttpSender
 from gateway.apis import meta
 from gateway.apis.admin.lifecycle import PartnerLifecycleController
 from gateway.apis.admin.routes import AuditController, PartnersController
 from gateway.apis.admin.surveillance import SurveillanceController
 from gateway.apis.admin.usage import UsageAdminController
+from gateway.apis.oauth import routes as oauth_routes
 from gateway.apis.v1.advisory.routes import AdvisoryController
 from gateway.apis.v1.apps.routes import AppKeysController, PartnerReviewController
 from gateway.apis.v1.compliance.routes import ComplianceController
@@ -31,9 +32,9 @@ from gateway.apis.v1.orders.routes import OrdersController
 from gateway.apis.v1.points.routes import PointsController
 from gateway.apis.v1.usage.routes import UsageController
 from gateway.apis.v1.webhooks.routes import WebhooksController
-from gateway.auth import routes as oauth_routes
 from gateway.auth.client_auth import ClientAssertionVerifier
 from gateway.auth.delegation import Delegation, refresh_tokens_die_with_consent
+from gateway.auth.developers import DeveloperAccounts
 from gateway.auth.dpop import DPoPVerifier
 from gateway.auth.dpop_nonces import DPoPNonces
 from gateway.auth.keys import KeyRing
@@ -43,21 +44,25 @@ from gateway.auth.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from gateway.auth.revocation import RevocationList
 from gateway.auth.secret_files import secret_file
 from gateway.auth.server import AuthorizationServer
+from gateway.auth.staff import OfficerDirectory, StaffLogin, officers_file, session_key_file
 from gateway.auth.tokens import TokenService
 from gateway.background import PeriodicTask
+from gateway.domain.advisory.service import AdvisoryService
 from gateway.domain.clock import Clock, SystemClock
 from gateway.domain.compliance.sanctions_data import load_sanctions_list
 from gateway.domain.compliance.screening import Screener, ScreeningThresholds
-from gateway.domain.compliance.service import ComplianceService
+from gateway.domain.compliance.service import ComplianceService, SurveillanceService
 from gateway.domain.consent.service import ConsentService
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import Catalogue
-from gateway.domain.market.prices import PriceFeed
 from gateway.domain.points.service import PointsService
 from gateway.domain.scopes import PARTNER_OWN, STAFF
+from gateway.domain.sharing.crossborder import decide
+from gateway.domain.sharing.service import SharingService
 from gateway.domain.trading.acknowledgements import AcknowledgementSigner
-from gateway.domain.trading.service import TradingService
-from gateway.domain.trading.venue import InProcessVenue
+from gateway.domain.trading.dealing import FundDealing
+from gateway.domain.trading.entry import OrderEntry
+from gateway.domain.trading.positions import Positions
 from gateway.edge.access import SECURITY_SCHEME, public
 from gateway.edge.audit import AuditMiddleware, AuditTrail
 from gateway.edge.authentication import AuthenticationMiddleware, ClientCache, EnvironmentAuth
@@ -82,23 +87,32 @@ from gateway.storage.compliance import SqlComplianceRecords
 from gateway.storage.consents import SqlConsentRepository
 from gateway.storage.customers import SqlCustomerStore
 from gateway.storage.database import Database
+from gateway.storage.developers import SqlDeveloperStore
 from gateway.storage.grants import SqlGrantStore
 from gateway.storage.idempotency import SqlIdempotencyStore
 from gateway.storage.points import SqlPointsStore
+from gateway.storage.proposals import SqlProposalStore
 from gateway.storage.registry import SqlRegistryStore
 from gateway.storage.revocations import SqlRevocations
+from gateway.storage.surveillance import SqlSurveillanceDesk
 from gateway.storage.trading import SqlTradingStore
 from gateway.storage.usage import SqlPlacedOrders, SqlUsageCounters
+from gateway.storage.webhooks import SecretBox, SqlWebhookStore
 from gateway.web import consent_screen, dashboard
 from gateway.web import login as login_pages
 from gateway.web import partner_review as partner_review_pages
-from gateway.web import portal as portal_pages
 from gateway.web import supervisor as supervisor_pages
 from gateway.web.pages import static_files, template_config
-from gateway.webhooks.sender import HttpSender
-from gateway.webhooks.worker import DeliveryWorker, webhook_service
-from openapi.spec import strict_openapi
+from gateway.web.portal import routes as portal_pages
+from openapi.spec import PublishedOpenAPIConfig
 from partners.service import Registry
+from partners.webhooks.backoff import Backoff
+from partners.webhooks.delivery import DeliveryWorker
+from partners.webhooks.service import WebhookService
+from partners.webhooks.url_guard import UrlPolicy
+from sandbox.isolation import check_isolation
+from sandbox.prices import PriceFeed
+from sandbox.venue import InProcessVenue
 
 API_VERSION = "1.0.0"
 
@@ -111,10 +125,14 @@ def sanctions_screener(review: float, block: float) -> Screener:
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
+    # Refused before any database is opened: the sandbox never touches production data (ADR 0001).
+    check_isolation(settings.database(Environment.PRODUCTION), settings.database(Environment.SANDBOX))
     clock = clock or SystemClock()
     databases = {env: Database(settings.database(env)) for env in Environment}
-    registry = Registry(SqlRegistryStore(databases[Environment.PRODUCTION]), clock)
-    clients = ClientCache(registry.store.get_client)
+    registry_store = SqlRegistryStore(databases[Environment.PRODUCTION])
+    clients = ClientCache(registry_store.get_client)
+    # A registry change bites at once in this worker, in the others within the client cache's TTL.
+    registry = Registry(registry_store, clock, listeners=(clients.forget,))
     sync_redis = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
     replay: ReplayCache = (
         RedisReplayCache(sync_redis, settings.namespace)
@@ -172,16 +190,24 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             max_lifetime_seconds=settings.client_assertion_max_age_seconds,
             client_id_prefix=env.client_id_prefix,
         )
-        trading = TradingService(
-            store=SqlTradingStore(database),
+        # Order entry, fund dealing and positions share the environment's trading store: one
+        # trading transaction at a time under the trading lock (ADR 0008).
+        trades = SqlTradingStore(database)
+        venue = InProcessVenue(prices)
+        orders = OrderEntry(
+            store=trades,
             customers=customers,
             catalogue=catalogue,
             prices=prices,
             fx=prices,
-            venue=InProcessVenue(prices),
+            venue=venue,
             clock=clock,
             signer=AcknowledgementSigner(secret_file(settings.keys_dir / env.value / "acknowledgements.key")),
         )
+        fund_dealing = FundDealing(
+            store=trades, orders=orders, customers=customers, catalogue=catalogue, venue=venue, clock=clock
+        )
+        positions = Positions(store=trades, catalogue=catalogue, prices=prices, clock=clock)
         environments[env] = EnvironmentServices(
             environment=env,
             issuer=issuer,
@@ -195,17 +221,34 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
                 delegation=delegation,
                 dpop_nonces=nonces,
             ),
+            delegation=delegation,
             audit=AuditTrail(SqlAuditLog(database)),
             idempotency=SqlIdempotencyStore(
                 database, lease=timedelta(seconds=settings.idempotency_lease_seconds)
             ),
             compliance=ComplianceService(SqlComplianceRecords(database), screener, clock),
+            surveillance=SurveillanceService(SqlSurveillanceDesk(database), clock),
             consents=consents,
             customers=customers,
             login=CustomerLogin(customers, clock),
-            trading=trading,
+            orders=orders,
+            fund_dealing=fund_dealing,
+            positions=positions,
             points=PointsService(
-                store=SqlPointsStore(database), trading=trading, catalogue=catalogue, clock=clock
+                store=SqlPointsStore(database), funds=fund_dealing, catalogue=catalogue, clock=clock
+            ),
+            advisory=AdvisoryService(
+                catalogue=catalogue,
+                prices=prices,
+                clock=clock,
+                proposals=SqlProposalStore(database),
+                customers=customers,
+                balances=SqlTradingStore(database),  # valuation reads the ledger, never writes it
+                disclosures=customers,
+                transfers=decide,
+            ),
+            sharing=SharingService(
+                customers=customers, positions=positions, disclosures=customers, clock=clock
             ),
             webhooks=webhook_service(settings, env, database, clock),
             usage=UsageMeter(SqlUsageCounters(database)),
@@ -231,6 +274,20 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             customers=RedisPilotCustomers(sync_redis) if sync_redis else MemoryPilotCustomers(),
             placed={env: SqlPlacedOrders(database) for env, database in databases.items()},
         ),
+        # Production's control plane: their own session keys, production's revocation list.
+        developers=DeveloperAccounts(
+            SqlDeveloperStore(databases[Environment.PRODUCTION]),
+            registry,
+            secret_file(settings.keys_dir / "production" / "portal-sessions.key"),
+            environments[Environment.PRODUCTION].auth_server.revocations,
+            clock,
+        ),
+        staff=StaffLogin(
+            OfficerDirectory(officers_file(settings.var_dir)),
+            secret_file(session_key_file(settings.keys_dir)),
+            environments[Environment.PRODUCTION].auth_server.revocations,
+            clock,
+        ),
     )
     purger = IdempotencyPurger([s.idempotency for s in environments.values()], clock)
     webhook_sender = HttpSender(timeout_seconds=settings.webhook_timeout_seconds)
@@ -245,7 +302,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         # Allot subscriptions and pay redemptions once their NAV is out; every worker may try, the
         # trading lock lets one at a time through and a dealt order is no longer due.
         *(
-            PeriodicTask(f"deal funds ({env.value})", services.trading.deal_funds, timedelta(minutes=1))
+            PeriodicTask(f"deal funds ({env.value})", services.fund_dealing.deal, timedelta(minutes=1))
             for env, services in environments.items()
         ),
         # Points conversions follow the clock and their fund orders (ADR 0009); idempotent, under
@@ -342,13 +399,31 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         on_shutdown=[close],
         state=State({"settings": settings, "platform": platform}),
     )
-    strict_openapi(app)
     return app
 
 
 def create_app_from_env() -> Gateway:
     """Factory for the ASGI server (`uvicorn --factory`), one per worker process."""
     return create_app(Settings.from_env())
+
+
+def url_policy(settings: Settings, environment: Environment) -> UrlPolicy:
+    """The SSRF policy of an environment: https only and no loopback, unless the settings allow it."""
+    local = environment.value in settings.webhook_loopback_environments
+    return UrlPolicy(allow_http=local, allow_loopback=local)
+
+
+def webhook_service(
+    settings: Settings, environment: Environment, database: Database, clock: Clock
+) -> WebhookService:
+    """An environment's webhooks, for the server and for `gateway worker` alike."""
+    box = SecretBox(secret_file(settings.keys_dir / environment.value / "webhook-secrets.key"))
+    return WebhookService(
+        store=SqlWebhookStore(database, box),
+        clock=clock,
+        policy=url_policy(settings, environment),
+        backoff=Backoff(max_attempts=settings.webhook_max_attempts),
+    )
 
 
 def _consent_epoch(client: redis.Redis | None, namespace: str, environment: Environment) -> ConsentEpoch:
@@ -369,9 +444,9 @@ def _limits_storage(settings: Settings) -> Storage:
     return storage
 
 
-def _openapi_config(settings: Settings) -> OpenAPIConfig:
+def _openapi_config(settings: Settings) -> PublishedOpenAPIConfig:
     production = settings.issuer(Environment.PRODUCTION)
-    return OpenAPIConfig(
+    return PublishedOpenAPIConfig(
         title="Open Platform API",
         version=API_VERSION,
         description=(

@@ -31,6 +31,7 @@ from gateway.storage.points import seed_demo_valuations
 from gateway.storage.registry import SqlRegistryStore
 from partners.models import PartnerType
 from partners.service import Registry
+from sandbox.isolation import check_isolation
 
 if TYPE_CHECKING:
     import uvicorn
@@ -75,7 +76,7 @@ def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
         logins = seed_customers(databases, customers_file, SystemClock())
         # Each lifestyle platform prices its points (100 = 1.00 CNY) so the tour can convert them.
         shops = {i["partner"] for i in credentials if i["type"] == PartnerType.LIFESTYLE_PLATFORM.value}
-        shop_ids = sorted(p.id for name in shops if (p := registry.store.find_partner_by_name(name)))
+        shop_ids = sorted(p.id for name in shops if (p := registry.find_partner_by_name(name)))
         for database in databases:
             for valuation in seed_demo_valuations(database, shop_ids, SystemClock()):
                 print(f"valuation  {valuation.id} {valuation.points} points = {valuation.amount} CNY")
@@ -135,8 +136,9 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from gateway.webhooks.sender import HttpSender
-    from gateway.webhooks.worker import DeliveryWorker, webhook_service
+    from gateway.adapters.webhook_sender import HttpSender
+    from gateway.app import webhook_service
+    from partners.webhooks.delivery import DeliveryWorker
 
     clock = SystemClock()
     databases = {environment: Database(settings.database(environment)) for environment in Environment}
@@ -227,12 +229,12 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_partners_list(settings: Settings, _args: argparse.Namespace) -> int:
     registry = _registry(settings)
-    for partner in registry.store.list_partners():
+    for partner in registry.list_partners():
         print(
             f"{partner.id}  {partner.type.value:<18} {partner.region} "
             f"{partner.status.value:<9} {partner.name}"
         )
-        for app in registry.store.list_apps(partner.id):
+        for app in registry.list_apps(partner.id):
             print(
                 f"    {app.client_id:<32} {app.environment.value:<10} plan={app.plan_id} "
                 f"scopes={' '.join(sorted(app.scopes))}"
@@ -429,6 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
+    # Every command may open both databases: the sandbox never touches production data (ADR 0001).
+    check_isolation(settings.database(Environment.PRODUCTION), settings.database(Environment.SANDBOX))
     try:
         result: int = args.func(settings, args)
     except DomainError as exc:

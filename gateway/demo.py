@@ -21,16 +21,16 @@ from openplatform import Client, DPoPKey
 
 from gateway.auth.passwords import hash_password
 from gateway.domain.clock import Clock
-from gateway.domain.customers.data import load_demo_customers
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
-from gateway.domain.trading.service import opening_entry
+from gateway.domain.trading.positions import opening_entry
 from gateway.settings import Settings
 from gateway.storage.customers import SqlCustomerStore
 from gateway.storage.database import Database
 from gateway.storage.trading import SqlTradingStore
 from partners.models import PartnerType
 from partners.service import Registry
+from sandbox.personas import load_demo_customers
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +131,11 @@ def seed_demo(registry: Registry, credentials_file: Path) -> list[dict[str, Any]
     registry.ensure_default_plans()
     if credentials_file.exists():
         existing: list[dict[str, Any]] = json.loads(credentials_file.read_text())
-        if all(registry.store.get_client(item["client_id"]) for item in existing):
+        if all(registry.get_client(item["client_id"]) for item in existing):
             return existing
     credentials: list[dict[str, Any]] = []
     for demo in DEMO_APPS:
-        partner = registry.store.find_partner_by_name(demo.partner) or registry.create_partner(
+        partner = registry.find_partner_by_name(demo.partner) or registry.create_partner(
             name=demo.partner, type=demo.type, region=demo.region, operator=demo.operator
         )
         for environment in demo.environments:

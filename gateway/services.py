@@ -1,7 +1,7 @@
 """The services one environment offers, the platform that holds both environments, and the
 dependencies through which a handler receives the one typed service it uses.
 
-A handler names what it needs (`trading: NamedDependency[TradingService]`); the provider resolves
+A handler names what it needs (`orders: NamedDependency[OrderEntry]`); the provider resolves
 it in the request's environment. Handlers never receive the containers themselves.
 """
 
@@ -9,22 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 from litestar import Request
 from litestar.di import NamedDependency, Provide
 
+from gateway.auth.delegation import Delegation
+from gateway.auth.developers import DeveloperAccounts
 from gateway.auth.keys import KeyRing
 from gateway.auth.login import CustomerLogin
 from gateway.auth.server import AuthorizationServer
+from gateway.auth.staff import StaffLogin
+from gateway.domain.advisory.service import AdvisoryService
 from gateway.domain.clock import Clock
-from gateway.domain.compliance.service import ComplianceService
+from gateway.domain.compliance.service import ComplianceService, SurveillanceService
 from gateway.domain.consent.service import ConsentService
+from gateway.domain.customers.ports import CustomerRecords
 from gateway.domain.environment import Environment
+from gateway.domain.idempotency.ports import IdempotencyStore
 from gateway.domain.market.catalogue import Catalogue
-from gateway.domain.market.prices import PriceFeed
+from gateway.domain.market.ports import PriceSource
 from gateway.domain.points.service import PointsService
-from gateway.domain.trading.service import TradingService
+from gateway.domain.sharing.service import SharingService
+from gateway.domain.trading.dealing import FundDealing
+from gateway.domain.trading.entry import OrderEntry
+from gateway.domain.trading.positions import Positions
 from gateway.edge.audit import AuditTrail
 from gateway.edge.authentication import ClientCache
 from gateway.edge.faults import FaultPoints
@@ -33,28 +42,37 @@ from gateway.edge.principal import Principal
 from gateway.edge.quotas import BusinessQuotas
 from gateway.edge.rate_limits import LoginThrottle
 from gateway.settings import Settings
-from gateway.storage.customers import SqlCustomerStore
-from gateway.storage.database import Database
-from gateway.storage.idempotency import SqlIdempotencyStore
 from partners.service import Registry
 from partners.webhooks.service import WebhookService
+
+
+class Connections(Protocol):
+    """An environment's database connections, closed when the app shuts down."""
+
+    def dispose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class EnvironmentServices:
     environment: Environment
     issuer: str
-    database: Database
+    database: Connections
     keys: KeyRing
     auth_server: AuthorizationServer
+    delegation: Delegation
     audit: AuditTrail
-    idempotency: SqlIdempotencyStore
+    idempotency: IdempotencyStore
     compliance: ComplianceService
+    surveillance: SurveillanceService
     consents: ConsentService
-    customers: SqlCustomerStore
+    customers: CustomerRecords
     login: CustomerLogin
-    trading: TradingService
+    orders: OrderEntry
+    fund_dealing: FundDealing
+    positions: Positions
     points: PointsService
+    advisory: AdvisoryService
+    sharing: SharingService
     webhooks: WebhookService
     usage: UsageMeter
 
@@ -66,11 +84,13 @@ class Platform:
     registry: Registry
     clients: ClientCache
     catalogue: Catalogue
-    prices: PriceFeed
+    prices: PriceSource
     faults: FaultPoints
     environments: dict[Environment, EnvironmentServices]
     login_throttle: LoginThrottle
     quotas: BusinessQuotas
+    developers: DeveloperAccounts  # the developer portal's accounts and sessions
+    staff: StaffLogin  # the supervisor console's officers and sessions
 
 
 def _platform(request: Request[Any, Any, Any]) -> Platform:
@@ -80,6 +100,12 @@ def _platform(request: Request[Any, Any, Any]) -> Platform:
 
 def _environment_services(request: Request[Any, Any, Any]) -> EnvironmentServices:
     return _platform(request).environments[request.scope["state"]["environment"]]
+
+
+def services_in(request: Request[Any, Any, Any], environment: Environment) -> EnvironmentServices:
+    """The services of `environment` for staff, who work both environments from the production
+    control plane and name one with `?environment=`."""
+    return _platform(request).environments[environment]
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:
@@ -110,8 +136,6 @@ def dependencies() -> dict[str, Provide]:
     """One provider per service, named as the handler parameter that receives it."""
     provided = {
         "principal": Provide(provide_principal, sync_to_thread=False),
-        "platform": Provide(_platform, sync_to_thread=False),
-        "env": Provide(_environment_services, sync_to_thread=False),
     }
     for item in fields(Platform):
         if item.name not in _PLATFORM_INTERNALS:
@@ -124,5 +148,3 @@ def dependencies() -> dict[str, Provide]:
 
 # Explicit dependency markers (the Litestar 3.0 style; inferred dependencies are deprecated).
 PrincipalDep = NamedDependency[Principal]
-EnvDep = NamedDependency[EnvironmentServices]
-PlatformDep = NamedDependency[Platform]

@@ -9,7 +9,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway.domain.environment import Environment
-from sandbox.isolation import SandboxIsolationError, check_isolation
 
 
 class SettingsError(ValueError):
@@ -171,10 +170,6 @@ class Settings:
             )
         if not 0 < self.screening_review_threshold < self.screening_block_threshold <= 1:
             raise SettingsError("screening thresholds need 0 < review < block <= 1")
-        try:
-            check_isolation(self.database(Environment.PRODUCTION), self.database(Environment.SANDBOX))
-        except SandboxIsolationError as exc:
-            raise SettingsError(str(exc)) from exc
 
     def database(self, environment: Environment) -> DatabaseTarget:
         """Each environment has its own database: a SQLite file, or a PostgreSQL schema."""

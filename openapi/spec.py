@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
-from litestar import Litestar
-from litestar._openapi.plugin import OpenAPIPlugin
+from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Link, OpenAPI, OpenAPIResponse, Operation, Reference, Schema
 
-from gateway.edge.deprecation import deprecation_of
 from gateway.problems import PROBLEM_TYPES
 
 SPEC_FILE: Final = Path(__file__).parent / "v1.json"
@@ -94,56 +91,39 @@ def _strict_structs() -> dict[str, type[Any]]:
 
 @dataclass
 class PublishedOpenAPI(OpenAPI):
-    """The built spec plus the extensions Litestar's model has no field for (`x-...` members)."""
+    """The built spec, made strict and linked once, plus the problem catalogue for the SDK generator."""
 
-    operation_extensions: dict[str, dict[str, Any]] = dataclass_field(default_factory=dict)
+    finished: bool = False
 
     @property
     def _exclude_fields(self) -> set[str]:
-        return {"operation_extensions"}
+        return {"finished"}
 
     def to_schema(self) -> dict[str, Any]:
+        if not self.finished:
+            forbid_additional_properties(self)
+            add_links(self)
+            self.finished = True
         document = super().to_schema()
-        # For the SDK generator: one typed exception per problem type (RFC 9457 §4.2 `type` URIs).
+        # One typed exception per problem type (RFC 9457 §4.2 `type` URIs).
         document["x-problem-types"] = [
             {"slug": slug, "status": kind.status, "title": kind.title}
             for slug, kind in sorted(PROBLEM_TYPES.items())
         ]
-        for path_item in document.get("paths", {}).values():
-            for method in HTTP_METHODS:
-                operation = path_item.get(method)
-                if operation is not None:
-                    operation.update(self.operation_extensions.get(operation.get("operationId", ""), {}))
         return document
 
 
-class _StrictOpenAPIPlugin(OpenAPIPlugin):
-    """Litestar's OpenAPI plugin, whose spec, built on first use, refuses unknown body members."""
+@dataclass
+class PublishedOpenAPIConfig(OpenAPIConfig):
+    """Litestar's OpenAPI configuration, whose spec is published strict (`PublishedOpenAPI`).
 
-    __slots__ = ()
-
-    def provide_openapi(self) -> OpenAPI:
-        if not self._openapi:
-            built = self._build_openapi()
-            spec = PublishedOpenAPI(
-                **{f.name: getattr(built, f.name) for f in fields(built)},
-                operation_extensions=_deprecations(self.app),
-            )
-            forbid_additional_properties(spec)
-            add_links(spec)
-            self._openapi = spec
-        return self._openapi
-
-
-def strict_openapi(app: Litestar) -> None:
-    """Make the app's spec strict when it is first built (`/docs`, `gateway openapi`), not at startup.
-
-    Building the spec costs a third of a second: every test app and every worker would pay it at
-    creation, though few ever serve it. Litestar creates its OpenAPI plugin itself, with no hook after
-    the build, so the plugin's class is narrowed to one that adds the strictness (same slots, same state).
+    Litestar builds the spec on first use (`/docs`, `gateway openapi`), not at startup: building it
+    costs a third of a second that every test app and every worker would otherwise pay.
     """
-    plugin = app.plugins.get(OpenAPIPlugin)
-    plugin.__class__ = _StrictOpenAPIPlugin
+
+    def to_openapi_schema(self) -> OpenAPI:
+        built = super().to_openapi_schema()
+        return PublishedOpenAPI(**{item.name: getattr(built, item.name) for item in fields(built)})
 
 
 def forbid_additional_properties(spec: OpenAPI) -> None:
@@ -194,22 +174,6 @@ def add_links(spec: OpenAPI) -> None:
                 links = response.links if response.links is not None else {}
                 links[link.target] = Link(operation_id=link.target, parameters=dict(link.parameters))
                 response.links = links
-
-
-def _deprecations(app: Litestar) -> dict[str, dict[str, Any]]:
-    """`x-deprecated-at`, `x-sunset` and `x-deprecation-link` of each deprecated operation (ADR 0014)."""
-    extensions: dict[str, dict[str, Any]] = {}
-    for route in app.routes:
-        for handler in getattr(route, "route_handlers", ()):
-            deprecation = deprecation_of(handler)
-            operation_id = getattr(handler, "operation_id", None)
-            if deprecation is not None and isinstance(operation_id, str):
-                extensions[operation_id] = {
-                    "x-deprecated-at": deprecation.since.isoformat(),
-                    "x-sunset": deprecation.sunset.isoformat(),
-                    "x-deprecation-link": deprecation.link,
-                }
-    return extensions
 
 
 def render(spec: OpenAPI) -> str:

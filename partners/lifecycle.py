@@ -23,7 +23,7 @@ Rule table (ADR 0011):
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -169,6 +169,8 @@ class Lifecycle:
 
     store: LifecycleStore
     clock: Clock
+    # Told of every committed change, after the commit (the registry tells its own listeners).
+    listeners: tuple[Callable[[Partner], None], ...] = ()
 
     def partner(self, partner_id: str) -> Partner:
         partner = self.store.get_partner(partner_id)
@@ -284,4 +286,6 @@ class Lifecycle:
         )
         if not self.store.change_partner(before, after, event):
             raise LifecycleConflictError("the partner changed meanwhile; reload and retry", field="stage")
+        for listener in self.listeners:
+            listener(after)
         return after

@@ -36,7 +36,7 @@ class PartnerStage(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PilotCaps:
-    """Limits staff put on a partner in pilot; helper D's edge enforces them per day."""
+    """Limits staff put on a partner in pilot; the rules are in partners/quotas.py."""
 
     customers: int  # distinct customers the partner may serve
     daily_notional: Decimal  # order notional per day, in `currency`
@@ -127,7 +127,7 @@ class Plan:
     name: str
     rate_limits: tuple[str, ...]  # request rates, enforced by gateway/edge/rate_limits.py
     description: str = ""
-    # Business quotas per app (gateway/edge/quotas.py): orders placed per minute (moving window),
+    # Business quotas per app (partners/quotas.py): orders placed per minute (moving window),
     # order notional per UTC day in CNY, points converted per UTC day.
     orders_per_minute: int = DEFAULT_ORDERS_PER_MINUTE
     notional_per_day: Decimal = DEFAULT_NOTIONAL_PER_DAY

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import json
+import logging
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from gateway.domain.clock import Clock
 from gateway.domain.environment import Environment
+from gateway.domain.jwk import thumbprint
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
@@ -30,6 +34,7 @@ from partners.models import (
     STAGE_ENVIRONMENTS,
     App,
     AppStatus,
+    Client,
     Partner,
     PartnerStage,
     PartnerStatus,
@@ -45,6 +50,9 @@ MIN_RSA_BITS: Final = 2048
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_REDIRECT_URIS: Final = 10
 MAX_REDIRECT_URI_LENGTH: Final = 500
+log = logging.getLogger("partners.registry")
+# Told the client id of every app whose registration changed, after the commit (a cache forgets it).
+AppListener = Callable[[str], None]
 
 # Request rates and business quotas (orders/minute, notional CNY/day, points/day; ADR 0012).
 DEFAULT_PLANS: Final = (
@@ -144,6 +152,49 @@ def _rsa_bits(modulus: object) -> int:
 
 
 MAX_APP_KEYS: Final = 10
+MAX_APPS: Final = 10  # per developer partner, on the portal's self-service path
+MAX_JWK_CHARS: Final = 16_384
+REVIEW_ORDER: Final = (
+    PartnerStage.REVIEW,  # pending reviews first: they wait for the partner team
+    PartnerStage.APPLICATION,
+    PartnerStage.SANDBOX,
+    PartnerStage.PILOT,
+    PartnerStage.PRODUCTION,
+)
+
+
+def parse_jwks(text: str) -> dict[str, Any]:
+    """One public JWK or a JWK Set as JSON text; a key without `kid` gets its RFC 7638 thumbprint."""
+    if len(text) > MAX_JWK_CHARS:
+        raise InvalidAppError(f"the key is longer than {MAX_JWK_CHARS} characters", field="jwks")
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise InvalidAppError("the key is not valid JSON", field="jwks") from exc
+    if not isinstance(document, dict):
+        raise InvalidAppError("the key must be a JSON object: a JWK or a JWK Set", field="jwks")
+    keys = document.get("keys") if "keys" in document else [document]
+    if not isinstance(keys, list) or not keys:
+        raise InvalidAppError("a JWK Set needs at least one key", field="jwks")
+    named: list[Any] = []
+    for key in keys:
+        # Before the thumbprint, which would read a private key as readily as a public one.
+        if isinstance(key, dict) and PRIVATE_JWK_MEMBERS & key.keys():
+            raise InvalidAppError(
+                "this is a private key. Paste only the public key: never send the private one", field="jwks"
+            )
+        if isinstance(key, dict) and "kid" not in key:
+            try:
+                key = {**key, "kid": thumbprint(key)}
+            except ValueError as exc:
+                raise InvalidAppError(f"the key could not be read: {exc}", field="jwks") from exc
+        named.append(key)
+    return {"keys": named}
+
+
+def has_room_for_app(apps: Sized) -> bool:
+    """Whether a developer holding `apps` may create one more (`MAX_APPS`)."""
+    return len(apps) < MAX_APPS
 
 
 @runtime_checkable
@@ -180,6 +231,7 @@ def with_key_removed(jwks: Mapping[str, Any], kid: str) -> dict[str, Any]:
 class Registry:
     store: RegistryStore
     clock: Clock
+    listeners: tuple[AppListener, ...] = ()
 
     def ensure_default_plans(self) -> None:
         for plan in DEFAULT_PLANS:
@@ -190,7 +242,7 @@ class Registry:
         """Stage moves, suspension and pilot caps (needs a store that keeps the lifecycle history)."""
         if not isinstance(self.store, LifecycleStore):
             raise TypeError("this registry store keeps no lifecycle history")
-        return Lifecycle(self.store, self.clock)
+        return Lifecycle(self.store, self.clock, listeners=(self._partner_changed,))
 
     def create_partner(
         self,
@@ -237,6 +289,21 @@ class Registry:
         if partner is None:
             raise PartnerNotFoundError("partner not found", partner_id=partner_id)
         return partner
+
+    def find_partner_by_name(self, name: str) -> Partner | None:
+        return self.store.find_partner_by_name(name)
+
+    def list_partners(self) -> list[Partner]:
+        return self.store.list_partners()
+
+    def list_plans(self) -> list[Plan]:
+        return self.store.list_plans()
+
+    def list_apps(self, partner_id: str) -> list[App]:
+        return self.store.list_apps(partner_id)
+
+    def get_client(self, client_id: str) -> Client | None:
+        return self.store.get_client(client_id)
 
     def create_app(
         self,
@@ -288,6 +355,49 @@ class Registry:
         self.store.add_app(app)
         return app
 
+    def create_developer_app(self, *, partner_id: str, name: str, jwks: str, scopes: Iterable[str]) -> App:
+        """A sandbox app a developer registers for itself, its keys as JSON text (`parse_jwks`);
+        at most `MAX_APPS` per developer."""
+        keys = parse_jwks(jwks)
+        if not has_room_for_app(self.store.list_apps(partner_id)):
+            raise InvalidAppError(
+                f"you have {MAX_APPS} apps already, the most a developer may hold", field="name"
+            )
+        return self.create_app(
+            partner_id=partner_id, name=name, environment=Environment.SANDBOX, jwks=keys, scopes=scopes
+        )
+
+    def partner_client(self, partner_id: str, client_id: str) -> Client:
+        """The partner's own app; anyone else's is not found, exactly like an unknown one (no leak)."""
+        client = self.store.get_client(client_id) if len(client_id) <= 64 else None
+        if client is None or client.app.partner_id != partner_id:
+            raise AppNotFoundError("no such app", client_id=client_id[:64])
+        return client
+
+    def review_queue(
+        self, stage: PartnerStage | None = None, *, limit: int
+    ) -> list[tuple[Partner, datetime]]:
+        """Partners (never the operator) with when they entered their stage, in `REVIEW_ORDER`; within
+        a stage the longest waiting first (one query each for partners and stage entries)."""
+        entered = self.lifecycle.store.stage_entered_at()
+        lines: list[tuple[int, datetime, str, Partner]] = []
+        for partner in self.store.list_partners():
+            if partner.operator or (stage is not None and partner.stage is not stage):
+                continue
+            since = entered.get(partner.id, partner.created_at)
+            lines.append((REVIEW_ORDER.index(partner.stage), since, partner.id, partner))
+        return [(partner, since) for _, since, _, partner in sorted(lines)[:limit]]
+
+    def create_developer(self, *, organisation: str, region: str) -> Partner:
+        """A developer partner signing itself up: stage `sandbox`, recorded as `self-service`."""
+        return self.create_partner(
+            name=organisation, type=PartnerType.DEVELOPER, region=region, stage=PartnerStage.SANDBOX
+        )
+
+    def abandon_developer(self, partner_id: str, reason: str) -> Partner:
+        """Suspend a developer partner whose account could not be made: no orphan stays active."""
+        return self.lifecycle.suspend(partner_id, actor=SELF_SERVICE, reason=reason)
+
     def app_keys(self, client_id: str) -> dict[str, Any]:
         """The app's public JWK Set (private_key_jwt keys)."""
         client = self.store.get_client(client_id)
@@ -307,4 +417,22 @@ class Registry:
         app = self.store.change_app_jwks(client_id, change)
         if app is None:
             raise AppNotFoundError("no such app", client_id=client_id)
+        self._notify(app.client_id)  # a removed key signs no further client assertion
         return app
+
+    def _partner_changed(self, partner: Partner) -> None:
+        """A stage, status or pilot caps travel with every app of the partner."""
+        self._notify(*(app.client_id for app in self.store.list_apps(partner.id)))
+
+    def _notify(self, *client_ids: str) -> None:
+        """Tell every listener of every app, even when one fails; then raise the first failure."""
+        failure: Exception | None = None
+        for client_id in client_ids:
+            for listener in self.listeners:
+                try:
+                    listener(client_id)
+                except Exception as exc:
+                    log.exception("registry listener %r failed for %s", listener, client_id)
+                    failure = failure or exc
+        if failure is not None:
+            raise failure

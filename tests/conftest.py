@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,17 +15,46 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 
 from gateway.app import create_app
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.services import Platform
 from gateway.settings import Settings
 from gateway.storage.database import Database
 from gateway.storage.migrate import prepare
+from sandbox.clock import FrozenClock
 from tests.support import dpop_capable
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 BASE_URL = "http://127.0.0.1:8000"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class SharedApp:
+    """An app and its client shared by the tests of one backend, handed out fresh to each test."""
+
+    def __init__(self, app: Any, client: TestClient[Any]) -> None:
+        self.app = app
+        self.client = client
+
+    @contextmanager
+    def fresh(self) -> Iterator[None]:
+        """No cookies, hooks or rate-limit counts of an earlier test; the test's own undone after it."""
+        platform: Platform = self.app.state.platform
+        self.client.cookies.clear()
+        hooks = {name: list(items) for name, items in self.client.event_hooks.items()}
+        headers = self.client.headers.copy()
+        self.client.blocking_portal.call(
+            platform.quotas.storage.reset
+        )  # one limits storage: rate limits and quotas
+        try:
+            yield
+        finally:
+            self.client.event_hooks = hooks
+            self.client.headers = headers
+            self.client.cookies.clear()
 
 
 def require_postgres() -> None:
@@ -74,19 +104,43 @@ def backend_settings(
         database.dispose()
 
 
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+@pytest.fixture(scope="session")
+def session_clock() -> FrozenClock:
+    return FrozenClock(_now())
 
 
 @pytest.fixture
-def settings(backend_settings: Settings) -> Settings:
-    return backend_settings.with_changes(namespace=f"t{secrets.token_hex(4)}")
+def clock(session_clock: FrozenClock) -> FrozenClock:
+    """The test's clock, reset to the present: the clock of the shared app too."""
+    session_clock.set(_now())
+    return session_clock
+
+
+@pytest.fixture(scope="session")
+def shared_app(backend_settings: Settings, session_clock: FrozenClock) -> Iterator[SharedApp]:
+    """One app per backend for every test that needs no settings of its own (building an app
+    costs a Litestar registration of every route, the bulk of an app-level test's time)."""
+    settings = backend_settings.with_changes(namespace=f"t{secrets.token_hex(4)}")
+    application = create_app(settings, clock=session_clock)
+    with TestClient(app=application, base_url=BASE_URL) as test_client:
+        dpop_capable(test_client)
+        yield SharedApp(application, test_client)
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FrozenClock) -> Iterator[Any]:
-    application = create_app(settings, clock=clock)
+def settings(shared_app: SharedApp) -> Settings:
+    """The shared app's settings; a test that needs other settings overrides this fixture."""
+    result: Settings = shared_app.app.state.settings
+    return result
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock, request: pytest.FixtureRequest) -> Iterator[Any]:
+    shared: SharedApp = request.getfixturevalue("shared_app")
+    if settings is shared.app.state.settings and clock is shared.app.state.platform.clock:
+        yield shared.app
+        return
+    application = create_app(settings.with_changes(namespace=f"t{secrets.token_hex(4)}"), clock=clock)
     yield application
     # Tests that never start the app's lifespan must not leak its database connections either.
     for services in application.state.platform.environments.values():
@@ -94,7 +148,12 @@ def app(settings: Settings, clock: FrozenClock) -> Iterator[Any]:
 
 
 @pytest.fixture
-def client(app: Any) -> Iterator[TestClient[Any]]:
+def client(app: Any, request: pytest.FixtureRequest) -> Iterator[TestClient[Any]]:
+    shared: SharedApp = request.getfixturevalue("shared_app")
+    if app is shared.app:
+        with shared.fresh():
+            yield shared.client
+        return
     with TestClient(app=app, base_url=BASE_URL) as test_client:
         dpop_capable(test_client)
         yield test_client
@@ -115,7 +174,7 @@ def var_dir(settings: Settings) -> Path:
 def two_workers(settings: Settings, clock: FrozenClock) -> Iterator[tuple[TestClient[Any], TestClient[Any]]]:
     """Two app instances (as two worker processes would be) sharing Redis and the databases."""
     require_redis()
-    shared = settings.with_changes(redis_url=REDIS_URL)
+    shared = settings.with_changes(redis_url=REDIS_URL, namespace=f"t{secrets.token_hex(4)}")
     apps = [create_app(shared, clock=clock), create_app(shared, clock=clock)]
     try:
         with (

@@ -17,13 +17,14 @@ from litestar.testing import TestClient
 
 from gateway.auth import pkce
 from gateway.auth.passwords import hash_password
-from gateway.domain.customers.data import load_demo_customers
 from gateway.domain.customers.models import Customer
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.services import Platform
+from gateway.storage.customers import SqlCustomerStore
 from partners.models import PartnerType
-from tests.support import ASSERTION_TYPE, Holder, PartnerApp, register_app
+from sandbox.personas import load_demo_customers
+from tests.support import ASSERTION_TYPE, Holder, PartnerApp, database_of, register_app
 
 PASSWORD = "correct horse battery staple"
 REDIRECT_URI = "https://partner.example/callback"
@@ -56,8 +57,10 @@ def seed_customer(platform: Platform, environment: Environment, persona: str = "
     """A fresh copy of a demo persona, signed up and with its opening balances in the ledger."""
     customer = fresh_customer(persona)
     services = platform.environments[environment]
-    services.customers.upsert(customer, password_hash=password_hash(), now=platform.clock.now())
-    services.trading.open_accounts(customer)
+    SqlCustomerStore(database_of(platform, environment)).upsert(
+        customer, password_hash=password_hash(), now=platform.clock.now()
+    )
+    services.positions.open_accounts(customer)
     return customer
 
 

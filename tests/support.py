@@ -20,6 +20,7 @@ from gateway.domain.clock import Clock
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.services import Platform
+from gateway.storage.database import Database
 from partners.models import PartnerType
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -283,3 +284,10 @@ def dpop_capable_async(client: httpx.AsyncClient) -> None:
 
     client.event_hooks["request"].append(on_request)
     client.event_hooks["response"].append(on_response)
+
+
+def database_of(platform: Platform, environment: Environment) -> Database:
+    """The SQL database behind an environment of the app, for tests that read or write it directly."""
+    connections = platform.environments[environment].database
+    assert isinstance(connections, Database)
+    return connections

@@ -9,21 +9,31 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.consent.models import OrderPlacementLimit
 from gateway.domain.customers.models import Customer
 from gateway.domain.market.catalogue import Catalogue
 from gateway.domain.market.models import Instrument
-from gateway.domain.market.prices import PriceFeed
 from gateway.domain.trading.acknowledgements import AcknowledgementSigner
+from gateway.domain.trading.dealing import FundDealing
+from gateway.domain.trading.entry import OrderEntry
 from gateway.domain.trading.ledger import HOUSE_ACCOUNTS
-from gateway.domain.trading.models import LIVE_STATUSES, Order, OrderType, Side
-from gateway.domain.trading.service import Actor, OrderRequest, Placement, TradingService
-from gateway.domain.trading.venue import InProcessVenue
+from gateway.domain.trading.models import (
+    LIVE_STATUSES,
+    Actor,
+    Order,
+    OrderRequest,
+    OrderType,
+    Placement,
+    Side,
+)
+from gateway.domain.trading.positions import Positions
 from gateway.storage.customers import SqlCustomerStore
 from gateway.storage.database import Database
-from gateway.storage.tables import OrderRow
+from gateway.storage.tables.trading import OrderRow
 from gateway.storage.trading import SqlTradingStore
+from sandbox.clock import FrozenClock
+from sandbox.prices import PriceFeed
+from sandbox.venue import InProcessVenue
 from tests.delegation import fresh_customer, password_hash
 
 # Monday 23 November 2026, 10:00 in Shanghai and Hong Kong (both open); New York is closed.
@@ -41,9 +51,11 @@ US_STOCK: Final = "ins_bs64uazcmq"  # R3
 
 @dataclass
 class Desk:
-    """The trading service of one environment, with a customer directory and a frozen clock."""
+    """The trading services of one environment, with a customer directory and a frozen clock."""
 
-    service: TradingService
+    entry: OrderEntry
+    dealing: FundDealing
+    positions: Positions
     store: SqlTradingStore
     customers: SqlCustomerStore
     catalogue: Catalogue
@@ -54,7 +66,7 @@ class Desk:
     def customer(self, persona: str = "zhang.min") -> Customer:
         customer = fresh_customer(persona)
         self.customers.upsert(customer, password_hash=password_hash(), now=self.clock.now())
-        self.service.open_accounts(customer)
+        self.positions.open_accounts(customer)
         return customer
 
     def instrument(self, instrument_id: str) -> Instrument:
@@ -64,7 +76,7 @@ class Desk:
         return self.prices.reference_price(self.instrument(instrument_id), self.clock.now())
 
     def place(self, actor: Actor, **terms: object) -> Placement:
-        return self.service.place(actor, request(**terms))
+        return self.entry.place(actor, request(**terms))
 
     def cash(
         self, customer: Customer, currency: str, *, market: str | None = None
@@ -83,7 +95,7 @@ class Desk:
         from gateway.storage.trading import _order
 
         with self.database.read() as conn:
-            for row in conn.execute(OrderRow.__table__.select()):  # type: ignore[attr-defined]
+            for row in conn.execute(OrderRow.__table__.select()):
                 yield _order(row)
 
 
@@ -113,17 +125,22 @@ def build_desk(database: Database, clock: FrozenClock) -> Desk:
     prices = PriceFeed(catalogue)
     store = SqlTradingStore(database)
     customers = SqlCustomerStore(database)
-    service = TradingService(
+    venue = InProcessVenue(prices)
+    entry = OrderEntry(
         store=store,
         customers=customers,
         catalogue=catalogue,
         prices=prices,
         fx=prices,
-        venue=InProcessVenue(prices),
+        venue=venue,
         clock=clock,
         signer=AcknowledgementSigner(b"k" * 32),
     )
-    return Desk(service, store, customers, catalogue, prices, clock, database)
+    dealing = FundDealing(
+        store=store, orders=entry, customers=customers, catalogue=catalogue, venue=venue, clock=clock
+    )
+    positions = Positions(store=store, catalogue=catalogue, prices=prices, clock=clock)
+    return Desk(entry, dealing, positions, store, customers, catalogue, prices, clock, database)
 
 
 def assert_ledger_balanced(desk: Desk) -> None:

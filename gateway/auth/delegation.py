@@ -18,15 +18,7 @@ from authlib.oauth2.rfc6749 import (
 )
 
 from gateway.auth import pkce
-from gateway.auth.grants import (
-    REQUEST_URI_PREFIX,
-    AuthorizationCode,
-    GrantStore,
-    PushedRequest,
-    RefreshToken,
-    digest,
-    new_secret,
-)
+from gateway.auth.grants import REQUEST_URI_PREFIX, digest, new_secret
 from gateway.auth.pairwise import PairwiseSubjects
 from gateway.auth.revocation import RevocationList
 from gateway.auth.tokens import TokenService
@@ -34,6 +26,8 @@ from gateway.domain.clock import Clock
 from gateway.domain.consent.errors import ConsentNotFoundError
 from gateway.domain.consent.models import Consent, ConsentStatus
 from gateway.domain.consent.service import ConsentService
+from gateway.domain.identity.models import AuthorizationCode, PushedRequest, RefreshToken
+from gateway.domain.identity.ports import GrantStore
 from gateway.domain.scopes import CUSTOMER_DELEGATED, Scope, parse_scopes
 from partners.models import Client
 

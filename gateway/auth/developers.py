@@ -29,14 +29,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, Protocol
+from typing import Final
 
 from gateway.auth.login import LoginRefusedError
 from gateway.auth.passwords import hash_password, needs_rehash, verify_password
 from gateway.auth.signed_sessions import SessionRevocations, SignedSessions
 from gateway.domain.clock import Clock
-from partners.lifecycle import SELF_SERVICE
-from partners.models import PartnerStage, PartnerType
+from gateway.domain.identity.models import Developer
+from gateway.domain.identity.ports import DeveloperStore
 from partners.service import Registry, new_id
 
 SESSION_LIFETIME: Final = timedelta(hours=2)
@@ -67,22 +67,6 @@ _EMAIL: Final = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True, slots=True)
-class Developer:
-    id: str
-    email: str
-    partner_id: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DeveloperCredentials:
-    developer: Developer
-    password_hash: str
-    failed_logins: int
-    locked_until: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class PortalSession:
     session_id: str
     developer: Developer
@@ -97,17 +81,6 @@ class SignUpRefusedError(Exception):
         super().__init__(message)
         self.field = field
         self.status = status  # 409 for a taken e-mail, 429 for a throttled form, 422 for a broken rule
-
-
-class DeveloperStore(Protocol):
-    def add(self, developer: Developer, password_hash: str) -> bool: ...
-    def get(self, developer_id: str) -> Developer | None: ...
-    def credentials(self, email: str) -> DeveloperCredentials | None: ...
-    def email_taken(self, email: str) -> bool: ...
-    def record_failure(
-        self, developer_id: str, *, now: datetime, lock_after: int, lock_for: timedelta
-    ) -> int: ...
-    def record_success(self, developer_id: str, *, password_hash: str | None = None) -> None: ...
 
 
 def normal_email(value: str) -> str:
@@ -171,14 +144,10 @@ class DeveloperAccounts:
                 "email", "An account with this e-mail exists already. Sign in instead.", status=409
             )
         password_hash = hash_password(password)  # the slow step before anything is written
-        partner = self.registry.create_partner(
-            name=organisation, type=PartnerType.DEVELOPER, region=region, stage=PartnerStage.SANDBOX
-        )
+        partner = self.registry.create_developer(organisation=organisation, region=region)
         developer = Developer(new_id("dev"), email, partner.id, self._clock.now())
         if not self.store.add(developer, password_hash):
-            self.registry.lifecycle.suspend(  # no orphan stays active
-                partner.id, actor=SELF_SERVICE, reason="sign-up lost a race on its e-mail; no account"
-            )
+            self.registry.abandon_developer(partner.id, "sign-up lost a race on its e-mail; no account")
             raise SignUpRefusedError(
                 "email", "An account with this e-mail exists already. Sign in instead.", status=409
             )

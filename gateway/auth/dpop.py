@@ -7,11 +7,10 @@ cached; each `jti` is single use through the shared replay cache.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
@@ -23,18 +22,12 @@ from joserfc.jwk import JWKRegistry
 from joserfc.jws import JWSRegistry
 
 from gateway.domain.clock import Clock
+from gateway.domain.jwk import b64url, thumbprint
 
 PROOF_TYPE: Final = "dpop+jwt"
 # Asymmetric algorithms only: `none` and HS* never prove possession of a key.
 PROOF_ALGORITHMS: Final = ("ES256", "EdDSA", "Ed25519", "PS256")
 PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
-# RFC 7638 §3.2: the required members of each key type, the only ones a thumbprint hashes.
-THUMBPRINT_MEMBERS: Final = {
-    "EC": ("crv", "kty", "x", "y"),
-    "RSA": ("e", "kty", "n"),
-    "OKP": ("crv", "kty", "x"),
-    "oct": ("k", "kty"),
-}
 DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 MAX_PROOF_BYTES: Final = 8192
 MAX_JTI_LENGTH: Final = 256
@@ -63,29 +56,9 @@ class DPoPProof:
     jwk: dict[str, Any]
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def thumbprint(jwk: Mapping[str, Any]) -> str:
-    """The RFC 7638 JWK thumbprint (SHA-256, base64url without padding)."""
-    kty = jwk.get("kty")
-    members = THUMBPRINT_MEMBERS.get(kty) if isinstance(kty, str) else None
-    if members is None:
-        raise ValueError(f"unsupported key type {kty!r}")
-    required: dict[str, str] = {}
-    for name in members:
-        value = jwk.get(name)
-        if not isinstance(value, str):
-            raise ValueError(f"the key lacks its {name!r} member")
-        required[name] = value
-    canonical = json.dumps(required, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return _b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
-
-
 def access_token_hash(token: str) -> str:
     """The `ath` claim (RFC 9449 §4.2): base64url(SHA-256(ASCII(access token))), no padding."""
-    return _b64url(hashlib.sha256(token.encode("ascii")).digest())
+    return b64url(hashlib.sha256(token.encode("ascii")).digest())
 
 
 def normalise_htu(url: str) -> str:

@@ -6,46 +6,22 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Final, Protocol
+from datetime import timedelta
+from typing import Final
 
 from gateway.auth.grants import digest
 from gateway.auth.passwords import hash_password, needs_rehash, verify_password
 from gateway.domain.clock import Clock
+from gateway.domain.identity.models import SessionRecord
+from gateway.domain.identity.ports import CustomerDirectory
 
 LOCK_AFTER: Final = 5  # consecutive failures (PCI DSS 4.0 8.3.4 allows at most 10)
 LOCK_FOR: Final = timedelta(minutes=15)
 SESSION_LIFETIME: Final = timedelta(minutes=30)
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    customer_id: str
-    password_hash: str
-    failed_logins: int
-    locked_until: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRecord:
-    customer_id: str
-    csrf_token: str
-    expires_at: datetime
-
-
 class LoginRefusedError(Exception):
     """Wrong username or password, or a locked account; the message is safe to show."""
-
-
-class CustomerDirectory(Protocol):
-    def credentials(self, username: str) -> Credentials | None: ...
-    def record_failure(
-        self, customer_id: str, *, now: datetime, lock_after: int, lock_for: timedelta
-    ) -> int: ...
-    def record_success(self, customer_id: str, *, password_hash: str | None = None) -> None: ...
-    def add_session(self, id_hash: str, record: SessionRecord, *, now: datetime) -> None: ...
-    def session(self, id_hash: str) -> SessionRecord | None: ...
-    def end_session(self, id_hash: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,9 +33,14 @@ class RevocationList:
 
     def is_revoked(self, jti: str) -> bool:
         now = self._clock.now()
-        if self._polled_at is None or now - self._polled_at >= POLL_INTERVAL:
+        # A clock set back (NTP, a sandbox test clock) stamps new revocations before the last poll:
+        # read them all again rather than wait for the clock to catch up.
+        went_back = self._polled_at is not None and now < self._polled_at
+        if self._polled_at is None or went_back or now - self._polled_at >= POLL_INTERVAL:
             since = (
-                (self._polled_at - OVERLAP) if self._polled_at else datetime.min.replace(tzinfo=now.tzinfo)
+                (self._polled_at - OVERLAP)
+                if self._polled_at and not went_back
+                else datetime.min.replace(tzinfo=now.tzinfo)
             )
             self._revoked.update(self._store.revoked_since(since))
             self._polled_at = now

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
 
 
+# Handlers receive it by type (`NamedDependency`), and Litestar checks the instance against it.
+@runtime_checkable
 class Clock(Protocol):
     def now(self) -> datetime:
         """Return the current time, timezone-aware in UTC."""
@@ -17,21 +19,3 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-class FrozenClock:
-    """A clock that only moves when told to (tests, sandbox test clocks)."""
-
-    def __init__(self, at: datetime) -> None:
-        if at.tzinfo is None:
-            raise ValueError("FrozenClock needs a timezone-aware datetime")
-        self._at = at.astimezone(UTC)
-
-    def now(self) -> datetime:
-        return self._at
-
-    def advance(self, delta: timedelta) -> None:
-        self._at += delta
-
-    def set(self, at: datetime) -> None:
-        self._at = at.astimezone(UTC)

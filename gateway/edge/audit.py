@@ -34,18 +34,21 @@ class AuditTrail:
         self.max_batch = max_batch
         self.delay_seconds = delay_seconds
         self._pending: list[AuditEntry] = []
-        self._scheduled = False
+        # The loop a flush is scheduled on. A flush scheduled on a loop that has since stopped never
+        # runs, so a flush is pending only if it is pending on the loop that serves this entry.
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None
 
     def add(self, entry: AuditEntry) -> None:
         self._pending.append(entry)
+        loop = asyncio.get_running_loop()
         if len(self._pending) >= self.max_batch:
             self.flush()
-        elif not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_later(self.delay_seconds, self._scheduled_flush)
+        elif self._scheduled_on is not loop:
+            self._scheduled_on = loop
+            loop.call_later(self.delay_seconds, self._scheduled_flush)
 
     def _scheduled_flush(self) -> None:
-        self._scheduled = False
+        self._scheduled_on = None
         try:
             self.flush()
         except Exception:

@@ -13,6 +13,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from litestar.exceptions import HTTPException
+from litestar.openapi.spec import Operation
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -68,8 +69,25 @@ class Deprecation:
 
 def deprecated(*, since: datetime, sunset: datetime, link: str) -> dict[str, Any]:
     """Route keyword arguments that deprecate an operation, in the spec and in its responses."""
-    return {"deprecated": True, "middleware": [Deprecation(since=since, sunset=sunset, link=link)]}
+    deprecation = Deprecation(since=since, sunset=sunset, link=link)
+    return {
+        "deprecated": True,
+        "middleware": [deprecation],
+        "operation_class": _operation_announcing(deprecation),
+    }
 
 
-def deprecation_of(route_handler: Any) -> Deprecation | None:
-    return next((m for m in route_handler.middleware or () if isinstance(m, Deprecation)), None)
+def _operation_announcing(deprecation: Deprecation) -> type[Operation]:
+    """An OpenAPI operation that also publishes when it was deprecated and when it goes away."""
+    extensions = {
+        "x-deprecated-at": deprecation.since.isoformat(),
+        "x-sunset": deprecation.sunset.isoformat(),
+        "x-deprecation-link": deprecation.link,
+    }
+
+    @dataclass
+    class DeprecatedOperation(Operation):
+        def to_schema(self) -> dict[str, Any]:
+            return {**super().to_schema(), **extensions}
+
+    return DeprecatedOperation

@@ -8,15 +8,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Final, Protocol
+from datetime import timedelta
+from typing import Any, Final
 
 from litestar.exceptions import ClientException, HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.domain.clock import Clock
 from gateway.domain.environment import Environment
+from gateway.domain.idempotency.errors import IdempotencyContentionError
+from gateway.domain.idempotency.ports import IdempotencyRecord, IdempotencyStore, StoredResponse
 from gateway.edge.principal import Principal
 
 log = logging.getLogger("gateway.idempotency")
@@ -26,28 +27,6 @@ UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 NOT_REPLAYED: Final = frozenset(
     {"x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "date"}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotencyRecord:
-    fingerprint: str
-    response: StoredResponse | None  # None while the first request is still running
-
-
-class IdempotencyStore(Protocol):
-    def purge(self, now: datetime) -> int: ...
-    def claim(
-        self, *, client_id: str, key: str, fingerprint: str, now: datetime, expires_at: datetime
-    ) -> IdempotencyRecord | None: ...
-    def complete(self, *, client_id: str, key: str, response: StoredResponse) -> None: ...
-    def release(self, *, client_id: str, key: str) -> None: ...
 
 
 class IdempotencyPurger:
@@ -68,10 +47,6 @@ class IdempotencyKeyReusedError(HTTPException):
 
 class IdempotencyConflictError(HTTPException):
     status_code = 409
-
-
-class IdempotencyContentionError(IdempotencyConflictError):
-    """The key kept changing hands while we tried to claim it (a released or expired key raced)."""
 
 
 class PayloadTooLargeError(HTTPException):
@@ -136,13 +111,16 @@ class IdempotencyMiddleware:
         store = self.stores[principal.environment]
         now = self.clock.now()
         request_fingerprint = fingerprint(scope, body)
-        existing = store.claim(
-            client_id=principal.client_id,
-            key=key,
-            fingerprint=request_fingerprint,
-            now=now,
-            expires_at=now + self.retention,
-        )
+        try:
+            existing = store.claim(
+                client_id=principal.client_id,
+                key=key,
+                fingerprint=request_fingerprint,
+                now=now,
+                expires_at=now + self.retention,
+            )
+        except IdempotencyContentionError as exc:  # to the client it is a request still in progress
+            raise IdempotencyConflictError(detail=exc.detail, headers={"Retry-After": "1"}) from exc
         if existing is not None:
             await self._answer_duplicate(existing, request_fingerprint, send)
             return

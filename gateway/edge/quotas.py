@@ -1,25 +1,6 @@
-"""Business quotas of a plan and pilot caps of a partner (ADR 0012), counted with `limits` in the
-rate limiter's storage: `memory://` in one process, Redis when several workers share the load.
+"""Business quotas and pilot caps (the rules: partners/quotas.py), counted with `limits` in the rate
+limiter's storage: `memory://` in one process, Redis when several workers share the load.
 
-Rule table (pinned by tests/api/test_quotas.py and tests/e2e/test_quotas_two_workers.py):
-
-| Quota | Counted per | Window | Cost of one charge |
-| --- | --- | --- | --- |
-| `orders_per_minute` | app, environment | moving, 60 s | 1 |
-| `notional_per_day` | app, environment | fixed, the clock's UTC day | notional in CNY cents, rounded up |
-| `points_per_day` | app, environment | fixed, the clock's UTC day | points |
-| `pilot_daily_notional` | partner, all its apps | fixed, UTC day | notional in cents of the caps' currency |
-| `pilot_daily_points` | partner, all its apps | fixed, the UTC day | points |
-| `pilot_customers` | partner, all its apps | for the whole pilot | a customer not served before |
-
-- Pilot caps apply to a partner in stage `pilot` with caps set, in production only: the sandbox is
-  synthetic and bounded by the sandbox plan.
-- An order's notional is what placement would trade: the amount of a fund subscription, otherwise
-  quantity x (limit price, or the reference price for a market order), in the instrument's currency,
-  converted with the reference FX of the day. Buys and sells both count. A charge is made before the
-  trading service runs its checks, so an order the service then refuses still used its charge (the
-  quota bounds attempts, exactly). A placement that replays a `client_order_id` returns the first order
-  and is not charged; an order for an unknown instrument is not charged (the service refuses it).
 - A charge refused by one window consumes none: every window is `test()`ed first; then the fixed
   windows are hit in order and the moving window last (its refusal stores nothing). A fixed window
   stores its increment even when it refuses, so a refusal takes back its own increment and those of
@@ -40,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import Any, Final, Protocol
 
 import redis
@@ -54,12 +35,23 @@ from gateway.domain.clock import Clock
 from gateway.domain.environment import Environment
 from gateway.domain.errors import NotFoundError
 from gateway.domain.money import Currency
-from gateway.domain.trading.service import OrderRequest, TradingService
+from gateway.domain.trading.entry import OrderEntry
+from gateway.domain.trading.models import OrderRequest
 from gateway.edge.principal import Principal
-from partners.models import PartnerStage, PilotCaps
+from partners.models import PilotCaps
+from partners.quotas import (
+    CountedPer,
+    Quota,
+    Window,
+    cents_of,
+    order_notional,
+    order_quotas,
+    pilot_caps,
+    points_quotas,
+    quota_currencies,
+    units,
+)
 
-QUOTA_CURRENCY: Final = Currency.CNY  # plans count notional in CNY
-CENTS: Final = 100
 PILOT_CUSTOMERS_TTL_SECONDS: Final = 400 * 24 * 3600  # longer than any pilot; refreshed on each new customer
 KNOWN_CUSTOMERS_MAX: Final = 100_000
 
@@ -126,17 +118,16 @@ class RedisPilotCustomers:
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
-    """One quota as one charge meets it."""
+class Counter:
+    """One quota as the storage counts it."""
 
-    quota: str
+    quota: Quota
     item: RateLimitItem
     keys: tuple[str, ...]
-    cost: int
-    moving: bool
-    unit: str  # what RateLimit-* headers and the problem count in
-    scale: int = 1  # cost units per unit (cents per currency unit)
-    scope: str = "app"
+
+    @property
+    def moving(self) -> bool:
+        return self.quota.window is Window.MINUTE
 
 
 class BusinessQuotas:
@@ -165,80 +156,20 @@ class BusinessQuotas:
     async def charge_order(self, principal: Principal, notional: Decimal, currency: str) -> None:
         """Charge one order of `notional` in `currency` to the app's plan and the partner's pilot caps."""
         now = self.clock.now()
-        plan = principal.client.plan
-        day = now.date().isoformat()
-        cents = self._cents(notional, currency, QUOTA_CURRENCY, now)
-        windows = [
-            Window(
-                "notional_per_day",
-                RateLimitItemPerDay(_cents_of(plan.notional_per_day)),
-                self._app_key(principal, "notional", day),
-                cents,
-                moving=False,
-                unit=QUOTA_CURRENCY.value,
-                scale=CENTS,
-            )
-        ]
         caps = self.pilot_caps(principal)
-        if caps is not None:
-            windows.append(
-                Window(
-                    "pilot_daily_notional",
-                    RateLimitItemPerDay(_cents_of(caps.daily_notional)),
-                    self._partner_key(principal, "notional", day),
-                    self._cents(notional, currency, Currency(caps.currency), now),
-                    moving=False,
-                    unit=caps.currency,
-                    scale=CENTS,
-                    scope="partner",
-                )
-            )
-        windows.append(
-            Window(
-                "orders_per_minute",
-                RateLimitItemPerMinute(plan.orders_per_minute),
-                self._app_key(principal, "orders"),
-                1,
-                moving=True,
-                unit="orders",
-            )
-        )
-        await self._charge(windows, now)
+        cents_in = {target: self._cents(notional, currency, target, now) for target in quota_currencies(caps)}
+        quotas = order_quotas(principal.client.plan, caps, cents_in)
+        await self._charge([self._counter(principal, quota, now) for quota in quotas], now)
 
     async def charge_points(self, principal: Principal, points: int) -> None:
         """Charge a conversion of `points` to the app's plan and the partner's pilot caps."""
         if points <= 0:
             return
         now = self.clock.now()
-        day = now.date().isoformat()
-        windows = [
-            Window(
-                "points_per_day",
-                RateLimitItemPerDay(principal.client.plan.points_per_day),
-                self._app_key(principal, "points", day),
-                points,
-                moving=False,
-                unit="points",
-            )
-        ]
-        caps = self.pilot_caps(principal)
-        if caps is not None:
-            windows.append(
-                Window(
-                    "pilot_daily_points",
-                    RateLimitItemPerDay(caps.daily_points),
-                    self._partner_key(principal, "points", day),
-                    points,
-                    moving=False,
-                    unit="points",
-                    scope="partner",
-                )
-            )
-        await self._charge(windows, now)
+        quotas = points_quotas(principal.client.plan, self.pilot_caps(principal), points)
+        await self._charge([self._counter(principal, quota, now) for quota in quotas], now)
 
-    async def charge_placement(
-        self, principal: Principal, trading: TradingService, request: OrderRequest
-    ) -> None:
+    async def charge_placement(self, principal: Principal, orders: OrderEntry, request: OrderRequest) -> None:
         """The placeOrder hook: the order's notional as placement would trade it, unless it is a replay."""
         if principal.consent is None:
             return  # no customer, no order: the route refuses the call
@@ -246,14 +177,12 @@ class BusinessQuotas:
         if placed is not None and placed.placed(principal.client_id, request.client_order_id):
             return  # a replay returns the first order: charged once, when it was placed
         try:
-            instrument = trading.catalogue.get(request.instrument_id)
+            instrument = orders.catalogue.get(request.instrument_id)
         except NotFoundError:
             return  # the trading service refuses an unknown instrument; nothing to charge
-        if request.amount is not None:
-            notional = request.amount
-        else:
-            price = request.limit_price or trading.prices.reference_price(instrument, self.clock.now())
-            notional = (request.quantity or Decimal(0)) * price
+        notional = order_notional(
+            request, lambda: orders.prices.reference_price(instrument, self.clock.now())
+        )
         await self.charge_order(principal, notional, instrument.currency.value)
 
     def admit_customer(self, principal: Principal) -> None:
@@ -286,35 +215,40 @@ class BusinessQuotas:
 
     @staticmethod
     def pilot_caps(principal: Principal) -> PilotCaps | None:
-        partner = principal.client.partner
-        if principal.environment is not Environment.PRODUCTION or partner.stage is not PartnerStage.PILOT:
-            return None
-        return partner.pilot_caps
+        return pilot_caps(principal.client.partner, principal.environment)
 
     # -- windows -------------------------------------------------------------------------------
 
-    async def _charge(self, windows: Sequence[Window], now: datetime) -> None:
-        # Callers list the one moving window last: its refusal stores nothing, so it needs no undo.
+    def _counter(self, principal: Principal, quota: Quota, now: datetime) -> Counter:
+        owner = principal.client_id if quota.scope is CountedPer.APP else principal.partner_id
+        keys = (self.namespace, principal.environment.value, quota.scope.value, owner, quota.counter)
+        if quota.window is Window.MINUTE:
+            return Counter(quota, RateLimitItemPerMinute(quota.limit), keys)
+        return Counter(quota, RateLimitItemPerDay(quota.limit), (*keys, now.date().isoformat()))
+
+    async def _charge(self, windows: Sequence[Counter], now: datetime) -> None:
+        # The rules list the one moving window last: its refusal stores nothing, so it needs no undo.
         for window in windows:  # cheap refusal while a window is full: nothing is stored
-            if not await self._strategy(window).test(window.item, *window.keys, cost=window.cost):
+            if not await self._strategy(window).test(window.item, *window.keys, cost=window.quota.cost):
                 raise await self._refusal(window, now)
-        taken: list[Window] = []
+        taken: list[Counter] = []
         for window in windows:
-            if await self._strategy(window).hit(window.item, *window.keys, cost=window.cost):
+            if await self._strategy(window).hit(window.item, *window.keys, cost=window.quota.cost):
                 taken.append(window)
                 continue
             if not window.moving:
                 taken.append(window)  # a fixed window kept the increment it refused
             for done in taken:
                 await self.storage.incr(
-                    done.item.key_for(*done.keys), done.item.get_expiry(), amount=-done.cost
+                    done.item.key_for(*done.keys), done.item.get_expiry(), amount=-done.quota.cost
                 )
             raise await self._refusal(window, now)
 
-    def _strategy(self, window: Window) -> MovingWindowRateLimiter | FixedWindowRateLimiter:
+    def _strategy(self, window: Counter) -> MovingWindowRateLimiter | FixedWindowRateLimiter:
         return self.moving if window.moving else self.fixed
 
-    async def _refusal(self, window: Window, now: datetime) -> QuotaExceededError:
+    async def _refusal(self, window: Counter, now: datetime) -> QuotaExceededError:
+        quota = window.quota
         if window.moving:
             stats = await self.moving.get_window_stats(window.item, *window.keys)
             remaining = max(0, stats.remaining)
@@ -324,35 +258,28 @@ class BusinessQuotas:
             remaining = max(0, window.item.amount - used)
             midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
             reset = max(1, math.ceil((midnight - now).total_seconds()))
-        limit_units = window.item.amount // window.scale
-        whose = "the partner's pilot cap" if window.scope == "partner" else "this app's plan quota"
+        limit_units = window.item.amount // quota.scale
+        whose = "the partner's pilot cap" if quota.scope is CountedPer.PARTNER else "this app's plan quota"
         return QuotaExceededError(
-            detail=f"{whose} `{window.quota}` of {limit_units} {window.unit} is exhausted",
+            detail=f"{whose} `{quota.name}` of {limit_units} {quota.unit} is exhausted",
             headers={
                 "Retry-After": str(reset),
                 "RateLimit-Limit": str(limit_units),
-                "RateLimit-Remaining": str(remaining // window.scale),
+                "RateLimit-Remaining": str(remaining // quota.scale),
                 "RateLimit-Reset": str(reset),
             },
             extra={
-                "quota": window.quota,
-                "scope": window.scope,
-                "unit": window.unit,
-                "limit": _units(window.item.amount, window.scale),
-                "remaining": _units(remaining, window.scale),
-                "requested": _units(window.cost, window.scale),
+                "quota": quota.name,
+                "scope": quota.scope.value,
+                "unit": quota.unit,
+                "limit": units(window.item.amount, quota.scale),
+                "remaining": units(remaining, quota.scale),
+                "requested": units(quota.cost, quota.scale),
             },
         )
 
     def _cents(self, amount: Decimal, currency: str, target: Currency, now: datetime) -> int:
-        rate = self.fx.fx_rate(Currency(currency), target, now)
-        return int((amount * rate * CENTS).to_integral_value(rounding=ROUND_CEILING))
-
-    def _app_key(self, principal: Principal, *parts: str) -> tuple[str, ...]:
-        return (self.namespace, principal.environment.value, "app", principal.client_id, *parts)
-
-    def _partner_key(self, principal: Principal, *parts: str) -> tuple[str, ...]:
-        return (self.namespace, principal.environment.value, "partner", principal.partner_id, *parts)
+        return cents_of(amount * self.fx.fx_rate(Currency(currency), target, now))
 
 
 class PilotCustomerMiddleware:
@@ -367,14 +294,3 @@ class PilotCustomerMiddleware:
         if isinstance(principal, Principal) and principal.consent is not None:
             self.quotas.admit_customer(principal)
         await self.app(scope, receive, send)
-
-
-def _cents_of(amount: Decimal) -> int:
-    return int((amount * CENTS).to_integral_value(rounding=ROUND_CEILING))
-
-
-def _units(value: int, scale: int) -> str | int:
-    """Counts as integers; money as an exact decimal string (cents back to currency units)."""
-    if scale == 1:
-        return value
-    return str((Decimal(value) / scale).quantize(Decimal("0.01")))

@@ -9,10 +9,10 @@ from sqlalchemy.engine import Connection
 
 from gateway.domain.audit.chain import GENESIS, AuditEntry, AuditRecord, ChainHead, link
 from gateway.storage.database import Database, as_utc
-from gateway.storage.tables import AuditHeadRow, AuditRecordRow
+from gateway.storage.tables.audit import AuditHeadRow, AuditRecordRow
 
-records = AuditRecordRow.__table__  # type: ignore[attr-defined]
-heads = AuditHeadRow.__table__  # type: ignore[attr-defined]
+records = AuditRecordRow.__table__
+heads = AuditHeadRow.__table__
 
 
 class SqlAuditLog:

@@ -9,9 +9,9 @@ import msgspec
 
 from gateway.domain.compliance.service import ScreeningRecord, SuitabilityRecord
 from gateway.storage.database import Database
-from gateway.storage.tables import ComplianceRecordRow
+from gateway.storage.tables.compliance import ComplianceRecordRow
 
-records = ComplianceRecordRow.__table__  # type: ignore[attr-defined]
+records = ComplianceRecordRow.__table__
 T = TypeVar("T", SuitabilityRecord, ScreeningRecord)
 
 

@@ -24,12 +24,13 @@ from gateway.domain.consent.models import (
 from gateway.domain.scopes import Scope
 from gateway.storage.database import Database, as_utc
 from gateway.storage.paging import keyset_page
-from gateway.storage.tables import ConsentEventRow, ConsentHeadRow, ConsentRow, OutboxRow
+from gateway.storage.tables.consents import ConsentEventRow, ConsentHeadRow, ConsentRow
+from gateway.storage.tables.outbox import OutboxRow
 
-consents = ConsentRow.__table__  # type: ignore[attr-defined]
-events = ConsentEventRow.__table__  # type: ignore[attr-defined]
-heads = ConsentHeadRow.__table__  # type: ignore[attr-defined]
-outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+consents = ConsentRow.__table__
+events = ConsentEventRow.__table__
+heads = ConsentHeadRow.__table__
+outbox = OutboxRow.__table__
 HEAD_ID = 1
 
 

@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.auth.login import Credentials, SessionRecord
 from gateway.domain.customers.models import Customer
+from gateway.domain.identity.models import Credentials, SessionRecord
+from gateway.domain.sharing.models import DisclosureRecord
 from gateway.storage.database import Database, as_utc
-from gateway.storage.tables import CustomerRow, CustomerSessionRow, DisclosureRow
+from gateway.storage.tables.customers import CustomerRow, CustomerSessionRow, DisclosureRow
 
-customers = CustomerRow.__table__  # type: ignore[attr-defined]
-sessions = CustomerSessionRow.__table__  # type: ignore[attr-defined]
-disclosures = DisclosureRow.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True, slots=True)
-class DisclosureRecord:
-    id: str
-    consent_id: str
-    customer_id: str
-    partner_id: str
-    client_id: str
-    resource: str
-    categories: tuple[str, ...]
-    fields: tuple[str, ...]
-    masked: tuple[str, ...]
-    withheld: tuple[str, ...]
-    decisions: tuple[Mapping[str, Any], ...]
-    at: datetime
+customers = CustomerRow.__table__
+sessions = CustomerSessionRow.__table__
+disclosures = DisclosureRow.__table__
 
 
 class SqlCustomerStore:

@@ -7,11 +7,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.auth.developers import Developer, DeveloperCredentials
+from gateway.domain.identity.models import Developer, DeveloperCredentials
 from gateway.storage.database import Database, as_utc
-from gateway.storage.tables import DeveloperAccountRow
+from gateway.storage.tables.developers import DeveloperAccountRow
 
-accounts = DeveloperAccountRow.__table__  # type: ignore[attr-defined]
+accounts = DeveloperAccountRow.__table__
 
 
 def _developer(row: Any) -> Developer:

@@ -8,13 +8,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.auth.grants import AuthorizationCode, PushedRequest, RefreshToken
+from gateway.domain.identity.models import AuthorizationCode, PushedRequest, RefreshToken
 from gateway.storage.database import Database, as_utc
-from gateway.storage.tables import AuthorizationCodeRow, PushedRequestRow, RefreshTokenRow
+from gateway.storage.tables.grants import AuthorizationCodeRow, PushedRequestRow, RefreshTokenRow
 
-pushed = PushedRequestRow.__table__  # type: ignore[attr-defined]
-codes = AuthorizationCodeRow.__table__  # type: ignore[attr-defined]
-refresh = RefreshTokenRow.__table__  # type: ignore[attr-defined]
+pushed = PushedRequestRow.__table__
+codes = AuthorizationCodeRow.__table__
+refresh = RefreshTokenRow.__table__
 
 
 def _moment(value: datetime | None) -> datetime | None:

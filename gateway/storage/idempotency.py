@@ -8,11 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from gateway.edge.idempotency import IdempotencyContentionError, IdempotencyRecord, StoredResponse
+from gateway.domain.idempotency.errors import IdempotencyContentionError
+from gateway.domain.idempotency.ports import IdempotencyRecord, StoredResponse
 from gateway.storage.database import Database, as_utc
-from gateway.storage.tables import IdempotencyRow
+from gateway.storage.tables.idempotency import IdempotencyRow
 
-rows = IdempotencyRow.__table__  # type: ignore[attr-defined]
+rows = IdempotencyRow.__table__
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
 
@@ -56,9 +57,7 @@ class SqlIdempotencyStore:
             )
             with self._db.write() as conn:
                 conn.execute(rows.delete().where(where & stale))
-        raise IdempotencyContentionError(
-            detail="the Idempotency-Key is contended; retry shortly", headers={"Retry-After": "1"}
-        )
+        raise IdempotencyContentionError("the Idempotency-Key is contended; retry shortly")
 
     def _abandoned(self, row: Any, now: datetime) -> bool:
         return bool(row.state == IN_PROGRESS and as_utc(row.created_at) <= now - self._lease)

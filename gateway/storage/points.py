@@ -23,12 +23,12 @@ from gateway.domain.points.models import Conversion, ConversionState, Quote, Rea
 from gateway.domain.points.ports import ConversionQuery
 from gateway.storage.database import Database, as_utc
 from gateway.storage.paging import keyset_page
-from gateway.storage.tables import PointsConversionRow, PointsQuoteRow, PointsValuationRow
+from gateway.storage.tables.points import PointsConversionRow, PointsQuoteRow, PointsValuationRow
 from gateway.storage.trading import SqlTradingSession, fills
 
-valuations = PointsValuationRow.__table__  # type: ignore[attr-defined]
-quotes = PointsQuoteRow.__table__  # type: ignore[attr-defined]
-conversions = PointsConversionRow.__table__  # type: ignore[attr-defined]
+valuations = PointsValuationRow.__table__
+quotes = PointsQuoteRow.__table__
+conversions = PointsConversionRow.__table__
 
 ADVANCING = (ConversionState.ACCEPTED, ConversionState.PRICED, ConversionState.ALLOTTED)
 DEMO_VALUATION: Final = (100, Decimal("1.00"), Currency.CNY)  # 100 points = 1.00 CNY

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from gateway.domain.advisory.proposals import Proposal
+from gateway.domain.advisory.codec import proposal_from_document, proposal_to_document
+from gateway.domain.advisory.models import Proposal
 from gateway.storage.database import Database
-from gateway.storage.tables import ProposalRow
+from gateway.storage.tables.proposals import ProposalRow
 
-proposals = ProposalRow.__table__  # type: ignore[attr-defined]
+proposals = ProposalRow.__table__
 
 
 class SqlProposalStore:
@@ -28,7 +29,7 @@ class SqlProposalStore:
                     partner_id=partner_id,
                     client_id=client_id,
                     customer_id=customer_id,
-                    document=proposal.to_document(),
+                    document=proposal_to_document(proposal),
                     created_at=proposal.created_at.astimezone(UTC),
                 )
             )
@@ -45,4 +46,4 @@ class SqlProposalStore:
         )
         with self._db.read() as conn:
             row = conn.execute(query).first()
-        return Proposal.from_document(row.document) if row else None
+        return proposal_from_document(row.document) if row else None

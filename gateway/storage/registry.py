@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from gateway.domain.environment import Environment
 from gateway.storage.database import Database, as_utc
-from gateway.storage.tables import AppRow, PartnerLifecycleEventRow, PartnerRow, PlanRow
+from gateway.storage.tables.registry import AppRow, PartnerLifecycleEventRow, PartnerRow, PlanRow
 from partners.lifecycle import STAGE_MOVES, LifecycleEvent, LifecycleEventKind
 from partners.models import (
     App,
@@ -27,10 +27,10 @@ from partners.models import (
     Plan,
 )
 
-partners = PartnerRow.__table__  # type: ignore[attr-defined]
-plans = PlanRow.__table__  # type: ignore[attr-defined]
-apps = AppRow.__table__  # type: ignore[attr-defined]
-lifecycle_events = PartnerLifecycleEventRow.__table__  # type: ignore[attr-defined]
+partners = PartnerRow.__table__
+plans = PlanRow.__table__
+apps = AppRow.__table__
+lifecycle_events = PartnerLifecycleEventRow.__table__
 
 
 def _caps(document: Any) -> PilotCaps | None:

@@ -7,9 +7,9 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from gateway.storage.database import Database, as_utc
-from gateway.storage.tables import RevokedTokenRow
+from gateway.storage.tables.revocations import RevokedTokenRow
 
-revoked = RevokedTokenRow.__table__  # type: ignore[attr-defined]
+revoked = RevokedTokenRow.__table__
 
 
 class SqlRevocations:

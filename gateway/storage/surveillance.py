@@ -1,31 +1,24 @@
 """The surveillance desk of one environment: the alert queue and account restrictions that the
-trading service records, read and cleared by compliance officers (gateway.domain.compliance.alerts)."""
+trading service records, as the surveillance service reads and clears them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, Protocol, TypeVar
-
-from sqlalchemy.engine import Connection
 
 from gateway.domain.compliance.alerts import (
     Alert,
-    AlertAlreadyClearedError,
-    AlertNotFoundError,
     AlertQuery,
     AlertStatus,
     Clearance,
     Page,
     Restriction,
-    RestrictionNotActiveError,
-    RestrictionNotFoundError,
     RestrictionQuery,
 )
 from gateway.domain.compliance.surveillance import Severity
 from gateway.storage.database import Database, as_utc
 from gateway.storage.paging import keyset_page
-from gateway.storage.tables import AlertRow, RestrictionRow
+from gateway.storage.tables.surveillance import AlertRow, RestrictionRow
 
 
 class _Identified(Protocol):
@@ -34,13 +27,12 @@ class _Identified(Protocol):
 
 
 T = TypeVar("T", bound=_Identified)
-alerts = AlertRow.__table__  # type: ignore[attr-defined]
-restrictions = RestrictionRow.__table__  # type: ignore[attr-defined]
+alerts = AlertRow.__table__
+restrictions = RestrictionRow.__table__
 
 
 class SqlSurveillanceDesk:
-    """Each call is one transaction; a clearing is a conditional update, so two officers racing to
-    clear the same alert or restriction get one success and one conflict."""
+    """Each call is one transaction; a clearing is a conditional update of what is still open."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -61,14 +53,13 @@ class SqlSurveillanceDesk:
             found = [_alert(row) for row in conn.execute(select)]
         return _page(found, query.limit)
 
-    def get_alert(self, alert_id: str) -> Alert:
+    def get_alert(self, alert_id: str) -> Alert | None:
         with self._db.read() as conn:
-            return _load_alert(conn, alert_id)
+            row = conn.execute(alerts.select().where(alerts.c.id == alert_id)).first()
+        return None if row is None else _alert(row)
 
-    def clear_alert(self, alert_id: str, *, officer: str, reason: str, now: datetime) -> Alert:
-        clearance = Clearance.of(officer, reason, now)
+    def clear_alert(self, alert_id: str, clearance: Clearance) -> bool:
         with self._db.write() as conn:
-            cleared = _load_alert(conn, alert_id).clear(clearance)  # CLR-01 on what this transaction sees
             updated = conn.execute(
                 alerts.update()
                 .where((alerts.c.id == alert_id) & (alerts.c.status == AlertStatus.OPEN.value))
@@ -79,9 +70,7 @@ class SqlSurveillanceDesk:
                     clear_reason=clearance.reason,
                 )
             )
-            if updated.rowcount != 1:  # another officer's clearing committed first
-                raise AlertAlreadyClearedError("the alert is already cleared", alert_id=alert_id)
-        return cleared
+        return bool(updated.rowcount == 1)
 
     # restrictions -------------------------------------------------------------------------------
     def restrictions(self, query: RestrictionQuery) -> Page[Restriction]:
@@ -103,33 +92,23 @@ class SqlSurveillanceDesk:
             found = [_restriction(row) for row in conn.execute(select)]
         return _page(found, query.limit)
 
-    def clear_restriction(self, account_id: str, *, officer: str, reason: str, now: datetime) -> Restriction:
-        """Clear the account's active restriction (CLR-02); the account may place orders again."""
-        clearance = Clearance.of(officer, reason, now)
-        with self._db.write() as conn:
+    def account_restrictions(self, account_id: str) -> list[Restriction]:
+        with self._db.read() as conn:
             rows = conn.execute(
                 restrictions.select()
                 .where(restrictions.c.account_id == account_id)
                 .order_by(restrictions.c.restricted_at.desc(), restrictions.c.id.desc())
             ).all()
-            if not rows:
-                raise RestrictionNotFoundError("the account has no restriction", account_id=account_id)
-            active = [r for r in (_restriction(row) for row in rows) if r.active]
-            if not active:  # CLR-02
-                raise RestrictionNotActiveError(
-                    "the account's restriction is already cleared", account_id=account_id
-                )
-            # A race in the trading service may have left two active ones: one clearing ends both.
+        return [_restriction(row) for row in rows]
+
+    def clear_restrictions(self, restriction_ids: Sequence[str], clearance: Clearance) -> int:
+        with self._db.write() as conn:
             updated = conn.execute(
                 restrictions.update()
-                .where((restrictions.c.account_id == account_id) & restrictions.c.cleared_at.is_(None))
+                .where(restrictions.c.id.in_(list(restriction_ids)) & restrictions.c.cleared_at.is_(None))
                 .values(cleared_at=clearance.at, cleared_by=clearance.officer, clear_reason=clearance.reason)
             )
-            if updated.rowcount == 0:  # another officer's clearing committed first
-                raise RestrictionNotActiveError(
-                    "the account's restriction is already cleared", account_id=account_id
-                )
-        return active[0].clear(clearance)
+        return int(updated.rowcount)
 
 
 def _page(found: Sequence[T], limit: int) -> Page[T]:
@@ -137,13 +116,6 @@ def _page(found: Sequence[T], limit: int) -> Page[T]:
     items = tuple(found[:limit])
     more = len(found) > limit
     return Page(items=items, next_after=items[-1].id if more else None)
-
-
-def _load_alert(conn: Connection, alert_id: str) -> Alert:
-    row = conn.execute(alerts.select().where(alerts.c.id == alert_id)).first()
-    if row is None:
-        raise AlertNotFoundError("no such alert", alert_id=alert_id)
-    return _alert(row)
 
 
 def _clearance(row: Any) -> Clearance | None:

@@ -35,27 +35,25 @@ from gateway.domain.trading.models import (
 from gateway.domain.trading.ports import AlertStamp, OrderQuery, Restriction
 from gateway.storage.database import Database, as_utc
 from gateway.storage.paging import keyset_page
-from gateway.storage.tables import (
-    AlertRow,
+from gateway.storage.tables.outbox import OutboxRow
+from gateway.storage.tables.surveillance import AlertRow, OrderEventRow, RestrictionRow
+from gateway.storage.tables.trading import (
     FillRow,
     JournalEntryRow,
     LedgerBalanceRow,
-    OrderEventRow,
     OrderRow,
-    OutboxRow,
-    RestrictionRow,
     TradingCounterRow,
 )
 
-balances = LedgerBalanceRow.__table__  # type: ignore[attr-defined]
-journal = JournalEntryRow.__table__  # type: ignore[attr-defined]
-counters = TradingCounterRow.__table__  # type: ignore[attr-defined]
-orders = OrderRow.__table__  # type: ignore[attr-defined]
-fills = FillRow.__table__  # type: ignore[attr-defined]
-outbox = OutboxRow.__table__  # type: ignore[attr-defined]
-order_events = OrderEventRow.__table__  # type: ignore[attr-defined]
-alerts = AlertRow.__table__  # type: ignore[attr-defined]
-restrictions = RestrictionRow.__table__  # type: ignore[attr-defined]
+balances = LedgerBalanceRow.__table__
+journal = JournalEntryRow.__table__
+counters = TradingCounterRow.__table__
+orders = OrderRow.__table__
+fills = FillRow.__table__
+outbox = OutboxRow.__table__
+order_events = OrderEventRow.__table__
+alerts = AlertRow.__table__
+restrictions = RestrictionRow.__table__
 
 TRADING_LOCK: Final = 0x7472_6164  # "trad": the PostgreSQL advisory lock key of trading writes
 SEQUENCE: Final = "order_sequence"
@@ -338,10 +336,6 @@ class SqlTradingStore:
         query = fills.select().where(fills.c.order_id == order_id).order_by(fills.c.executed_at, fills.c.id)
         with self._db.read() as conn:
             return [_fill(row) for row in conn.execute(query)]
-
-    def restriction(self, account_id: str) -> Restriction | None:
-        with self._db.read() as conn:
-            return active_restriction(conn, account_id)
 
     def balances(self, account_ids: Sequence[str]) -> dict[tuple[str, str], Balance]:
         with self._db.read() as conn:

@@ -11,11 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.storage.database import Database
-from gateway.storage.tables import OrderRow, UsageCounterRow
+from gateway.storage.tables.trading import OrderRow
+from gateway.storage.tables.usage import UsageCounterRow
 from partners.usage import Tally, UsageCount, UsageKey
 
-counters = UsageCounterRow.__table__  # type: ignore[attr-defined]
-orders = OrderRow.__table__  # type: ignore[attr-defined]
+counters = UsageCounterRow.__table__
+orders = OrderRow.__table__
 KEY_COLUMNS = ("client_id", "day", "api_version", "operation")
 
 

@@ -21,12 +21,8 @@ from sqlalchemy.engine import Connection
 
 from gateway.storage.database import Database, as_utc
 from gateway.storage.paging import keyset_page
-from gateway.storage.tables import (
-    OutboxRow,
-    WebhookAttemptRow,
-    WebhookDeliveryRow,
-    WebhookSubscriptionRow,
-)
+from gateway.storage.tables.outbox import OutboxRow
+from gateway.storage.tables.webhooks import WebhookAttemptRow, WebhookDeliveryRow, WebhookSubscriptionRow
 from partners.webhooks.models import (
     DUE_STATES,
     REDELIVERABLE_STATES,
@@ -40,10 +36,10 @@ from partners.webhooks.models import (
 )
 from partners.webhooks.signing import WebhookSecret
 
-subscriptions = WebhookSubscriptionRow.__table__  # type: ignore[attr-defined]
-deliveries = WebhookDeliveryRow.__table__  # type: ignore[attr-defined]
-attempts = WebhookAttemptRow.__table__  # type: ignore[attr-defined]
-outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+subscriptions = WebhookSubscriptionRow.__table__
+deliveries = WebhookDeliveryRow.__table__
+attempts = WebhookAttemptRow.__table__
+outbox = OutboxRow.__table__
 SEAL_VERSION: Final = "s1"
 
 
@@ -270,13 +266,12 @@ class SqlWebhookStore:
         return _delivery(row) if row else None
 
     def list_deliveries(self, query: DeliveryQuery) -> Sequence[Delivery]:
-        owner = deliveries.c.client_id == query.client_id
-        select = deliveries.select().where(owner)
+        owner = {"client_id": query.client_id}
+        select = deliveries.select().where(deliveries.c.client_id == query.client_id)
         if query.subscription_id is not None:
             select = select.where(deliveries.c.subscription_id == query.subscription_id)
         if query.state is not None:
             select = select.where(deliveries.c.state == query.state.value)
-        owner = {"client_id": query.client_id}
         select = keyset_page(select, deliveries, query.after, query.limit, owner=owner)
         with self._db.read() as conn:
             return [_delivery(row) for row in conn.execute(select)]

@@ -9,19 +9,23 @@ from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from gateway.auth.delegation import AuthorizationRequestError, Transaction
-from gateway.auth.login import SessionRecord
+from gateway.auth.delegation import AuthorizationRequestError, Delegation, Transaction
+from gateway.auth.login import CustomerLogin
 from gateway.domain.consent.errors import InvalidConsentError
 from gateway.domain.consent.models import HIGH_RISK, TIERS, OrderPlacementLimit, PointsConversionLimit, Tier
+from gateway.domain.customers.ports import CustomerRecords
+from gateway.domain.identity.models import SessionRecord
 from gateway.domain.scopes import Scope
-from gateway.services import EnvDep, EnvironmentServices, Platform, PlatformDep
+from gateway.edge.authentication import ClientCache
 from gateway.web.labels import PARTNER_TYPE_TEXT, SCOPE_TEXT, TIER_TEXT
 from gateway.web.pages import (
     PAGE_OPTIONS,
     checked_form,
     current_session,
+    environment_of,
     message,
     render,
     see_other,
@@ -129,8 +133,8 @@ def _tiers(permissions: frozenset[Scope], chosen: frozenset[str] | None) -> list
 
 def _screen(
     request: Request[Any, Any, Any],
-    env: EnvironmentServices,
-    platform: Platform,
+    customers: CustomerRecords,
+    clients: ClientCache,
     transaction: Transaction,
     session: SessionRecord,
     *,
@@ -139,9 +143,9 @@ def _screen(
     status: int = 200,
 ) -> Response[Any]:
     consent = transaction.consent
-    client = platform.clients.get(consent.client_id)
+    client = clients.get(consent.client_id)
     partner = client.partner if client else None
-    customer = env.customers.get(session.customer_id)
+    customer = customers.get(session.customer_id)
     crossing = (
         consent.cross_border
         and partner is not None
@@ -161,9 +165,9 @@ def _screen(
     )
     return render(
         request,
-        env,
         "consent.html",
         session=session,
+        customer=customer,
         status=status,
         error=error,
         transaction_id=transaction.id,
@@ -185,34 +189,44 @@ def _screen(
 @get("/oauth2/authorize", **PAGE_OPTIONS)
 async def authorize(
     request: Request[Any, Any, Any],
-    env: EnvDep,
-    platform: PlatformDep,
+    login: NamedDependency[CustomerLogin],
+    customers: NamedDependency[CustomerRecords],
+    clients: NamedDependency[ClientCache],
+    delegation: NamedDependency[Delegation],
     client_id: Annotated[str, QueryParameter(required=False)] = "",
     request_uri: Annotated[str, QueryParameter(required=False)] = "",
 ) -> Response[Any]:
-    session = current_session(request, env)
-    delegation = env.auth_server.delegation
+    session = current_session(request, login)
     try:
         delegation.pending(client_id, request_uri)
         if session is None:
             query = urlencode({"client_id": client_id, "request_uri": request_uri})
-            return to_login(env, f"{env.environment.path_prefix}/oauth2/authorize?{query}")
+            return to_login(request, f"{environment_of(request).path_prefix}/oauth2/authorize?{query}")
         transaction_id = delegation.open(client_id, request_uri, session.customer_id)
         transaction = delegation.transaction(transaction_id, session.customer_id)
     except AuthorizationRequestError as exc:
-        return message(request, env, title=exc.title, detail=exc.detail, status=400, session=session)
-    return _screen(request, env, platform, transaction, session)
+        customer = customers.get(session.customer_id) if session else None
+        return message(
+            request, title=exc.title, detail=exc.detail, status=400, session=session, customer=customer
+        )
+    return _screen(request, customers, clients, transaction, session)
 
 
 @post("/oauth2/authorize/decision", status_code=303, **PAGE_OPTIONS)
-async def decide(request: Request[Any, Any, Any], env: EnvDep, platform: PlatformDep) -> Response[Any]:
-    session = current_session(request, env)
+async def decide(
+    request: Request[Any, Any, Any],
+    login: NamedDependency[CustomerLogin],
+    customers: NamedDependency[CustomerRecords],
+    clients: NamedDependency[ClientCache],
+    delegation: NamedDependency[Delegation],
+    issuer: NamedDependency[str],
+) -> Response[Any]:
+    session = current_session(request, login)
     if session is None:
         return message(
-            request, env, title="Signed out", detail="Sign in again and restart from the app.", status=401
+            request, title="Signed out", detail="Sign in again and restart from the app.", status=401
         )
-    form = await checked_form(request, env, session)
-    delegation = env.auth_server.delegation
+    form = await checked_form(request, issuer, session)
     chosen = frozenset(form.get("scope", []))
     try:
         transaction = delegation.transaction((form.get("transaction_id") or [""])[0], session.customer_id)
@@ -230,10 +244,20 @@ async def decide(request: Request[Any, Any, Any], env: EnvDep, platform: Platfor
                 )
             except InvalidConsentError as exc:
                 return _screen(
-                    request, env, platform, transaction, session, error=exc.detail, chosen=chosen, status=422
+                    request,
+                    customers,
+                    clients,
+                    transaction,
+                    session,
+                    error=exc.detail,
+                    chosen=chosen,
+                    status=422,
                 )
     except AuthorizationRequestError as exc:
-        return message(request, env, title=exc.title, detail=exc.detail, status=400, session=session)
+        customer = customers.get(session.customer_id)
+        return message(
+            request, title=exc.title, detail=exc.detail, status=400, session=session, customer=customer
+        )
     request.scope["state"]["actor"] = f"customer:{session.customer_id}"
     return see_other(location)
 

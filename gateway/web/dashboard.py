@@ -8,12 +8,18 @@ from typing import Annotated, Any, Final
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, NotAuthorizedException
 from litestar.params import FromPath, QueryParameter
 
-from gateway.auth.login import SessionRecord, same_token
+from gateway.auth.login import CustomerLogin, same_token
+from gateway.domain.clock import Clock
 from gateway.domain.consent.models import Consent, ConsentStatus
-from gateway.services import EnvDep, EnvironmentServices, Platform, PlatformDep
+from gateway.domain.consent.service import ConsentService
+from gateway.domain.customers.ports import CustomerRecords
+from gateway.domain.identity.models import SessionRecord
+from gateway.domain.sharing.service import SharingService
+from gateway.edge.authentication import ClientCache
 from gateway.web.consent_screen import describe_limits, format_day
 from gateway.web.labels import STATUS_TEXT, scope_label
 from gateway.web.pages import (
@@ -21,6 +27,7 @@ from gateway.web.pages import (
     SECURITY_HEADERS,
     checked_form,
     current_session,
+    environment_of,
     render,
     see_other,
     to_login,
@@ -76,37 +83,41 @@ class CustomerDisclosure(msgspec.Struct, frozen=True, kw_only=True):
     withheld: list[str]
 
 
-def _names(platform: Platform, consent: Consent) -> tuple[str, str]:
-    client = platform.clients.get(consent.client_id)  # the cache reads the registry on a miss
+def _names(clients: ClientCache, consent: Consent) -> tuple[str, str]:
+    client = clients.get(consent.client_id)  # the cache reads the registry on a miss
     if client is None:
         return "Unknown partner", consent.client_id
     return client.partner.name, client.app.name
 
 
-def _consents(env: EnvironmentServices, customer_id: str) -> list[Consent]:
+def _consents(consents: ConsentService, customer_id: str) -> list[Consent]:
     return sorted(
-        env.consents.list_for_customer(customer_id=customer_id), key=lambda c: c.updated_at, reverse=True
+        consents.list_for_customer(customer_id=customer_id), key=lambda c: c.updated_at, reverse=True
     )
 
 
-def _partner_names(platform: Platform, env: EnvironmentServices, customer_id: str) -> dict[str, str]:
-    return {consent.id: _names(platform, consent)[0] for consent in _consents(env, customer_id)}
+def _partner_names(clients: ClientCache, consents: ConsentService, customer_id: str) -> dict[str, str]:
+    return {consent.id: _names(clients, consent)[0] for consent in _consents(consents, customer_id)}
 
 
 @get("/consents", **PAGE_OPTIONS)
 async def dashboard(
     request: Request[Any, Any, Any],
-    env: EnvDep,
-    platform: PlatformDep,
+    login: NamedDependency[CustomerLogin],
+    customers: NamedDependency[CustomerRecords],
+    consents: NamedDependency[ConsentService],
+    clients: NamedDependency[ClientCache],
+    sharing: NamedDependency[SharingService],
+    clock: NamedDependency[Clock],
     notice: Annotated[str | None, QueryParameter(required=False)] = None,
 ) -> Response[Any]:
-    session = current_session(request, env)
+    session = current_session(request, login)
     if session is None:
-        return to_login(env, f"{env.environment.path_prefix}/consents")
-    consents = _consents(env, session.customer_id)
-    names = {consent.id: _names(platform, consent) for consent in consents}
-    now = env.auth_server.tokens.clock.now()
-    statuses = {consent.id: _status(consent, now).value for consent in consents}
+        return to_login(request, f"{environment_of(request).path_prefix}/consents")
+    mine = _consents(consents, session.customer_id)
+    names = {consent.id: _names(clients, consent) for consent in mine}
+    now = clock.now()
+    statuses = {consent.id: _status(consent, now).value for consent in mine}
     cards = [
         ConsentCard(
             id=consent.id,
@@ -123,7 +134,7 @@ async def dashboard(
             revocable=consent.is_active(now),
             cross_border=consent.cross_border,
         )
-        for consent in consents
+        for consent in mine
     ]
     lines = [
         DisclosureLine(
@@ -133,13 +144,13 @@ async def dashboard(
             categories=list(record.categories),
             consent_id=record.consent_id,
         )
-        for record in env.customers.disclosures(session.customer_id)
+        for record in sharing.disclosures_of(session.customer_id)
     ]
     return render(
         request,
-        env,
         "dashboard.html",
         session=session,
+        customer=customers.get(session.customer_id),
         consents=cards,
         disclosures=lines,
         notice=NOTICES.get(notice or ""),
@@ -155,28 +166,33 @@ def _status(consent: Consent, now: Any) -> ConsentStatus:
 
 @post("/consents/{consent_id:str}/revoke", status_code=303, **PAGE_OPTIONS)
 async def revoke_from_page(
-    request: Request[Any, Any, Any], env: EnvDep, consent_id: FromPath[str]
+    request: Request[Any, Any, Any],
+    login: NamedDependency[CustomerLogin],
+    consents: NamedDependency[ConsentService],
+    issuer: NamedDependency[str],
+    consent_id: FromPath[str],
 ) -> Response[Any]:
-    session = current_session(request, env)
+    base_path = environment_of(request).path_prefix
+    session = current_session(request, login)
     if session is None:
-        return to_login(env, f"{env.environment.path_prefix}/consents")
-    await checked_form(request, env, session)
-    env.consents.revoke(consent_id, by="customer", party_id=session.customer_id)
+        return to_login(request, f"{base_path}/consents")
+    await checked_form(request, issuer, session)
+    consents.revoke(consent_id, by="customer", party_id=session.customer_id)
     request.scope["state"]["actor"] = f"customer:{session.customer_id}"
-    return see_other(f"{env.environment.path_prefix}/consents?notice=revoked")
+    return see_other(f"{base_path}/consents?notice=revoked")
 
 
 # The same dashboard as JSON, for the brokerage's own apps; the session cookie authenticates it and
 # every unsafe call also carries the session's CSRF token in `X-CSRF-Token`.
-def _api_session(request: Request[Any, Any, Any], env: EnvironmentServices) -> SessionRecord:
-    session = current_session(request, env)
+def _api_session(request: Request[Any, Any, Any], login: CustomerLogin) -> SessionRecord:
+    session = current_session(request, login)
     if session is None:
         raise NotAuthorizedException(detail="sign in first: this API uses the customer's session")
     return session
 
 
-def _consent_view(platform: Platform, consent: Consent, now: Any) -> CustomerConsent:
-    partner_name, app_name = _names(platform, consent)
+def _consent_view(clients: ClientCache, consent: Consent, now: Any) -> CustomerConsent:
+    partner_name, app_name = _names(clients, consent)
     return CustomerConsent(
         id=consent.id,
         partner_name=partner_name,
@@ -191,27 +207,37 @@ def _consent_view(platform: Platform, consent: Consent, now: Any) -> CustomerCon
 
 
 @get("/customer/session", **PAGE_OPTIONS)
-async def my_session(request: Request[Any, Any, Any], env: EnvDep) -> Response[Any]:
+async def my_session(request: Request[Any, Any, Any], login: NamedDependency[CustomerLogin]) -> Response[Any]:
     """Who is signed in, and the CSRF token this API wants on unsafe calls."""
-    session = _api_session(request, env)
+    session = _api_session(request, login)
     body = {"expires_at": session.expires_at.isoformat(), "csrf_token": session.csrf_token}
     return Response(content=body, headers=SECURITY_HEADERS)
 
 
 @get("/customer/consents", **PAGE_OPTIONS)
-async def my_consents(request: Request[Any, Any, Any], env: EnvDep, platform: PlatformDep) -> Response[Any]:
-    session = _api_session(request, env)
-    now = env.auth_server.tokens.clock.now()
-    views = [_consent_view(platform, consent, now) for consent in _consents(env, session.customer_id)]
+async def my_consents(
+    request: Request[Any, Any, Any],
+    login: NamedDependency[CustomerLogin],
+    consents: NamedDependency[ConsentService],
+    clients: NamedDependency[ClientCache],
+    clock: NamedDependency[Clock],
+) -> Response[Any]:
+    session = _api_session(request, login)
+    now = clock.now()
+    views = [_consent_view(clients, consent, now) for consent in _consents(consents, session.customer_id)]
     return Response(content={"data": views}, headers=SECURITY_HEADERS)
 
 
 @get("/customer/disclosures", **PAGE_OPTIONS)
 async def my_disclosures(
-    request: Request[Any, Any, Any], env: EnvDep, platform: PlatformDep
+    request: Request[Any, Any, Any],
+    login: NamedDependency[CustomerLogin],
+    consents: NamedDependency[ConsentService],
+    clients: NamedDependency[ClientCache],
+    sharing: NamedDependency[SharingService],
 ) -> Response[Any]:
-    session = _api_session(request, env)
-    names = _partner_names(platform, env, session.customer_id)
+    session = _api_session(request, login)
+    names = _partner_names(clients, consents, session.customer_id)
     views = [
         CustomerDisclosure(
             at=record.at.isoformat(),
@@ -223,21 +249,26 @@ async def my_disclosures(
             masked=list(record.masked),
             withheld=list(record.withheld),
         )
-        for record in env.customers.disclosures(session.customer_id)
+        for record in sharing.disclosures_of(session.customer_id)
     ]
     return Response(content={"data": views}, headers=SECURITY_HEADERS)
 
 
 @post("/customer/consents/{consent_id:str}/revoke", status_code=200, **PAGE_OPTIONS)
 async def revoke_by_api(
-    request: Request[Any, Any, Any], env: EnvDep, platform: PlatformDep, consent_id: FromPath[str]
+    request: Request[Any, Any, Any],
+    login: NamedDependency[CustomerLogin],
+    consents: NamedDependency[ConsentService],
+    clients: NamedDependency[ClientCache],
+    clock: NamedDependency[Clock],
+    consent_id: FromPath[str],
 ) -> Response[Any]:
-    session = _api_session(request, env)
+    session = _api_session(request, login)
     if not same_token(session.csrf_token, request.headers.get("x-csrf-token")):
         raise ClientException(status_code=403, detail="send the session's CSRF token in X-CSRF-Token")
-    consent = env.consents.revoke(consent_id, by="customer", party_id=session.customer_id)
+    consent = consents.revoke(consent_id, by="customer", party_id=session.customer_id)
     request.scope["state"]["actor"] = f"customer:{session.customer_id}"
-    view = _consent_view(platform, consent, env.auth_server.tokens.clock.now())
+    view = _consent_view(clients, consent, clock.now())
     return Response(content=view, headers=SECURITY_HEADERS)
 
 

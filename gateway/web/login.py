@@ -9,13 +9,15 @@ from typing import Annotated, Any, Final
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from gateway.auth.login import SESSION_LIFETIME, LoginRefusedError, same_token
-from gateway.services import EnvDep, PlatformDep
+from gateway.auth.login import SESSION_LIFETIME, CustomerLogin, LoginRefusedError, same_token
+from gateway.edge.rate_limits import LoginThrottle
 from gateway.web.pages import (
     PAGE_OPTIONS,
     checked_form,
+    client_address,
     current_session,
     environment_of,
     first,
@@ -45,16 +47,15 @@ def _login_csrf_cookie(value: str, *, max_age: int = 1800) -> Cookie:
 @get("/login", **PAGE_OPTIONS)
 async def login_page(
     request: Request[Any, Any, Any],
-    env: EnvDep,
+    login: NamedDependency[CustomerLogin],
     return_to: Annotated[str | None, QueryParameter(required=False)] = None,
 ) -> Response[Any]:
-    target = local_path(return_to, env)
-    if current_session(request, env) is not None:
+    target = local_path(return_to, environment_of(request))
+    if current_session(request, login) is not None:
         return see_other(target)
     token = secrets.token_urlsafe(32)
     return render(
         request,
-        env,
         "login.html",
         csrf_token=token,
         return_to=target,
@@ -65,26 +66,29 @@ async def login_page(
 
 
 @post("/login", status_code=303, **PAGE_OPTIONS)
-async def login(request: Request[Any, Any, Any], env: EnvDep, platform: PlatformDep) -> Response[Any]:
-    form = await checked_form(request, env, None)
+async def sign_in(
+    request: Request[Any, Any, Any],
+    login: NamedDependency[CustomerLogin],
+    login_throttle: NamedDependency[LoginThrottle],
+    issuer: NamedDependency[str],
+) -> Response[Any]:
+    environment = environment_of(request)
+    form = await checked_form(request, issuer)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not same_token(expected, first(form, "csrf_token")):
         return message(
             request,
-            env,
             title="Please try again",
             detail="The sign-in form expired. Open the sign-in page again.",
             status=403,
-            link={"href": f"{env.environment.path_prefix}/login", "label": "Sign in"},
+            link={"href": f"{environment.path_prefix}/login", "label": "Sign in"},
         )
     username = (first(form, "username") or "").strip().lower()[:100]
     password = first(form, "password") or ""
-    target = local_path(first(form, "return_to"), env)
-    address = request.client.host if request.client else "unknown"
-    if not await platform.login_throttle.admit(environment_of(request), username, address):
+    target = local_path(first(form, "return_to"), environment)
+    if not await login_throttle.admit(environment, username, client_address(request)):
         return render(
             request,
-            env,
             "login.html",
             status=429,
             csrf_token=expected,
@@ -93,11 +97,10 @@ async def login(request: Request[Any, Any, Any], env: EnvDep, platform: Platform
             error="Too many sign-in attempts. Wait a minute and try again.",
         )
     try:
-        customer_id = env.login.authenticate(username, password)
+        customer_id = login.authenticate(username, password)
     except LoginRefusedError as exc:
         return render(
             request,
-            env,
             "login.html",
             status=401,
             csrf_token=expected,
@@ -105,25 +108,28 @@ async def login(request: Request[Any, Any, Any], env: EnvDep, platform: Platform
             username=username,
             error=str(exc),
         )
-    value, _record = env.login.start_session(customer_id)
+    value, _record = login.start_session(customer_id)
     lifetime = int(SESSION_LIFETIME.total_seconds())
     request.scope["state"]["actor"] = f"customer:{customer_id}"
     return see_other(
         target,
-        cookies=[session_cookie(env.environment, value, max_age=lifetime), _login_csrf_cookie("", max_age=0)],
+        cookies=[session_cookie(environment, value, max_age=lifetime), _login_csrf_cookie("", max_age=0)],
     )
 
 
 @post("/logout", status_code=303, **PAGE_OPTIONS)
-async def logout(request: Request[Any, Any, Any], env: EnvDep) -> Response[Any]:
-    session = current_session(request, env)
+async def sign_out(
+    request: Request[Any, Any, Any], login: NamedDependency[CustomerLogin], issuer: NamedDependency[str]
+) -> Response[Any]:
+    environment = environment_of(request)
+    session = current_session(request, login)
     if session is not None:
-        await checked_form(request, env, session)
-        env.login.end_session(request.cookies.get(session_cookie_name(env.environment)))
+        await checked_form(request, issuer, session)
+        login.end_session(request.cookies.get(session_cookie_name(environment)))
     return see_other(
-        f"{env.environment.path_prefix}/login",
-        cookies=[session_cookie(env.environment, "", max_age=0)],
+        f"{environment.path_prefix}/login",
+        cookies=[session_cookie(environment, "", max_age=0)],
     )
 
 
-ROUTES: Final = [login_page, login, logout]
+ROUTES: Final = [login_page, sign_in, sign_out]

@@ -16,10 +16,11 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
-from gateway.auth.login import SessionRecord, same_token
+from gateway.auth.login import CustomerLogin, same_token
+from gateway.domain.customers.models import Customer
 from gateway.domain.environment import Environment
+from gateway.domain.identity.models import SessionRecord
 from gateway.edge.access import public
-from gateway.services import EnvironmentServices
 
 HERE: Final = Path(__file__).parent
 # No script, no inline style, nothing from elsewhere; the pages never sit in a frame (clickjacking).
@@ -69,27 +70,28 @@ def session_cookie(environment: Environment, value: str, *, max_age: int) -> Coo
     )
 
 
-def current_session(request: Request[Any, Any, Any], env: EnvironmentServices) -> SessionRecord | None:
-    return env.login.session(request.cookies.get(session_cookie_name(env.environment)))
+def current_session(request: Request[Any, Any, Any], login: CustomerLogin) -> SessionRecord | None:
+    return login.session(request.cookies.get(session_cookie_name(environment_of(request))))
 
 
 def render(
     request: Request[Any, Any, Any],
-    env: EnvironmentServices,
     name: str,
     *,
     session: SessionRecord | None = None,
+    customer: Customer | None = None,
     status: int = 200,
     cookies: list[Cookie] | None = None,
     **context: Any,
 ) -> Template:
-    base_path = env.environment.path_prefix
-    customer = env.customers.get(session.customer_id) if session else None
+    """A customer page; `customer` is who the header shows as signed in under `session`."""
+    environment = environment_of(request)
+    base_path = environment.path_prefix
     return Template(
         template_name=name,
         context={
             "static_url": f"{base_path}/static",
-            "environment": env.environment.value,
+            "environment": environment.value,
             "base_path": base_path,
             "customer": customer,
             "csrf_token": session.csrf_token if session else "",
@@ -103,16 +105,23 @@ def render(
 
 def message(
     request: Request[Any, Any, Any],
-    env: EnvironmentServices,
     *,
     title: str,
     detail: str,
     status: int,
     session: SessionRecord | None = None,
+    customer: Customer | None = None,
     link: dict[str, str] | None = None,
 ) -> Template:
     return render(
-        request, env, "message.html", session=session, status=status, title=title, detail=detail, link=link
+        request,
+        "message.html",
+        session=session,
+        customer=customer,
+        status=status,
+        title=title,
+        detail=detail,
+        link=link,
     )
 
 
@@ -121,13 +130,13 @@ def see_other(location: str, *, cookies: list[Cookie] | None = None) -> Response
     return Redirect(location, status_code=303, headers=SECURITY_HEADERS, cookies=cookies or [])
 
 
-def to_login(env: EnvironmentServices, return_to: str) -> Response[Any]:
-    return see_other(f"{env.environment.path_prefix}/login?return_to={quote(return_to, safe='')}")
+def to_login(request: Request[Any, Any, Any], return_to: str) -> Response[Any]:
+    return see_other(f"{environment_of(request).path_prefix}/login?return_to={quote(return_to, safe='')}")
 
 
-def local_path(value: str | None, env: EnvironmentServices) -> str:
+def local_path(value: str | None, environment: Environment) -> str:
     """Only a path on this site is a place to return to after sign-in (no open redirect)."""
-    default = f"{env.environment.path_prefix}/consents"
+    default = f"{environment.path_prefix}/consents"
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return default
     parts = urlsplit(value)
@@ -137,11 +146,11 @@ def local_path(value: str | None, env: EnvironmentServices) -> str:
 
 
 async def checked_form(
-    request: Request[Any, Any, Any], env: EnvironmentServices, session: SessionRecord | None
+    request: Request[Any, Any, Any], issuer: str, session: SessionRecord | None = None
 ) -> dict[str, list[str]]:
-    """A form post from our own pages: same origin, and the session's CSRF token."""
+    """A form post from our own pages: same origin (the `issuer`'s), and the session's CSRF token."""
     origin = request.headers.get("origin")
-    if origin is not None and origin != _origin(env.issuer):
+    if origin is not None and origin != _origin(issuer):
         raise ClientException(status_code=403, detail="cross-origin form posts are refused")
     form = await request.form()
     values: dict[str, list[str]] = {}
@@ -150,6 +159,11 @@ async def checked_form(
     if session is not None and not same_token(session.csrf_token, first(values, "csrf_token")):
         raise ClientException(status_code=403, detail="the form's CSRF token is missing or wrong")
     return values
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """Where a sign-in comes from, for its throttle."""
+    return request.client.host if request.client else "unknown"
 
 
 def first(values: dict[str, list[str]], name: str) -> str | None:

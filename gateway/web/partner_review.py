@@ -17,37 +17,21 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Final
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
-from gateway.auth.staff import StaffSession
-from gateway.domain.environment import Environment
+from gateway.auth.staff import StaffLogin, StaffSession
 from gateway.domain.errors import ConflictError, DomainError, NotFoundError
 from gateway.domain.money import Currency
-from gateway.services import Platform, PlatformDep
-from gateway.web.pages import PAGE_OPTIONS, environment_of, first, see_other
-from gateway.web.supervisor import (
-    BASE,
-    _checked_post,
-    _message,
-    _not_here,
-    _refused_form,
-    _render,
-    _session,
-    _to_login,
-)
+from gateway.web.pages import first, see_other
+from gateway.web.supervisor import BASE, OPTIONS, STAFF, acting_officer
 from partners.lifecycle import MAX_REASON, MIN_REASON, STAFF_TRANSITIONS, LifecycleEvent, LifecycleEventKind
 from partners.models import Partner, PartnerStage, PartnerStatus, PilotCaps
+from partners.service import REVIEW_ORDER, Registry
 
 PARTNERS: Final = f"{BASE}/partners"
 MAX_LISTED: Final = 500  # filter by stage beyond that
-STAGE_ORDER: Final = (
-    PartnerStage.REVIEW,  # pending reviews first: they wait for us
-    PartnerStage.APPLICATION,
-    PartnerStage.SANDBOX,
-    PartnerStage.PILOT,
-    PartnerStage.PRODUCTION,
-)
 NOTICES: Final = {
     "stage": "Stage changed. Your name and reason are in the partner's history.",
     "caps": "Pilot caps set. Your name and reason are in the partner's history.",
@@ -85,36 +69,23 @@ def _moment(at: datetime) -> str:
     return f"{at:%Y-%m-%d %H:%M} UTC"
 
 
-def review_queue(platform: Platform, stage: PartnerStage | None = None) -> list[PartnerLine]:
-    """Partners by stage, reviews first; within a stage, the longest waiting first (one query each
-    for partners and stage entries, however many partners there are)."""
-    entered = platform.registry.lifecycle.store.stage_entered_at()
-    lines: list[tuple[int, datetime, str, PartnerLine]] = []
-    for partner in platform.registry.store.list_partners():
-        if partner.operator or (stage is not None and partner.stage is not stage):
-            continue
-        since = entered.get(partner.id, partner.created_at)
-        line = PartnerLine.of(partner, _moment(since))
-        lines.append((STAGE_ORDER.index(partner.stage), since, partner.id, line))
-    return [line for *_, line in sorted(lines)[:MAX_LISTED]]
-
-
-@get(PARTNERS, **PAGE_OPTIONS)
+@get(PARTNERS, **OPTIONS)
 async def partner_list(
-    request: Request[Any, Any, Any], platform: PlatformDep, stage: StageFilter = None, notice: Notice = None
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[StaffLogin],
+    registry: NamedDependency[Registry],
+    stage: StageFilter = None,
+    notice: Notice = None,
 ) -> Response[Any]:
-    if environment_of(request) is not Environment.PRODUCTION:
-        return _not_here()
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    lines = review_queue(platform, stage)
-    return _render(
+    session = STAFF.signed_in(request, staff)
+    queue = registry.review_queue(stage, limit=MAX_LISTED)
+    lines = [PartnerLine.of(partner, _moment(since)) for partner, since in queue]
+    return STAFF.render(
         "staff_partners.html",
         session=session,
         partners=lines,
         pending=sum(1 for line in lines if line.stage == PartnerStage.REVIEW.value),
-        stages=[s.value for s in STAGE_ORDER],
+        stages=[s.value for s in REVIEW_ORDER],
         stage=stage.value if stage else "",
         notice=NOTICES.get(notice or ""),
     )
@@ -127,7 +98,7 @@ def _entered(history: list[LifecycleEvent], partner: Partner) -> datetime:
 
 
 def _partner_page(
-    platform: Platform,
+    registry: Registry,
     session: StaffSession,
     partner_id: str,
     *,
@@ -135,16 +106,16 @@ def _partner_page(
     error: str | None = None,
     status: int = 200,
 ) -> Template:
-    lifecycle = platform.registry.lifecycle
+    lifecycle = registry.lifecycle
     try:
         partner = lifecycle.partner(partner_id)
     except NotFoundError:
-        return _message("Not found", "There is no such partner.", status=404, session=session)
+        return _no_such_partner(session)
     if partner.operator:  # the operator's own staff apps are not reviewed here
-        return _message("Not found", "There is no such partner.", status=404, session=session)
+        return _no_such_partner(session)
     history = lifecycle.history(partner_id)
     caps = partner.pilot_caps
-    return _render(
+    return STAFF.render(
         "staff_partner.html",
         session=session,
         status=status,
@@ -168,7 +139,7 @@ def _partner_page(
                 "environment": app.environment.value,
                 "status": app.status.value,
             }
-            for app in platform.registry.store.list_apps(partner_id)
+            for app in registry.list_apps(partner_id)
         ],
         history=[
             {
@@ -189,38 +160,20 @@ def _partner_page(
     )
 
 
-@get(f"{PARTNERS}/{{partner_id:str}}", **PAGE_OPTIONS)
+def _no_such_partner(session: StaffSession) -> Template:
+    return STAFF.message("Not found", "There is no such partner.", status=404, session=session)
+
+
+@get(f"{PARTNERS}/{{partner_id:str}}", **OPTIONS)
 async def partner_page(
-    request: Request[Any, Any, Any], platform: PlatformDep, partner_id: FromPath[str], notice: Notice = None
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[StaffLogin],
+    registry: NamedDependency[Registry],
+    partner_id: FromPath[str],
+    notice: Notice = None,
 ) -> Response[Any]:
-    if environment_of(request) is not Environment.PRODUCTION:
-        return _not_here()
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    return _partner_page(platform, session, partner_id, notice=NOTICES.get(notice or ""))
-
-
-async def _acting_officer(
-    request: Request[Any, Any, Any], platform: Platform
-) -> tuple[StaffSession, dict[str, list[str]]] | Response[Any]:
-    """The officer and form of a lifecycle post, or the page that refuses it."""
-    if environment_of(request) is not Environment.PRODUCTION:
-        return _not_here()
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    form = await _checked_post(request, platform, session)
-    if form is None:
-        return _refused_form(session)
-    if not session.officer.can_clear:
-        return _message(
-            "Not allowed",
-            "Only a compliance officer changes a partner's lifecycle.",
-            status=403,
-            session=session,
-        )
-    return session, form
+    session = STAFF.signed_in(request, staff)
+    return _partner_page(registry, session, partner_id, notice=NOTICES.get(notice or ""))
 
 
 def _caps_of(form: dict[str, list[str]]) -> PilotCaps | str:
@@ -237,26 +190,28 @@ def _caps_of(form: dict[str, list[str]]) -> PilotCaps | str:
 
 
 async def _act(
-    request: Request[Any, Any, Any], platform: Platform, partner_id: str, kind: LifecycleEventKind
+    request: Request[Any, Any, Any],
+    staff: StaffLogin,
+    registry: Registry,
+    issuer: str,
+    partner_id: str,
+    kind: LifecycleEventKind,
 ) -> Response[Any]:
-    acting = await _acting_officer(request, platform)
-    if isinstance(acting, Response):
-        return acting
-    session, form = acting
-    lifecycle = platform.registry.lifecycle
+    session, form = await acting_officer(request, staff, issuer, "changes a partner's lifecycle")
+    lifecycle = registry.lifecycle
     actor = session.officer.identity
     reason = first(form, "reason") or ""
     try:
         if kind is LifecycleEventKind.STAGE_CHANGED:
             target = first(form, "stage") or ""
             if target not in {s.value for s in PartnerStage}:
-                return _partner_page(platform, session, partner_id, error="choose a stage", status=422)
+                return _partner_page(registry, session, partner_id, error="choose a stage", status=422)
             lifecycle.move(partner_id, PartnerStage(target), actor=actor, reason=reason)
             notice = "stage"
         elif kind is LifecycleEventKind.PILOT_CAPS_SET:
             caps = _caps_of(form)
             if isinstance(caps, str):
-                return _partner_page(platform, session, partner_id, error=caps, status=422)
+                return _partner_page(registry, session, partner_id, error=caps, status=422)
             lifecycle.set_pilot_caps(partner_id, caps, actor=actor, reason=reason)
             notice = "caps"
         elif kind is LifecycleEventKind.SUSPENDED:
@@ -266,43 +221,57 @@ async def _act(
             lifecycle.reactivate(partner_id, actor=actor, reason=reason)
             notice = "reactivated"
     except NotFoundError:
-        return _message("Not found", "There is no such partner.", status=404, session=session)
+        return _no_such_partner(session)
     except DomainError as exc:
         status = 409 if isinstance(exc, ConflictError) else 422
-        return _partner_page(platform, session, partner_id, error=exc.detail, status=status)
-    for app in platform.registry.store.list_apps(partner_id):
-        platform.clients.forget(app.client_id)
+        return _partner_page(registry, session, partner_id, error=exc.detail, status=status)
     request.scope["state"]["actor"] = actor
     request.scope["state"]["object_id"] = partner_id
     return see_other(f"{PARTNERS}/{partner_id}?notice={notice}")
 
 
-@post(f"{PARTNERS}/{{partner_id:str}}/stage", status_code=303, **PAGE_OPTIONS)
+@post(f"{PARTNERS}/{{partner_id:str}}/stage", status_code=303, **OPTIONS)
 async def move_stage(
-    request: Request[Any, Any, Any], platform: PlatformDep, partner_id: FromPath[str]
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[StaffLogin],
+    registry: NamedDependency[Registry],
+    issuer: NamedDependency[str],
+    partner_id: FromPath[str],
 ) -> Response[Any]:
-    return await _act(request, platform, partner_id, LifecycleEventKind.STAGE_CHANGED)
+    return await _act(request, staff, registry, issuer, partner_id, LifecycleEventKind.STAGE_CHANGED)
 
 
-@post(f"{PARTNERS}/{{partner_id:str}}/pilot-caps", status_code=303, **PAGE_OPTIONS)
+@post(f"{PARTNERS}/{{partner_id:str}}/pilot-caps", status_code=303, **OPTIONS)
 async def set_pilot_caps(
-    request: Request[Any, Any, Any], platform: PlatformDep, partner_id: FromPath[str]
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[StaffLogin],
+    registry: NamedDependency[Registry],
+    issuer: NamedDependency[str],
+    partner_id: FromPath[str],
 ) -> Response[Any]:
-    return await _act(request, platform, partner_id, LifecycleEventKind.PILOT_CAPS_SET)
+    return await _act(request, staff, registry, issuer, partner_id, LifecycleEventKind.PILOT_CAPS_SET)
 
 
-@post(f"{PARTNERS}/{{partner_id:str}}/suspension", status_code=303, **PAGE_OPTIONS)
+@post(f"{PARTNERS}/{{partner_id:str}}/suspension", status_code=303, **OPTIONS)
 async def suspend(
-    request: Request[Any, Any, Any], platform: PlatformDep, partner_id: FromPath[str]
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[StaffLogin],
+    registry: NamedDependency[Registry],
+    issuer: NamedDependency[str],
+    partner_id: FromPath[str],
 ) -> Response[Any]:
-    return await _act(request, platform, partner_id, LifecycleEventKind.SUSPENDED)
+    return await _act(request, staff, registry, issuer, partner_id, LifecycleEventKind.SUSPENDED)
 
 
-@post(f"{PARTNERS}/{{partner_id:str}}/reactivation", status_code=303, **PAGE_OPTIONS)
+@post(f"{PARTNERS}/{{partner_id:str}}/reactivation", status_code=303, **OPTIONS)
 async def reactivate(
-    request: Request[Any, Any, Any], platform: PlatformDep, partner_id: FromPath[str]
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[StaffLogin],
+    registry: NamedDependency[Registry],
+    issuer: NamedDependency[str],
+    partner_id: FromPath[str],
 ) -> Response[Any]:
-    return await _act(request, platform, partner_id, LifecycleEventKind.REACTIVATED)
+    return await _act(request, staff, registry, issuer, partner_id, LifecycleEventKind.REACTIVATED)
 
 
 ROUTES: Final = [partner_list, partner_page, move_stage, set_pilot_caps, suspend, reactivate]

@@ -113,7 +113,7 @@ def test_server_owned_partner_fields_are_refused_and_nothing_is_created(
     problem = assert_problem(response, 422, "validation-failed")
     assert field in problem["detail"]
     assert name not in partner_names(client, headers)
-    assert platform.registry.store.find_partner_by_name(name) is None
+    assert platform.registry.find_partner_by_name(name) is None
 
 
 @pytest.mark.parametrize(

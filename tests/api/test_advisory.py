@@ -185,7 +185,7 @@ def test_li_wei_gets_an_explained_suitable_proposal_that_is_stored(
     read = bank.call(client, "GET", f"{PROPOSALS}/{body['id']}", grant.access_token)
     assert read.status_code == 200, read.text
     assert read.json() == body
-    logged = platform.environments[Environment.PRODUCTION].customers.disclosures(customer_id)
+    logged = platform.environments[Environment.PRODUCTION].sharing.disclosures_of(customer_id)
     assert [record.resource for record in logged] == [f"{PROPOSALS}/{body['id']}"] * 2
 
 

@@ -22,7 +22,6 @@ from litestar.testing import AsyncTestClient, TestClient
 
 from gateway.demo import new_private_jwk, public_part
 from gateway.domain.audit.chain import AuditEntry, verify
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.services import Platform
@@ -32,8 +31,9 @@ from gateway.storage.audit import records as audit_records
 from gateway.storage.database import Database
 from gateway.storage.migrate import prepare
 from partners.models import PartnerType
+from sandbox.clock import FrozenClock
 from tests.conftest import BASE_URL, POSTGRES_URL, require_postgres
-from tests.support import dpop_capable_async, register_app, staff_app
+from tests.support import database_of, dpop_capable_async, register_app, staff_app
 
 CHECK = "/v1/compliance/suitability-checks"
 BODY = {
@@ -261,7 +261,7 @@ def test_tampering_in_the_database_is_found_at_the_first_bad_record(
     staff_headers = staff_app(platform).headers(client)
     assert verification(client, staff_headers)["records"] == 5
 
-    with platform.environments[Environment.PRODUCTION].database.write() as conn:
+    with database_of(platform, Environment.PRODUCTION).write() as conn:
         tamper(conn)
 
     result = verification(client, staff_headers)
@@ -298,7 +298,7 @@ def test_sandbox_calls_go_to_the_sandbox_chain(client: TestClient[Any], platform
     assert record_of(sandbox, token.headers["x-request-id"])["action"] == "POST /oauth2/token"
     assert verification(client, staff_headers, Environment.SANDBOX)["records"] == 3
 
-    with platform.environments[Environment.SANDBOX].database.write() as conn:
+    with database_of(platform, Environment.SANDBOX).write() as conn:
         conn.execute(sa.text("UPDATE audit_records SET outcome = 500 WHERE seq = 2"))
     assert verification(client, staff_headers, Environment.SANDBOX)["first_bad_seq"] == 2
     assert verification(client, staff_headers)["ok"] is True
@@ -331,7 +331,7 @@ def test_no_secret_reaches_the_audit_trail(client: TestClient[Any], platform: Pl
     assert created.status_code == 201, created.text
 
     published = json.dumps(audit_trail(client, staff_headers))
-    with platform.environments[Environment.PRODUCTION].database.read() as conn:
+    with database_of(platform, Environment.PRODUCTION).read() as conn:
         stored = json.dumps([list(row) for row in conn.execute(audit_records.select())], default=str)
 
     assert len(audit_trail(client, staff_headers)) == 5

@@ -12,13 +12,13 @@ import pytest
 from litestar.testing import TestClient
 
 from gateway.demo import new_private_jwk, public_part
-from gateway.domain.clock import FrozenClock
 from gateway.domain.consent.models import ConsentStatus, EventKind
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import encode_cursor
 from gateway.domain.scopes import Scope
 from gateway.services import EnvironmentServices, Platform
 from partners.models import PartnerType
+from sandbox.clock import FrozenClock
 from tests.conftest import BASE_URL
 from tests.support import PartnerApp, register_app
 

@@ -19,12 +19,12 @@ from litestar.params import QueryParameter
 from litestar.testing import TestClient
 
 from gateway.app import create_app
-from gateway.domain.clock import FrozenClock
 from gateway.edge.access import public
 from gateway.edge.deprecation import Deprecation, deprecated
 from gateway.settings import Settings
 from gateway.storage.migrate import prepare
 from openapi.spec import render
+from sandbox.clock import FrozenClock
 
 BASE_URL: Final = "http://127.0.0.1:8000"
 # RFC 9745 §2.2's example: deprecated at the end of 30 June 2023 (UTC).

@@ -12,9 +12,9 @@ import pytest
 from litestar.testing import TestClient
 
 from gateway.auth.dpop import PROOF_ALGORITHMS, access_token_hash
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.services import Platform
+from sandbox.clock import FrozenClock
 from tests.conftest import BASE_URL
 from tests.support import PLAIN, Holder, PartnerApp, register_app
 

@@ -11,8 +11,8 @@ from litestar.testing import TestClient
 
 from gateway.app import create_app
 from gateway.auth.dpop_nonces import WINDOW_SECONDS, DPoPNonces
-from gateway.domain.clock import FrozenClock
 from gateway.settings import Settings
+from sandbox.clock import FrozenClock
 from tests.conftest import BASE_URL
 from tests.support import PLAIN, Holder, PartnerApp, register_app
 

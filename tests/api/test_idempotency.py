@@ -12,13 +12,14 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.edge.idempotency import IdempotencyPurger
 from gateway.services import Platform
-from gateway.storage.tables import ComplianceRecordRow, IdempotencyRow
+from gateway.storage.tables.compliance import ComplianceRecordRow
+from gateway.storage.tables.idempotency import IdempotencyRow
+from sandbox.clock import FrozenClock
 from tests.conftest import BASE_URL
-from tests.support import dpop_capable_async, register_app
+from tests.support import database_of, dpop_capable_async, register_app
 
 SUITABILITY = "/v1/compliance/suitability-checks"
 SCREENINGS = "/v1/compliance/screenings"
@@ -29,19 +30,19 @@ CHECK = {
 }
 SCREENING = {"name": "Li Wei", "country": "CN", "reference": "kyc-4711"}
 BODIES = {SUITABILITY: CHECK, SCREENINGS: SCREENING}
-records = ComplianceRecordRow.__table__  # type: ignore[attr-defined]
-keys = IdempotencyRow.__table__  # type: ignore[attr-defined]
+records = ComplianceRecordRow.__table__
+keys = IdempotencyRow.__table__
 
 
 def stored_records(platform: Platform, partner_id: str, env: Environment = Environment.PRODUCTION) -> int:
     query = sa.select(sa.func.count()).select_from(records).where(records.c.partner_id == partner_id)
-    with platform.environments[env].database.read() as conn:
+    with database_of(platform, env).read() as conn:
         return int(conn.execute(query).scalar_one())
 
 
 def stored_keys(platform: Platform, client_id: str, env: Environment) -> list[str]:
     query = sa.select(keys.c.key).where(keys.c.client_id == client_id)
-    with platform.environments[env].database.read() as conn:
+    with database_of(platform, env).read() as conn:
         return [str(key) for key in conn.execute(query).scalars()]
 
 

@@ -14,9 +14,9 @@ from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.problems import PROBLEM_TYPES
 from gateway.services import Platform
-from gateway.storage.tables import ComplianceRecordRow
+from gateway.storage.tables.compliance import ComplianceRecordRow
 from tests.conftest import BASE_URL
-from tests.support import register_app
+from tests.support import database_of, register_app
 
 SUITABILITY = "/v1/compliance/suitability-checks"
 SCREENINGS = "/v1/compliance/screenings"
@@ -25,12 +25,12 @@ PRODUCT = {"risk": "R3", "product_type": "fund"}
 CHECK: dict[str, Any] = {"customer": CUSTOMER, "product": PRODUCT}
 SCREENING: dict[str, Any] = {"name": "Li Wei", "country": "CN"}
 MAX_BODY = 64 * 1024
-records = ComplianceRecordRow.__table__  # type: ignore[attr-defined]
+records = ComplianceRecordRow.__table__
 
 
 def stored_records(platform: Platform, partner_id: str) -> int:
     query = sa.select(sa.func.count()).select_from(records).where(records.c.partner_id == partner_id)
-    with platform.environments[Environment.PRODUCTION].database.read() as conn:
+    with database_of(platform, Environment.PRODUCTION).read() as conn:
         return int(conn.execute(query).scalar_one())
 
 

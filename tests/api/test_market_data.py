@@ -8,8 +8,8 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from gateway.domain.clock import FrozenClock
 from gateway.services import Platform
+from sandbox.clock import FrozenClock
 from tests.support import register_app
 from tests.trading import CN_EQUITY_FUND, CN_MORNING, CN_STOCK, US_STOCK
 

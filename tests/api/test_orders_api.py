@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.services import Platform
+from sandbox.clock import FrozenClock
 from tests.delegation import DelegatingApp, Grant, authorize, delegating_app, seed_customer
 from tests.trading import CN_MONEY_MARKET, CN_MORNING, CN_STOCK, US_STOCK
 
@@ -196,7 +196,7 @@ def test_cancel_an_open_limit_order(
     client: TestClient[Any], platform: Platform, trading_clock: FrozenClock
 ) -> None:
     bank, grant, _ = trader(client, platform)
-    desk = platform.environments[Environment.PRODUCTION].trading
+    desk = platform.environments[Environment.PRODUCTION].orders
     reference = platform.prices.reference_price(desk.catalogue.get(CN_STOCK), trading_clock.now())
     limit = str(
         (reference * __import__("decimal").Decimal("0.95")).quantize(__import__("decimal").Decimal("0.01"))

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.services import Platform
 from partners.models import PartnerType, Plan
+from sandbox.clock import FrozenClock
 from tests.delegation import DelegatingApp, Grant, authorize, delegating_app, seed_customer
+from tests.support import database_of
 from tests.trading import CN_MONEY_MARKET, CN_MORNING, assert_ledger_balanced, build_desk
 
 SHOP_SCOPES = (
@@ -350,10 +351,10 @@ def test_the_jobs_move_a_conversion_to_settled_and_the_ledger_balances(
     services = platform.environments[Environment.PRODUCTION]
     for moment in (datetime(2026, 11, 23, 12, 0, tzinfo=UTC), datetime(2026, 11, 23, 16, 0, tzinfo=UTC)):
         points_clock.set(moment)
-        services.trading.deal_funds()
+        services.fund_dealing.deal()
         services.points.advance()
     settled = services.points.store.get_conversion(made["conversion_id"])  # the token expired meanwhile
     assert settled is not None
     assert settled.state.value == "settled"
     assert settled.units > 0
-    assert_ledger_balanced(build_desk(services.database, points_clock))
+    assert_ledger_balanced(build_desk(database_of(platform, Environment.PRODUCTION), points_clock))

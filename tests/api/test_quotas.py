@@ -17,11 +17,9 @@ from limits.aio.storage import MemoryStorage
 from litestar.testing import TestClient
 
 from gateway.auth.tokens import AccessToken
-from gateway.domain.clock import FrozenClock
 from gateway.domain.consent.models import Consent, ConsentStatus
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import Catalogue
-from gateway.domain.market.prices import PriceFeed
 from gateway.domain.money import Currency
 from gateway.domain.scopes import Scope
 from gateway.edge.principal import Principal
@@ -39,6 +37,8 @@ from partners.models import (
     Plan,
 )
 from partners.service import DEFAULT_PLANS
+from sandbox.clock import FrozenClock
+from sandbox.prices import PriceFeed
 from tests.conftest import BASE_URL
 from tests.delegation import REDIRECT_URI, DelegatingApp, Grant, authorize, seed_customer
 from tests.support import Holder, register_app

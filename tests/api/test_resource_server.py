@@ -13,11 +13,11 @@ import pytest
 from joserfc import jws
 from litestar.testing import TestClient
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.services import Platform
 from partners.models import PartnerStatus
+from sandbox.clock import FrozenClock
 from tests.support import ASSERTION_TYPE, PLAIN, b64url, register_app, segment, staff_app
 
 INSTRUMENTS = "/v1/market/instruments"

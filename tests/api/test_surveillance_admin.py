@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.compliance.surveillance import RULES
 from gateway.domain.customers.models import Customer
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
+from gateway.domain.trading.entry import OrderEntry
 from gateway.domain.trading.errors import AccountRestrictedError
-from gateway.domain.trading.models import OrderStatus
-from gateway.domain.trading.service import Actor, TradingService
+from gateway.domain.trading.models import Actor, OrderStatus
 from gateway.services import Platform
 from partners.models import PartnerType
+from sandbox.clock import FrozenClock
 from tests.delegation import seed_customer
 from tests.support import PartnerApp, register_app
 from tests.trading import CN_MORNING, CN_STOCK, actor_for, request
@@ -31,16 +31,17 @@ REASON = "Reviewed the orders: a mistaken double entry, not a wash trade."
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    """The app's clock at a Shanghai trading morning (the conftest one stands at the wall clock)."""
-    return FrozenClock(CN_MORNING)
+def clock(clock: FrozenClock) -> FrozenClock:
+    """The shared clock at a Shanghai trading morning."""
+    clock.set(CN_MORNING)
+    return clock
 
 
 @dataclass
 class Trader:
     customer: Customer
     actor: Actor
-    trading: TradingService
+    trading: OrderEntry
 
     @property
     def account_id(self) -> str:
@@ -56,7 +57,7 @@ def wash_trader(
     """A customer whose buy orders would trade with their own resting sell: each is blocked with a
     high alert (SURV-03); the third restricts the account (SURV-RESTRICT)."""
     customer = seed_customer(platform, environment, "zhang.min")
-    trader = Trader(customer, actor_for(customer), platform.environments[environment].trading)
+    trader = Trader(customer, actor_for(customer), platform.environments[environment].orders)
     trader.buy(quantity=400)
     reference = platform.prices.reference_price(platform.catalogue.get(CN_STOCK), clock.now())
     ask = (reference * Decimal("1.02")).quantize(Decimal("0.01"))

@@ -17,11 +17,11 @@ from joserfc.jwk import KeySet, OctKey
 from litestar.testing import TestClient
 
 from gateway.auth.keys import PUBLICATION_GRACE
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import CUSTOMER_DELEGATED, STAFF, Scope
 from gateway.services import Platform
 from gateway.settings import Settings
+from sandbox.clock import FrozenClock
 from tests.support import ASSERTION_TYPE, PartnerApp, b64url, register_app, segment, staff_app
 
 INSTRUMENTS = "/v1/market/instruments"

@@ -13,7 +13,6 @@ import pytest
 from litestar.testing import TestClient
 
 from gateway.app import create_app
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.edge.metering import UsageMeter
@@ -22,8 +21,16 @@ from gateway.settings import Settings, SettingsError
 from gateway.storage.usage import SqlUsageCounters
 from partners.models import Plan
 from partners.usage import Tally, UsageCount, UsageKey, api_version_of, outcome, totals
+from sandbox.clock import FrozenClock
 from tests.conftest import BASE_URL
-from tests.support import ALL_INSTITUTION_SCOPES, dpop_capable, register_app, staff_app, wait_until
+from tests.support import (
+    ALL_INSTITUTION_SCOPES,
+    database_of,
+    dpop_capable,
+    register_app,
+    staff_app,
+    wait_until,
+)
 
 INSTRUMENTS: Final = "/v1/market/instruments"
 MISSING: Final = "/v1/market/instruments/ins_0000000000"
@@ -112,7 +119,7 @@ def test_a_failed_flush_keeps_the_counts_for_the_next_one() -> None:
 
 @pytest.mark.usefixtures("client")  # its lifespan closes the app's database pools
 def test_two_workers_flushing_the_same_counter_add_up(platform: Platform) -> None:
-    database = platform.environments[Environment.PRODUCTION].database
+    database = database_of(platform, Environment.PRODUCTION)
     workers = [UsageMeter(SqlUsageCounters(database)), UsageMeter(SqlUsageCounters(database))]
     client_id, day = f"live_{secrets.token_hex(6)}", date(2026, 11, 23)
     key = UsageKey(client_id, "prt_x", day, "v1", "placeOrder")
@@ -302,7 +309,7 @@ def metered_app(settings: Settings, clock: FrozenClock, flush_seconds: int) -> A
 
 def stored(platform: Platform, client_id: str, day: date) -> list[UsageCount]:
     """The table itself, without the flush a read through the meter makes first."""
-    return SqlUsageCounters(platform.environments[Environment.PRODUCTION].database).daily(client_id, day, day)
+    return SqlUsageCounters(database_of(platform, Environment.PRODUCTION)).daily(client_id, day, day)
 
 
 def test_workers_flush_their_counts_periodically(settings: Settings, clock: FrozenClock) -> None:

@@ -14,16 +14,17 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 from standardwebhooks import Webhook
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.services import Platform
 from gateway.settings import Settings
-from gateway.storage.tables import OutboxRow, WebhookSubscriptionRow
+from gateway.storage.tables.outbox import OutboxRow
+from gateway.storage.tables.webhooks import WebhookSubscriptionRow
 from partners.webhooks.models import DeliveryState, OutgoingRequest, SendResult
 from partners.webhooks.service import WebhookService
 from partners.webhooks.url_guard import UrlPolicy
-from tests.support import PartnerApp, register_app
+from sandbox.clock import FrozenClock
+from tests.support import PartnerApp, database_of, register_app
 
 SANDBOX = Environment.SANDBOX
 SCOPES = (Scope.WEBHOOKS_MANAGE, Scope.MARKET_READ)
@@ -81,10 +82,10 @@ def subscribe(
 
 def emit(platform: Platform, partner_id: str, event_type: str, at: datetime, **payload: Any) -> str:
     event_id = f"evt_{secrets.token_hex(10)}"
-    database = platform.environments[SANDBOX].database
+    database = database_of(platform, SANDBOX)
     with database.write() as conn:
         conn.execute(
-            OutboxRow.__table__.insert().values(  # type: ignore[attr-defined]
+            OutboxRow.__table__.insert().values(
                 id=event_id,
                 type=event_type,
                 partner_id=partner_id,
@@ -114,8 +115,8 @@ def test_the_secret_is_shown_once_and_sealed_at_rest(client: TestClient[Any], pl
     assert [s["id"] for s in listed["data"]] == [created["id"]]
     assert "secret" not in listed["data"][0]
     raw = created["secret"].removeprefix("whsec_")
-    table = WebhookSubscriptionRow.__table__  # type: ignore[attr-defined]
-    with platform.environments[SANDBOX].database.read() as conn:
+    table = WebhookSubscriptionRow.__table__
+    with database_of(platform, SANDBOX).read() as conn:
         stored = conn.execute(sa.select(table.c.secret).where(table.c.id == created["id"])).scalar_one()
     assert raw not in stored
     assert stored.startswith("s1.")

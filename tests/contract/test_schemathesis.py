@@ -28,13 +28,13 @@ from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 
 from gateway.apis.schemas import unprocessable_description
 from gateway.app import create_app
-from gateway.domain.clock import FrozenClock
 from gateway.domain.market.catalogue import encode_cursor
 from gateway.domain.scopes import CUSTOMER_DELEGATED, Scope
 from gateway.services import Platform
 from gateway.settings import Settings
 from gateway.storage.migrate import prepare
 from openapi.spec import LINKS
+from sandbox.clock import FrozenClock
 from tests.support import ALL_INSTITUTION_SCOPES, register_app, staff_app
 
 Case: TypeAlias = schemathesis.Case[Any]

@@ -2,21 +2,16 @@
 
 Two worker processes share Redis for rate limits and single-use assertion `jti`s, and one
 database (a SQLite file or PostgreSQL schemas). `tests/e2e/conftest.py` starts one server per
-backend for the whole session; this module holds the machinery and a partner that drives the
-delegated flow over the wire.
+backend for the whole session with the bench's server harness (bench/harness/server.py); this
+module prepares the databases, wraps the server with the demo data, and holds a partner that
+drives the delegated flow over the wire.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import os
 import secrets
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,10 +22,17 @@ from typing import Any, Final
 import httpx
 import msgspec
 import pytest
-import redis
 import sqlalchemy as sa
 from openplatform import AuthorizationRequest, Client, ClientAssertionSigner, DelegatedGrant, DPoPKey
 
+from bench.harness.server import (
+    GatewayError,
+    GatewayServer,
+    forget_redis_keys,
+    loopback_env,
+    run_gateway,
+    serve,
+)
 from gateway.demo import DEMO_REDIRECT_URI, new_private_jwk, public_part
 from gateway.domain.clock import SystemClock
 from gateway.domain.environment import Environment
@@ -44,24 +46,11 @@ from tests.conftest import POSTGRES_URL, REDIS_URL, require_postgres
 from tests.delegation import hidden
 from tests.support import DPOP_CLIENTS, DPOP_HOLDERS, Holder
 
-GATEWAY: Final = Path(sys.executable).parent / "gateway"
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-# Generous: on a loaded 2-core machine each worker spends ~10 s importing before it can serve.
-STARTUP_SECONDS: Final = 60.0
 BACKENDS: Final = ("sqlite", "postgresql")
-CLI_SECONDS: Final = 120.0
 E2E_PLAN: Final = Plan("e2e", "E2E", ("10/minute",))
 BANK: Final = "Demo Regional Bank"
 SHOP: Final = "Demo ShopMall"
-# Variables of the developer's shell that would leak into the servers under test.
-FOREIGN_PREFIXES: Final = (
-    "GATEWAY_",
-    "DATABASE_",
-    "SANDBOX_DATABASE_",
-    "REDIS_",
-    "ACCESS_TOKEN_",
-    "SCREENING_",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +71,26 @@ class DemoLogin:
 
 @dataclass
 class RealServer:
-    base_url: str
-    env: dict[str, str]
-    settings: Settings
-    process: subprocess.Popen[bytes]
+    """A running gateway with the demo data `gateway seed` wrote and a registry on its database."""
+
+    gateway: GatewayServer
     registry: Registry
+
+    @property
+    def base_url(self) -> str:
+        return self.gateway.base_url
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.gateway.env
+
+    @property
+    def settings(self) -> Settings:
+        return self.gateway.settings
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.gateway.process
 
     def issuer(self, environment: Environment) -> str:
         return self.settings.issuer(environment)
@@ -172,111 +176,24 @@ class RealServer:
         return value
 
     def worker_pids(self) -> set[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
-        return {int(pid) for pid in children.split()}
+        return self.gateway.worker_pids()
 
     def accepted_sockets(self) -> dict[int, list[int]]:
-        """The file descriptors of the open connections each worker process has accepted.
-
-        Workers share one listening socket, so only the kernel knows who accepted what: an
-        established socket whose local port is ours, found in a worker's file descriptor table.
-        """
-        port = f":{self.settings.port:04X}"
-        established: set[str] = set()
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                if fields[1].endswith(port) and fields[3] == "01":  # 01: TCP_ESTABLISHED
-                    established.add(f"socket:[{fields[9]}]")
-        accepted: dict[int, list[int]] = {}
-        for pid in self.worker_pids():
-            fd_dir = Path(f"/proc/{pid}/fd")
-            try:
-                fds = [int(fd) for fd in os.listdir(fd_dir) if os.readlink(fd_dir / fd) in established]
-            except (FileNotFoundError, ProcessLookupError):
-                continue  # a worker that is gone holds nothing
-            if fds:
-                accepted[pid] = fds
-        return accepted
+        return self.gateway.accepted_sockets()
 
     def connections_per_worker(self) -> Counter[int]:
-        return Counter({pid: len(fds) for pid, fds in self.accepted_sockets().items()})
+        return self.gateway.connections_per_worker()
 
 
 def run_cli(*args: str, env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [str(GATEWAY), *args], env=env, capture_output=True, text=True, timeout=CLI_SECONDS, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(f"gateway {' '.join(args)} exited {result.returncode}:\n{result.stderr}", pytrace=False)
-    return result.stdout
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the whole process group (supervisor and workers), SIGKILL if it lingers."""
-    for sig, grace in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _serving(server: RealServer, log: Path, deadline: float) -> None:
-    """Bounded: poll /livez until the one server process answers."""
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(
-                f"the server exited with {server.process.returncode}:\n{log.read_text()}", pytrace=False
-            )
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{server.base_url}/livez", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    pytest.fail(f"the server did not serve within {STARTUP_SECONDS} s:\n{log.read_text()}")
-
-
-async def _both_workers_accepting(server: RealServer, log: Path, deadline: float) -> None:
-    """Bounded: hold concurrent keep-alive connections until both workers own some of them."""
-    seen: set[int] = set()
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            code = server.process.returncode
-            pytest.fail(f"the server exited with {code}:\n{log.read_text()}", pytrace=False)
-        limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
-        async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=5) as client:
-            try:
-                await asyncio.gather(*(client.get("/livez") for _ in range(16)))
-            except httpx.TransportError:
-                await asyncio.sleep(0.3)
-                continue
-            seen |= set(server.connections_per_worker())
-        if len(seen) >= 2:
-            return
-        await asyncio.sleep(0.3)
-    pytest.fail(f"both workers did not serve within {STARTUP_SECONDS} s (seen {seen}):\n{log.read_text()}")
+    try:
+        return run_gateway(*args, env=env)
+    except GatewayError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 def _server_env(tmp: Path, backend: str) -> dict[str, str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_PREFIXES)}
-    env.update(
-        GATEWAY_VAR_DIR=str(tmp),
-        GATEWAY_HOST="127.0.0.1",
-        GATEWAY_PORT=str(port),
-        GATEWAY_BASE_URL=f"http://127.0.0.1:{port}",
-        GATEWAY_NAMESPACE=f"e2e{secrets.token_hex(4)}-{backend}",
-        REDIS_URL=REDIS_URL,
-    )
+    env = loopback_env(tmp, namespace=f"e2e{secrets.token_hex(4)}-{backend}", redis_url=REDIS_URL)
     if backend == "postgresql":
         env.update(DATABASE_URL=POSTGRES_URL, DATABASE_SCHEMA_PREFIX=f"e2e{secrets.token_hex(4)}_")
     return env
@@ -293,16 +210,6 @@ def _drop_schemas(settings: Settings) -> None:
         engine.dispose()
 
 
-def _forget_redis_keys(namespace: str) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
 class Launch:
     """One backend's server: prepared and started on a thread, stopped and cleaned up afterwards."""
 
@@ -315,7 +222,7 @@ class Launch:
         self.settings = Settings.from_env(self.env)
         self.log_path = tmp / "server.log"
         self.database: Database | None = None
-        self.process: subprocess.Popen[bytes] | None = None
+        self.gateway: GatewayServer | None = None
 
     def start(self) -> RealServer:
         if self.backend == "postgresql":
@@ -329,30 +236,18 @@ class Launch:
 
     def serve(self, registry: Registry, *, env: dict[str, str] | None = None) -> RealServer:
         """Start (or start again) the server processes on the prepared databases."""
-        address = ("--host", self.settings.host, "--port", str(self.settings.port))
-        environment = self.env | (env or {})
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(GATEWAY), "serve", "--workers", str(self.workers), "--quiet", *address],
-                env=environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        real = RealServer(self.settings.base_url, environment, self.settings, self.process, registry)
-        deadline = time.monotonic() + STARTUP_SECONDS
-        if self.workers == 1:
-            _serving(real, self.log_path, deadline)
-        else:
-            asyncio.run(_both_workers_accepting(real, self.log_path, deadline))
-        return real
+        try:
+            self.gateway = serve(self.env | (env or {}), workers=self.workers, log=self.log_path)
+        except GatewayError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        return RealServer(self.gateway, registry)
 
     def stop(self) -> None:
-        if self.process is not None:
-            _stop(self.process)
+        if self.gateway is not None:
+            self.gateway.stop()
         if self.database is not None:
             self.database.dispose()
-        _forget_redis_keys(self.settings.namespace)
+        forget_redis_keys(REDIS_URL, self.settings.namespace)
         if self.backend == "postgresql":
             _drop_schemas(self.settings)
 

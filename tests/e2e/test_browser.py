@@ -19,8 +19,8 @@ from openplatform import AuthorizationRequest, DelegatedGrant
 from openplatform.errors import OAuthError
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
-from gateway.domain.customers.data import load_demo_customers
 from gateway.domain.environment import Environment
+from sandbox.personas import load_demo_customers
 from tests.e2e.servers import BANK, DemoLogin, Partner, RealServer
 
 pytestmark = pytest.mark.slow

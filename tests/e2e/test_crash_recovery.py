@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from gateway.domain.environment import Environment
 from gateway.storage.database import Database
-from gateway.storage.tables import OrderRow, PointsConversionRow
+from gateway.storage.tables.points import PointsConversionRow
+from gateway.storage.tables.trading import OrderRow
 from gateway.storage.trading import SqlTradingStore
 from tests.delegation import hidden
 from tests.e2e.servers import BANK, SHOP, CookieBrowser, Launch, Partner, RealServer, run_cli

@@ -26,8 +26,8 @@ from requests_oauth2client.discovery import oauth2_discovery_document_url
 from requests_oauth2client.dpop import MissingDPoPNonce
 
 from gateway.demo import DEMO_REDIRECT_URI
-from gateway.domain.customers.data import load_demo_customers
 from gateway.domain.environment import Environment
+from sandbox.personas import load_demo_customers
 from tests.delegation import hidden
 from tests.e2e.servers import BANK, CookieBrowser, RealServer
 from tests.support import segment

@@ -16,13 +16,13 @@ from limits.aio.storage import Storage
 from limits.storage import storage_from_string
 from litestar.testing import TestClient
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import Catalogue
-from gateway.domain.market.prices import PriceFeed
 from gateway.edge.quotas import BusinessQuotas, MemoryPilotCustomers, QuotaExceededError, RedisPilotCustomers
 from gateway.services import Platform
 from partners.models import PartnerStage, PilotCaps, Plan
+from sandbox.clock import FrozenClock
+from sandbox.prices import PriceFeed
 from tests.api.test_quotas import BIG, order, principal, trading_app
 from tests.conftest import REDIS_URL, require_redis
 from tests.trading import CN_MORNING

@@ -17,13 +17,13 @@ import standardwebhooks.webhooks
 from litestar.testing import TestClient
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from gateway.domain.clock import FrozenClock
+from gateway.adapters.webhook_sender import HttpSender
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.services import Platform
 from gateway.settings import Settings
-from gateway.webhooks.sender import HttpSender
-from gateway.webhooks.worker import DeliveryWorker
+from partners.webhooks.delivery import DeliveryWorker
+from sandbox.clock import FrozenClock
 from tests.delegation import REDIRECT_URI
 from tests.e2e.servers import E2EApp, RealServer, run_cli
 from tests.receiver import Inbox, webhook_inbox

@@ -13,12 +13,13 @@ import pytest
 import sqlalchemy as sa
 from joserfc import jwk, jws, jwt
 
-from gateway.auth.dpop import access_token_hash, thumbprint
+from gateway.auth.dpop import access_token_hash
 from gateway.cli import main
 from gateway.demo import new_private_jwk, public_part
 from gateway.domain.audit.chain import AuditEntry
 from gateway.domain.clock import SystemClock
 from gateway.domain.environment import Environment
+from gateway.domain.jwk import thumbprint
 from gateway.settings import Settings
 from gateway.storage.audit import SqlAuditLog
 from gateway.storage.database import Database

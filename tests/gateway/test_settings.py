@@ -71,26 +71,9 @@ def test_descriptions_never_show_database_credentials() -> None:
     assert described == "postgresql+psycopg://db.internal/platform schema=gateway_production"
 
 
-@pytest.mark.parametrize(
-    "environ",
-    [
-        {"SANDBOX_DATABASE_URL": "sqlite:///var/production.db"},
-        {"DATABASE_URL": "sqlite:///var/shared.db"},
-        {"DATABASE_URL": "sqlite:///var/shared.db", "SANDBOX_DATABASE_URL": "sqlite:///var/shared.db"},
-    ],
-    ids=["sandbox on the production file", "one file for both", "both named alike"],
-)
-def test_the_sandbox_refuses_to_start_on_the_production_database(environ: dict[str, str]) -> None:
-    with pytest.raises(SettingsError, match="sandbox must not use the production database"):
-        Settings.from_env(environ)
-
-
 def test_changing_settings_later_is_checked_too() -> None:
-    settings = Settings()
-    with pytest.raises(SettingsError, match="sandbox"):
-        settings.with_changes(sandbox_database_url=settings.database(PRODUCTION).url)
     with pytest.raises(SettingsError, match="REDIS_URL"):
-        settings.with_changes(workers=4)
+        Settings().with_changes(workers=4)
 
 
 def test_several_workers_need_redis() -> None:
@@ -190,14 +173,3 @@ def test_the_base_url_follows_host_and_port() -> None:
 @pytest.mark.parametrize(("value", "seeded"), [("1", True), ("0", False), ("yes", True)])
 def test_demo_seeding_is_on_unless_switched_off(value: str, seeded: bool) -> None:
     assert Settings.from_env({"GATEWAY_SEED_DEMO": value}).seed_demo_data is seeded
-
-
-@pytest.mark.parametrize(
-    "spelling", ["{cwd}/var/production.db", "./var/production.db", "var/../var/production.db"]
-)
-def test_the_sandbox_refuses_the_production_file_however_it_is_spelled(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SettingsError, match="sandbox must not use the production database"):
-        Settings.from_env({"SANDBOX_DATABASE_URL": "sqlite:///" + spelling.format(cwd=tmp_path)})

@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from joserfc import jwk
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.domain.errors import ConflictError, NotFoundError, RuleViolationError
 from gateway.domain.scopes import Scope
@@ -49,6 +48,7 @@ from partners.models import (
     Plan,
 )
 from partners.service import MAX_APP_KEYS, AppKeyStore, Registry
+from sandbox.clock import FrozenClock
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 S = PartnerStage
@@ -138,8 +138,10 @@ def store() -> InMemoryLifecycleStore:
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(NOW)
+def clock(clock: FrozenClock) -> FrozenClock:
+    """The shared clock at a fixed moment."""
+    clock.set(NOW)
+    return clock
 
 
 @pytest.fixture
@@ -157,7 +159,7 @@ def public_key(kid: str) -> dict[str, Any]:
 def partner_in(registry: Registry, stage: PartnerStage, *, caps: bool = False) -> Partner:
     """A partner registered straight into `stage` (as staff may), with pilot caps if asked."""
     partner = registry.create_partner(
-        name=f"Partner {len(registry.store.list_partners())}",
+        name=f"Partner {len(registry.list_partners())}",
         type=PartnerType.INSTITUTION,
         region="CN",
         stage=stage,
@@ -539,3 +541,69 @@ def test_unknown_apps_and_kids_are_not_found(registry: Registry) -> None:
         registry.app_keys("live_missing")
     assert issubclass(KeyNotFoundError, NotFoundError)
     assert issubclass(IllegalTransitionError, ConflictError)
+
+
+# -- registry listeners -----------------------------------------------------------------------------
+
+
+def test_every_committed_change_tells_the_listeners_of_each_app(
+    store: InMemoryLifecycleStore, clock: FrozenClock
+) -> None:
+    told: list[str] = []
+    registry = Registry(store, clock, listeners=(told.append,))
+    registry.ensure_default_plans()
+    partner = partner_in(registry, S.PILOT, caps=True)
+    live = new_app(registry, partner, Environment.PRODUCTION)
+    sandbox = new_app(registry, partner, Environment.SANDBOX)
+    both = sorted([live.client_id, sandbox.client_id])
+    assert told == []  # a new app is in no cache yet
+
+    changes: list[Callable[[], Partner]] = [
+        lambda: registry.lifecycle.set_pilot_caps(partner.id, CAPS, actor=STAFF, reason="new terms"),
+        lambda: registry.lifecycle.suspend(partner.id, actor=STAFF, reason="investigation"),
+        lambda: registry.lifecycle.reactivate(partner.id, actor=STAFF, reason="cleared"),
+        lambda: registry.lifecycle.move(partner.id, S.PRODUCTION, actor=STAFF, reason="pilot went well"),
+    ]
+    for change in changes:
+        change()
+        assert sorted(told) == both
+        told.clear()
+
+    registry.add_app_key(live.client_id, public_key("k2"))
+    registry.remove_app_key(live.client_id, "k1")
+    assert told == [live.client_id, live.client_id]
+
+
+def test_a_refused_change_tells_no_listener(store: InMemoryLifecycleStore, clock: FrozenClock) -> None:
+    told: list[str] = []
+    registry = Registry(store, clock, listeners=(told.append,))
+    registry.ensure_default_plans()
+    partner = partner_in(registry, S.SANDBOX)
+    app = new_app(registry, partner, Environment.SANDBOX)
+
+    with pytest.raises(LifecycleConflictError):
+        registry.lifecycle.reactivate(partner.id, actor=STAFF, reason="already active")
+    with pytest.raises(IllegalTransitionError):
+        registry.lifecycle.move(partner.id, S.PRODUCTION, actor=STAFF, reason="skipping review")
+    with pytest.raises(InvalidAppError):
+        registry.remove_app_key(app.client_id, "k1")  # the last key
+    assert told == []
+
+
+def test_a_failing_listener_does_not_silence_the_others(
+    store: InMemoryLifecycleStore, clock: FrozenClock
+) -> None:
+    told: list[str] = []
+
+    def broken(client_id: str) -> None:
+        raise RuntimeError("cache unavailable")
+
+    registry = Registry(store, clock, listeners=(broken, told.append))
+    registry.ensure_default_plans()
+    partner = partner_in(registry, S.PRODUCTION)
+    app = new_app(registry, partner, Environment.PRODUCTION)
+
+    with pytest.raises(RuntimeError, match="cache unavailable"):
+        registry.lifecycle.suspend(partner.id, actor=STAFF, reason="investigation")
+    assert told == [app.client_id]
+    assert registry.partner(partner.id).status is PartnerStatus.SUSPENDED  # committed before telling

@@ -12,7 +12,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from joserfc import jwk
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.domain.errors import ConflictError, NotFoundError, RuleViolationError
 from gateway.domain.scopes import CUSTOMER_DELEGATED, STAFF, Scope
@@ -30,6 +29,7 @@ from partners.models import (
 )
 from partners.ports import RegistryStore
 from partners.service import DEFAULT_PLANS, Registry, validate_public_jwks
+from sandbox.clock import FrozenClock
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -82,8 +82,10 @@ class InMemoryRegistryStore:
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(NOW)
+def clock(clock: FrozenClock) -> FrozenClock:
+    """The shared clock at a fixed moment."""
+    clock.set(NOW)
+    return clock
 
 
 @pytest.fixture

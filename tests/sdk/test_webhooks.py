@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from openplatform.webhooks import InMemoryReplayCache, Reason, WebhookEvent, WebhookVerificationError, verify
 from standardwebhooks import Webhook
 
-from gateway.domain.clock import FrozenClock
 from partners.webhooks.models import (
     Delivery,
     DeliveryState,
@@ -31,6 +30,7 @@ from partners.webhooks.ports import WebhookStore
 from partners.webhooks.service import Claim, WebhookService
 from partners.webhooks.signing import WebhookSecret, headers
 from partners.webhooks.url_guard import UrlPolicy
+from sandbox.clock import FrozenClock
 
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 EMITTED_AT = datetime(2026, 11, 21, 11, 58, 30, 250_000, tzinfo=UTC)

@@ -12,7 +12,8 @@ from litestar.testing import TestClient
 
 from gateway.domain.environment import Environment
 from gateway.services import Platform
-from gateway.storage.tables import OutboxRow
+from gateway.storage.database import Database
+from gateway.storage.tables.outbox import OutboxRow
 from tests.delegation import Browser, authorize, delegating_app, seed_customer
 
 
@@ -116,7 +117,8 @@ def test_a_revocation_emits_one_consent_revoked_event_and_is_audited(
     again = bank.call(client, "POST", f"/v1/consents/{grant.consent_id}/revoke", bank.client_token(client))
     assert again.status_code == 409  # revoked once: no second event
     services = platform.environments[Environment.PRODUCTION]
-    outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+    assert isinstance(services.database, Database)  # the app's own SQL database
+    outbox = OutboxRow.__table__
     with services.database.read() as conn:
         types = [
             row.type for row in conn.execute(outbox.select().where(outbox.c.subject_id == grant.consent_id))

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.services import Platform
+from sandbox.clock import FrozenClock
 from tests.delegation import PASSWORD, Browser, authorize, delegating_app, hidden, seed_customer
 
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.services import Platform
 from partners.models import PartnerType
+from sandbox.clock import FrozenClock
 from tests.delegation import (
     REDIRECT_URI,
     Browser,
@@ -384,6 +384,6 @@ def test_cross_border_data_needs_the_customers_explicit_permission(
     assert all(set(item) == set() for item in accounts["data"])  # PIPL: nothing leaves without it
     assert "legal_name" not in profile["data"]
     assert "legal_name" in profile["sharing"]["withheld_fields"]
-    disclosures = platform.environments[Environment.PRODUCTION].customers.disclosures(customer.id)
+    disclosures = platform.environments[Environment.PRODUCTION].sharing.disclosures_of(customer.id)
     assert {record.resource for record in disclosures} == {"/v1/accounts", "/v1/profile"}
     assert any(decision["outcome"] == "deny" for record in disclosures for decision in record.decisions)

@@ -14,11 +14,11 @@ import pytest
 from litestar.testing import TestClient
 
 from gateway.auth.staff import Officer, Role, officers_file, write_officers
-from gateway.domain.clock import FrozenClock
 from gateway.domain.environment import Environment
 from gateway.services import Platform
 from partners.lifecycle import LifecycleEventKind
 from partners.models import Partner, PartnerStage, PartnerStatus, PartnerType, PilotCaps
+from sandbox.clock import FrozenClock
 from tests.delegation import PASSWORD, Browser, hidden, password_hash
 from tests.support import wait_until
 

@@ -7,7 +7,7 @@ import functools
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from html import unescape
 from pathlib import Path
@@ -20,21 +20,23 @@ from litestar.testing import TestClient
 
 from gateway.auth.developers import (
     COMMON_PASSWORDS,
-    Developer,
+    DeveloperAccounts,
     SignUpRefusedError,
     check_email,
     check_password,
 )
-from gateway.auth.dpop import thumbprint
 from gateway.demo import new_private_jwk, public_part
 from gateway.domain.environment import Environment
+from gateway.domain.identity.models import Developer
+from gateway.domain.jwk import thumbprint
 from gateway.services import Platform
 from gateway.storage.developers import SqlDeveloperStore
-from gateway.web import portal
 from partners.lifecycle import SELF_SERVICE, LifecycleEventKind
 from partners.models import PartnerStage, PartnerStatus, PartnerType
+from partners.service import MAX_APPS
 from tests.conftest import BASE_URL
 from tests.delegation import PASSWORD, Browser, hidden, password_hash
+from tests.support import database_of
 from tests.web.test_portal_chart import Line
 
 GOOD_PASSWORD = "tide-lantern-orbit-42"
@@ -61,7 +63,7 @@ def new_developer(platform: Platform, *, email: str | None = None) -> Developer:
         partner.id,
         platform.clock.now(),
     )
-    store = SqlDeveloperStore(platform.environments[Environment.PRODUCTION].database)
+    store = SqlDeveloperStore(database_of(platform, Environment.PRODUCTION))
     assert store.add(developer, password_hash())
     return developer
 
@@ -147,7 +149,7 @@ def test_sign_up_creates_a_sandbox_developer_partner_and_signs_in(
     attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
     assert {"secure", "httponly", "path=/", "samesite=strict"} <= attributes
     assert not any(a.startswith("domain=") for a in attributes)
-    store = SqlDeveloperStore(platform.environments[Environment.PRODUCTION].database)
+    store = SqlDeveloperStore(database_of(platform, Environment.PRODUCTION))
     credentials = store.credentials(email.strip().lower())
     assert credentials is not None
     assert credentials.password_hash.startswith("$argon2id$")
@@ -253,7 +255,7 @@ def test_sign_up_without_the_form_cookie_or_from_another_origin_is_refused(
     assert foreign.status_code == 403
     assert no_cookie.status_code == 403
     assert wrong_token.status_code == 403
-    store = SqlDeveloperStore(platform.environments[Environment.PRODUCTION].database)
+    store = SqlDeveloperStore(database_of(platform, Environment.PRODUCTION))
     assert store.credentials(data["email"]) is None
 
 
@@ -445,7 +447,7 @@ def test_app_forms_need_the_session_csrf_token(client: TestClient[Any], platform
 
 def test_a_developer_holds_at_most_max_apps(client: TestClient[Any], platform: Platform) -> None:
     dev = signed_in(client, platform)
-    for index in range(portal.MAX_APPS):
+    for index in range(MAX_APPS):
         platform.registry.create_app(
             partner_id=dev.developer.partner_id,
             name=f"app {index}",
@@ -458,8 +460,8 @@ def test_a_developer_holds_at_most_max_apps(client: TestClient[Any], platform: P
     listing = dev.browser.get("/portal/apps")
 
     assert answer.status_code == 422
-    assert f"You have {portal.MAX_APPS} apps already" in answer.text
-    assert len(platform.registry.store.list_apps(dev.developer.partner_id)) == portal.MAX_APPS
+    assert f"You have {MAX_APPS} apps already" in answer.text
+    assert len(platform.registry.store.list_apps(dev.developer.partner_id)) == MAX_APPS
     assert 'data-testid="apps-full"' in listing.text
 
 
@@ -483,14 +485,20 @@ def test_a_suspended_sign_up_race_leaves_no_active_orphan(
     client: TestClient[Any], platform: Platform
 ) -> None:
     developer = new_developer(platform)
-    accounts = portal.developer_accounts(platform)
     organisation = f"Race Inc {secrets.token_hex(4)}"
 
     class Racing(SqlDeveloperStore):
         def email_taken(self, email: str) -> bool:
             return False  # the other sign-up commits between this check and the insert
 
-    accounts.store = Racing(platform.environments[Environment.PRODUCTION].database)
+    production = platform.environments[Environment.PRODUCTION]
+    accounts = DeveloperAccounts(
+        Racing(database_of(platform, Environment.PRODUCTION)),
+        platform.registry,
+        secrets.token_bytes(32),
+        production.auth_server.revocations,
+        platform.clock,
+    )
     with pytest.raises(SignUpRefusedError) as refused:
         accounts.sign_up(
             email=developer.email, organisation=organisation, region="SG", password=GOOD_PASSWORD
@@ -589,6 +597,7 @@ class FakeUsage:
         self.flushed += 1
 
     def daily(self, client_id: str, since: date, until: date) -> list[Line]:
+        self.flush()  # as the meter does: this worker's buffer first
         self.asked.append((client_id, since, until))
         return [line for line in self.lines if since <= line.day <= until]
 
@@ -606,7 +615,8 @@ def test_the_usage_page_flushes_then_draws_the_last_14_days(
             Line(today - timedelta(days=20), "v1", "listFunds", 99),  # outside the default range
         ]
     )
-    monkeypatch.setattr(portal, "_usage_of", lambda _platform, _environment: usage)
+    sandbox = platform.environments[Environment.SANDBOX]
+    monkeypatch.setitem(platform.environments, Environment.SANDBOX, replace(sandbox, usage=usage))  # type: ignore[arg-type]
 
     page = dev.browser.get(f"/portal/apps/{client_id}/usage")
     month = dev.browser.get(f"/portal/apps/{client_id}/usage?days=30")
@@ -660,7 +670,12 @@ def test_the_webhooks_page_lists_only_this_apps_subscriptions(
             assert (asked, limit) == (client_id, 50)
             return [Delivery("whd_1", "whs_1", "order.filled", "failed", 2, 500, now, now)]
 
-    monkeypatch.setattr(portal, "_webhooks_of", lambda _platform, _environment: FakeWebhooks())
+    sandbox = platform.environments[Environment.SANDBOX]
+    monkeypatch.setitem(
+        platform.environments,
+        Environment.SANDBOX,
+        replace(sandbox, webhooks=FakeWebhooks()),  # type: ignore[arg-type]
+    )
 
     page = dev.browser.get(f"/portal/apps/{client_id}/webhooks")
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from gateway.web.portal_chart import MAX_SERIES, OTHER, nice_ceiling, usage_chart
+from gateway.web.portal.chart import MAX_SERIES, OTHER, nice_ceiling, usage_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -14,13 +14,13 @@ import pytest
 from litestar.testing import TestClient
 
 from gateway.auth.staff import Officer, Role, officers_file, seed_demo_officers, write_officers
-from gateway.domain.clock import FrozenClock
 from gateway.domain.compliance.alerts import Alert, AlertQuery, AlertStatus, RestrictionQuery
+from gateway.domain.compliance.service import SurveillanceService
 from gateway.domain.environment import Environment
 from gateway.domain.trading.errors import AccountRestrictedError
 from gateway.domain.trading.models import OrderStatus
 from gateway.services import Platform
-from gateway.storage.surveillance import SqlSurveillanceDesk
+from sandbox.clock import FrozenClock
 from tests.api.test_surveillance_admin import REASON, wash_trader
 from tests.delegation import PASSWORD, Browser, hidden, password_hash, seed_customer
 from tests.trading import CN_MORNING
@@ -31,8 +31,10 @@ QUEUE = "/supervisor/alerts"
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(CN_MORNING)
+def clock(clock: FrozenClock) -> FrozenClock:
+    """The shared clock at a Shanghai trading morning."""
+    clock.set(CN_MORNING)
+    return clock
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +49,8 @@ def officers(var_dir: Path) -> None:
     )
 
 
-def desk(platform: Platform) -> SqlSurveillanceDesk:
-    return SqlSurveillanceDesk(platform.environments[Environment.PRODUCTION].database)
+def desk(platform: Platform) -> SurveillanceService:
+    return platform.environments[Environment.PRODUCTION].surveillance
 
 
 def open_alert(platform: Platform, customer_id: str) -> Alert:

@@ -8,15 +8,17 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post, put
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
 from gateway.apis.schemas import Amount, RequestBody, Rule, problems
 from gateway.domain.money import Currency
 from gateway.domain.scopes import Scope
 from gateway.edge.access import staff
-from gateway.services import Platform, PlatformDep, PrincipalDep
+from gateway.services import PrincipalDep
 from partners.lifecycle import MAX_PILOT_CUSTOMERS, MAX_PILOT_POINTS, LifecycleEvent, LifecycleEventKind
 from partners.models import Partner, PartnerStage, PartnerStatus, PilotCaps
+from partners.service import Registry
 
 PartnerId = Annotated[str, PathParameter(max_length=40)]
 # At least three visible characters: a reason of blanks is no reason (the domain trims and checks again).
@@ -117,12 +119,6 @@ class LifecycleHistory(msgspec.Struct, frozen=True, kw_only=True):
     data: list[LifecycleEventOut]
 
 
-def forget_clients(platform: Platform, partner_id: str) -> None:
-    """A stage or status change bites at once in this worker (others within the client cache TTL)."""
-    for app in platform.registry.store.list_apps(partner_id):
-        platform.clients.forget(app.client_id)
-
-
 class PartnerLifecycleController(Controller):
     path = "/admin/partners/{partner_id:str}"
     tags = ["admin"]
@@ -133,8 +129,8 @@ class PartnerLifecycleController(Controller):
         responses=problems(404),
         **staff(Scope.ADMIN_PARTNERS),
     )
-    async def history(self, partner_id: PartnerId, platform: PlatformDep) -> LifecycleHistory:
-        lifecycle = platform.registry.lifecycle
+    async def history(self, partner_id: PartnerId, registry: NamedDependency[Registry]) -> LifecycleHistory:
+        lifecycle = registry.lifecycle
         partner = lifecycle.partner(partner_id)
         return LifecycleHistory(
             partner=PartnerLifecycleOut.of(partner),
@@ -161,15 +157,14 @@ class PartnerLifecycleController(Controller):
         self,
         partner_id: PartnerId,
         data: JSONBody[StageChangeIn],
-        platform: PlatformDep,
+        registry: NamedDependency[Registry],
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
     ) -> PartnerLifecycleOut:
         request.scope["state"]["object_id"] = partner_id
-        partner = platform.registry.lifecycle.move(
+        partner = registry.lifecycle.move(
             partner_id, data.stage, actor=principal.client_id, reason=data.reason
         )
-        forget_clients(platform, partner_id)
         return PartnerLifecycleOut.of(partner)
 
     @put(
@@ -191,13 +186,12 @@ class PartnerLifecycleController(Controller):
         self,
         partner_id: PartnerId,
         data: JSONBody[PilotCapsIn],
-        platform: PlatformDep,
+        registry: NamedDependency[Registry],
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
     ) -> PartnerLifecycleOut:
         request.scope["state"]["object_id"] = partner_id
-        partner = platform.registry.lifecycle.set_pilot_caps(
+        partner = registry.lifecycle.set_pilot_caps(
             partner_id, data.to_domain(), actor=principal.client_id, reason=data.reason
         )
-        forget_clients(platform, partner_id)  # the edge reads the caps from the cached client
         return PartnerLifecycleOut.of(partner)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from gateway.apis.admin.lifecycle import ReasonIn, forget_clients
+from gateway.apis.admin.lifecycle import ReasonIn
 from gateway.apis.admin.schemas import (
     AppIn,
     AppList,
@@ -26,9 +27,12 @@ from gateway.domain.audit.chain import verify
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.edge.access import staff
-from gateway.services import PlatformDep, PrincipalDep
+from gateway.edge.audit import AuditTrail
+from gateway.services import PrincipalDep, services_in
+from partners.service import Registry
 
 PartnerId = Annotated[str, PathParameter(max_length=40)]
+EnvironmentParam = Annotated[Environment, QueryParameter(name="environment")]
 
 
 class PartnersController(Controller):
@@ -36,8 +40,8 @@ class PartnersController(Controller):
     tags = ["admin"]
 
     @get("/partners", operation_id="adminListPartners", responses=problems(), **staff(Scope.ADMIN_PARTNERS))
-    async def list_partners(self, platform: PlatformDep) -> PartnerList:
-        return PartnerList(data=[PartnerOut.of(p) for p in platform.registry.store.list_partners()])
+    async def list_partners(self, registry: NamedDependency[Registry]) -> PartnerList:
+        return PartnerList(data=[PartnerOut.of(p) for p in registry.list_partners()])
 
     @post(
         "/partners", operation_id="adminCreatePartner", responses=problems(409), **staff(Scope.ADMIN_PARTNERS)
@@ -45,11 +49,11 @@ class PartnersController(Controller):
     async def create_partner(
         self,
         data: JSONBody[PartnerIn],
-        platform: PlatformDep,
+        registry: NamedDependency[Registry],
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
     ) -> PartnerOut:
-        partner = platform.registry.create_partner(
+        partner = registry.create_partner(
             name=data.name,
             type=data.type,
             region=data.region,
@@ -65,8 +69,8 @@ class PartnersController(Controller):
         responses=problems(404),
         **staff(Scope.ADMIN_PARTNERS),
     )
-    async def get_partner(self, partner_id: PartnerId, platform: PlatformDep) -> PartnerOut:
-        return PartnerOut.of(platform.registry.partner(partner_id))
+    async def get_partner(self, partner_id: PartnerId, registry: NamedDependency[Registry]) -> PartnerOut:
+        return PartnerOut.of(registry.partner(partner_id))
 
     @post(
         "/partners/{partner_id:str}/suspension",
@@ -79,16 +83,13 @@ class PartnersController(Controller):
         self,
         partner_id: PartnerId,
         data: JSONBody[ReasonIn],
-        platform: PlatformDep,
+        registry: NamedDependency[Registry],
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
     ) -> PartnerOut:
         """Suspend a partner: its apps are refused at the token endpoint and the resource server."""
         request.scope["state"]["object_id"] = partner_id
-        partner = platform.registry.lifecycle.suspend(
-            partner_id, actor=principal.client_id, reason=data.reason
-        )
-        forget_clients(platform, partner_id)
+        partner = registry.lifecycle.suspend(partner_id, actor=principal.client_id, reason=data.reason)
         return PartnerOut.of(partner)
 
     @post(
@@ -102,15 +103,12 @@ class PartnersController(Controller):
         self,
         partner_id: PartnerId,
         data: JSONBody[ReasonIn],
-        platform: PlatformDep,
+        registry: NamedDependency[Registry],
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
     ) -> PartnerOut:
         request.scope["state"]["object_id"] = partner_id
-        partner = platform.registry.lifecycle.reactivate(
-            partner_id, actor=principal.client_id, reason=data.reason
-        )
-        forget_clients(platform, partner_id)
+        partner = registry.lifecycle.reactivate(partner_id, actor=principal.client_id, reason=data.reason)
         return PartnerOut.of(partner)
 
     @get(
@@ -119,9 +117,9 @@ class PartnersController(Controller):
         responses=problems(404),
         **staff(Scope.ADMIN_PARTNERS),
     )
-    async def list_apps(self, partner_id: PartnerId, platform: PlatformDep) -> AppList:
-        platform.registry.partner(partner_id)
-        return AppList(data=[AppOut.of(a) for a in platform.registry.store.list_apps(partner_id)])
+    async def list_apps(self, partner_id: PartnerId, registry: NamedDependency[Registry]) -> AppList:
+        registry.partner(partner_id)
+        return AppList(data=[AppOut.of(a) for a in registry.list_apps(partner_id)])
 
     @post(
         "/partners/{partner_id:str}/apps",
@@ -142,10 +140,10 @@ class PartnersController(Controller):
         self,
         partner_id: PartnerId,
         data: JSONBody[AppIn],
-        platform: PlatformDep,
+        registry: NamedDependency[Registry],
         request: Request[Any, Any, Any],
     ) -> AppOut:
-        app = platform.registry.create_app(
+        app = registry.create_app(
             partner_id=partner_id,
             name=data.name,
             environment=data.environment,
@@ -158,23 +156,31 @@ class PartnersController(Controller):
         return AppOut.of(app)
 
     @get("/plans", operation_id="adminListPlans", responses=problems(), **staff(Scope.ADMIN_PARTNERS))
-    async def list_plans(self, platform: PlatformDep) -> PlanList:
-        return PlanList(data=[PlanOut.of(p) for p in platform.registry.store.list_plans()])
+    async def list_plans(self, registry: NamedDependency[Registry]) -> PlanList:
+        return PlanList(data=[PlanOut.of(p) for p in registry.list_plans()])
+
+
+def queried_audit(
+    request: Request[Any, Any, Any], environment: EnvironmentParam = Environment.PRODUCTION
+) -> AuditTrail:
+    """The audit trail of the environment that the staff member names."""
+    return services_in(request, environment).audit
 
 
 class AuditController(Controller):
     path = "/admin/audit"
     tags = ["admin"]
+    dependencies = {"audit": Provide(queried_audit, sync_to_thread=False)}
 
     @get("/records", operation_id="adminListAuditRecords", responses=problems(), **staff(Scope.ADMIN_AUDIT))
     async def list_records(
         self,
-        platform: PlatformDep,
-        environment: Annotated[Environment, QueryParameter(name="environment")] = Environment.PRODUCTION,
+        audit: NamedDependency[AuditTrail],
+        environment: EnvironmentParam = Environment.PRODUCTION,
         after: Annotated[int, QueryParameter(name="after", ge=0, le=2**53 - 1)] = 0,
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=500)] = 100,
     ) -> AuditPage:
-        records = list(platform.environments[environment].audit.records(after=after, limit=limit))
+        records = list(audit.records(after=after, limit=limit))
         data = [AuditRecordOut.of(r) for r in records]
         return AuditPage(
             environment=environment, data=data, next_after=data[-1].seq if len(data) == limit else None
@@ -183,8 +189,7 @@ class AuditController(Controller):
     @get("/verification", operation_id="adminVerifyAudit", responses=problems(), **staff(Scope.ADMIN_AUDIT))
     async def verify_chain(
         self,
-        platform: PlatformDep,
-        environment: Annotated[Environment, QueryParameter(name="environment")] = Environment.PRODUCTION,
+        audit: NamedDependency[AuditTrail],
+        environment: EnvironmentParam = Environment.PRODUCTION,
     ) -> AuditVerification:
-        log = platform.environments[environment].audit
-        return AuditVerification.of(environment, verify(log.records(), log.head()))
+        return AuditVerification.of(environment, verify(audit.records(), audit.head()))

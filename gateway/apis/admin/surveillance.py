@@ -11,6 +11,7 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from gateway.apis.params import CURSOR_RULE, Cursor, Limit
@@ -24,13 +25,13 @@ from gateway.domain.compliance.alerts import (
     Restriction,
     RestrictionQuery,
 )
+from gateway.domain.compliance.service import SurveillanceService
 from gateway.domain.compliance.surveillance import Severity
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import decode_cursor, encode_cursor
 from gateway.domain.scopes import Scope
 from gateway.edge.access import staff
-from gateway.services import PlatformDep, PrincipalDep
-from gateway.storage.surveillance import SqlSurveillanceDesk
+from gateway.services import PrincipalDep, services_in
 
 RESTRICTION_STATES: Final = {"active": True, "cleared": False, "all": None}
 
@@ -141,9 +142,17 @@ class RestrictionList(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None
 
 
+def queried_surveillance(
+    request: Request[Any, Any, Any], environment: EnvironmentParam = Environment.PRODUCTION
+) -> SurveillanceService:
+    """The queue of the environment that the officer names."""
+    return services_in(request, environment).surveillance
+
+
 class SurveillanceController(Controller):
     path = "/admin/surveillance"
     tags = ["admin"]
+    dependencies = {"surveillance": Provide(queried_surveillance, sync_to_thread=False)}
 
     @get(
         "/alerts",
@@ -154,7 +163,7 @@ class SurveillanceController(Controller):
     )
     async def list_alerts(
         self,
-        platform: PlatformDep,
+        surveillance: NamedDependency[SurveillanceService],
         environment: EnvironmentParam = Environment.PRODUCTION,
         status: Annotated[AlertStatus | None, QueryParameter(name="status", required=False)] = None,
         severity: Annotated[Severity | None, QueryParameter(name="severity", required=False)] = None,
@@ -163,8 +172,7 @@ class SurveillanceController(Controller):
         cursor: Cursor = "",
         limit: Limit = 20,
     ) -> AlertList:
-        desk = SqlSurveillanceDesk(platform.environments[environment].database)
-        page = desk.list_alerts(
+        page = surveillance.list_alerts(
             AlertQuery(
                 status=status,
                 severity=severity,
@@ -189,11 +197,11 @@ class SurveillanceController(Controller):
         **staff(Scope.ADMIN_COMPLIANCE),
     )
     async def get_alert(
-        self, alert_id: AlertId, platform: PlatformDep, environment: EnvironmentParam = Environment.PRODUCTION
+        self,
+        alert_id: AlertId,
+        surveillance: NamedDependency[SurveillanceService],
     ) -> AlertOut:
-        return AlertOut.of(
-            SqlSurveillanceDesk(platform.environments[environment].database).get_alert(alert_id)
-        )
+        return AlertOut.of(surveillance.get_alert(alert_id))
 
     @post(
         "/alerts/{alert_id:str}/clear",
@@ -217,17 +225,14 @@ class SurveillanceController(Controller):
         self,
         alert_id: AlertId,
         data: JSONBody[ClearIn],
-        platform: PlatformDep,
+        surveillance: NamedDependency[SurveillanceService],
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
-        environment: EnvironmentParam = Environment.PRODUCTION,
     ) -> AlertOut:
         request.scope["state"]["object_id"] = alert_id
-        desk = SqlSurveillanceDesk(platform.environments[environment].database)
-        alert = desk.clear_alert(
-            alert_id, officer=principal.client_id, reason=data.reason, now=platform.clock.now()
+        return AlertOut.of(
+            surveillance.clear_alert(alert_id, officer=principal.client_id, reason=data.reason)
         )
-        return AlertOut.of(alert)
 
     @get(
         "/restrictions",
@@ -238,7 +243,7 @@ class SurveillanceController(Controller):
     )
     async def list_restrictions(
         self,
-        platform: PlatformDep,
+        surveillance: NamedDependency[SurveillanceService],
         environment: EnvironmentParam = Environment.PRODUCTION,
         status: Annotated[
             Literal["active", "cleared", "all"], QueryParameter(name="status", required=False)
@@ -248,8 +253,7 @@ class SurveillanceController(Controller):
         cursor: Cursor = "",
         limit: Limit = 20,
     ) -> RestrictionList:
-        desk = SqlSurveillanceDesk(platform.environments[environment].database)
-        page = desk.restrictions(
+        page = surveillance.restrictions(
             RestrictionQuery(
                 active=RESTRICTION_STATES[status],
                 customer_id=customer_id,
@@ -277,14 +281,12 @@ class SurveillanceController(Controller):
         self,
         account_id: AccountId,
         data: JSONBody[ClearIn],
-        platform: PlatformDep,
+        surveillance: NamedDependency[SurveillanceService],
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
-        environment: EnvironmentParam = Environment.PRODUCTION,
     ) -> RestrictionOut:
         request.scope["state"]["object_id"] = account_id
-        desk = SqlSurveillanceDesk(platform.environments[environment].database)
-        restriction = desk.clear_restriction(
-            account_id, officer=principal.client_id, reason=data.reason, now=platform.clock.now()
+        restriction = surveillance.clear_restriction(
+            account_id, officer=principal.client_id, reason=data.reason
         )
         return RestrictionOut.of(restriction)

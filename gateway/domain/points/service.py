@@ -49,9 +49,9 @@ from gateway.domain.points.models import (
 )
 from gateway.domain.points.ports import ConversionQuery, PointsSession, PointsStore
 from gateway.domain.points.reconciliation import Reconciliation, reconcile
+from gateway.domain.trading.dealing import FundDealing
 from gateway.domain.trading.ledger import HOUSE_POINTS, EntryKind, JournalEntry, cash, transfer
-from gateway.domain.trading.models import EventType, OrderStatus, OrderType, OutboxEvent, Side
-from gateway.domain.trading.service import Actor, OrderRequest, TradingService
+from gateway.domain.trading.models import Actor, EventType, OrderStatus, OutboxEvent
 
 LIMIT_CODES = frozenset(
     {"fund_not_consented", "max_points_per_conversion", "max_points_per_month", "daily_points_cap"}
@@ -108,13 +108,13 @@ class PointsService:
         self,
         *,
         store: PointsStore,
-        trading: TradingService,
+        funds: FundDealing,
         catalogue: Catalogue,
         clock: Clock,
         daily_cap: int = DAILY_CAP,
     ) -> None:
         self.store = store
-        self.trading = trading
+        self.funds = funds
         self.catalogue = catalogue
         self.clock = clock
         self.daily_cap = daily_cap
@@ -202,7 +202,7 @@ class PointsService:
                 amount=str(pricing.amount),
                 minimum_subscription=str(terms.minimum_subscription),
             )
-        assessment, token = self.trading.assess_purchase(actor.trader, instrument, None)
+        assessment, token = self.funds.assess_purchase(actor.trader, instrument, None)
         dealing_day = _dealing_day(instrument, terms, now)
         quote = Quote(
             id=_new_id("pqt"),
@@ -290,7 +290,7 @@ class PointsService:
                     if conversion.cooling_off_until
                     else None,
                 )
-            order = self.trading.cool_off_in(session, actor.trader, conversion.order_id)
+            order = self.funds.cool_off_in(session, actor.trader, conversion.order_id)
             if order.status is OrderStatus.CANCELLED:  # before allotment: the cash goes back
                 account = conversion.account_id or order.account_id
                 postings = transfer(account, HOUSE_POINTS, cash(conversion.currency), conversion.amount)
@@ -360,12 +360,7 @@ class PointsService:
                 expires_at=quote.expires_at.isoformat(),
             )
         instrument = self.catalogue.get(quote.instrument_id)
-        customer = self.trading.customers.get(actor.customer_id)
-        if customer is None:
-            raise NotFoundError("no such customer")
-        account = next(
-            (a for a in customer.accounts if a.jurisdiction.value == instrument.market.value), None
-        )
+        account = self.funds.account_for(actor.customer_id, instrument)
         conversion = Conversion(
             id=_new_id("cnv"),
             partner_id=actor.partner_id,
@@ -400,17 +395,13 @@ class PointsService:
         # The dealing day may have moved on since the quote: the order takes today's.
         credit = transfer(HOUSE_POINTS, account.id, cash(quote.currency), quote.amount)
         session.post(JournalEntry(_new_id("jrn"), EntryKind.POINTS_CREDIT, conversion.id, credit, now))
-        placement = self.trading.place_in(
+        placement = self.funds.subscribe_in(
             session,
             actor.trader,
-            OrderRequest(
-                client_order_id=f"points-{conversion.id}",
-                instrument_id=quote.instrument_id,
-                side=Side.BUY,
-                order_type=OrderType.FUND_SUBSCRIPTION,
-                amount=quote.amount,
-                acknowledgement_token=request.acknowledgement_token,
-            ),
+            client_order_id=f"points-{conversion.id}",
+            instrument_id=quote.instrument_id,
+            amount=quote.amount,
+            acknowledgement_token=request.acknowledgement_token,
         )
         order = placement.order
         accepted = replace(
@@ -453,7 +444,7 @@ class PointsService:
                     {"cap": self.daily_cap, "used": today, "points": quote.points},
                 )
             )
-        assessment, _ = self.trading.assess_purchase(actor.trader, instrument, request.acknowledgement_token)
+        assessment, _ = self.funds.assess_purchase(actor.trader, instrument, request.acknowledgement_token)
         if assessment.decision is Decision.UNSUITABLE:
             reasons.append(
                 Reason(

@@ -196,12 +196,12 @@ def estimate_fees(
         else:
             converted = notional + fees
         spread = _line(
-            "fx_spread", "FX conversion spread", _cents(converted * FX_SPREAD_RATE), instrument.currency
+            "fx_spread", "FX conversion spread", cents(converted * FX_SPREAD_RATE), instrument.currency
         )
         lines = (*lines, spread)
         fees += spread.amount.amount
     return FeeEstimate(
-        notional=Money(_cents(notional), instrument.currency),
+        notional=Money(cents(notional), instrument.currency),
         lines=lines,
         total=Money(fees, instrument.currency),
     )
@@ -214,7 +214,7 @@ def fx_conversion(amount: Money, to: Currency, rate: Decimal) -> FxQuote:
     if amount.currency is to and rate != 1:
         raise RuleViolationError("a conversion into the same currency has the rate 1", field="rate")
     gross = _bounded(amount.amount * rate)
-    spread = Decimal(0) if amount.currency is to else _cents(gross * FX_SPREAD_RATE)
+    spread = Decimal(0) if amount.currency is to else cents(gross * FX_SPREAD_RATE)
     converted = max(gross - spread, Decimal(0)).quantize(CENT, rounding=ROUND_DOWN)
     return FxQuote(
         source=amount,
@@ -234,11 +234,11 @@ def _exchange_fees(
     )
     if schedule.commission_cap_rate is not None:
         commission = min(commission, notional * schedule.commission_cap_rate)
-    lines = [_line("commission", "Commission", _cents(commission), instrument.currency)]
+    lines = [_line("commission", "Commission", cents(commission), instrument.currency)]
     for levy in schedule.levies:
         if levy.applies(side, instrument.instrument_type):
             raw = notional * levy.rate
-            value = _whole_units_up(raw) if levy.round_up_to_whole_unit else _cents(raw)
+            value = _whole_units_up(raw) if levy.round_up_to_whole_unit else cents(raw)
             lines.append(_line(levy.code, levy.label, value, instrument.currency))
     return tuple(lines)
 
@@ -256,7 +256,7 @@ def _fund_fees(
             raise RuleViolationError("a fund subscription is an amount of cash", field="amount")
         amount = _bounded(amount)
         rate = FUND_FEES.subscription_rates[terms.category]
-        return amount, (_line("subscription_fee", "Subscription fee", _cents(amount * rate), currency),)
+        return amount, (_line("subscription_fee", "Subscription fee", cents(amount * rate), currency),)
     if amount is not None and (quantity is not None or price is not None):
         raise RuleViolationError("a fund redemption is either units at a NAV or an amount", field="amount")
     if amount is None:
@@ -268,7 +268,7 @@ def _fund_fees(
         amount = quantity * price
     amount = _bounded(amount)
     rate = FUND_FEES.money_market_redemption_rate if terms.money_market else FUND_FEES.redemption_rate
-    return amount, (_line("redemption_fee", "Redemption fee", _cents(amount * rate), currency),)
+    return amount, (_line("redemption_fee", "Redemption fee", cents(amount * rate), currency),)
 
 
 def _bounded(value: Decimal) -> Decimal:
@@ -284,7 +284,8 @@ def _line(code: str, label: str, amount: Decimal, currency: Currency) -> FeeLine
     return FeeLine(code, label, Money(amount, currency))
 
 
-def _cents(value: Decimal) -> Decimal:
+def cents(value: Decimal) -> Decimal:
+    """Rounded to the cent, half up."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
+from gateway.domain.consent.models import OrderPlacementLimit
 from gateway.domain.market.models import Market
 from gateway.domain.money import Currency
+from gateway.domain.trading.errors import InvalidOrderError
 
 COOLING_OFF: Final = timedelta(hours=48)  # DOMAIN.md: funds and points conversions, no reason needed
 
@@ -114,7 +117,7 @@ class Fill:
 
 
 class EventType(StrEnum):
-    """Outbox topics (webhook event types, issue 5)."""
+    """Outbox topics (webhook event types)."""
 
     ORDER_ACCEPTED = "order.accepted"
     ORDER_FILLED = "order.filled"
@@ -142,3 +145,60 @@ class OutboxEvent:
     subject_id: str  # the order id
     payload: dict[str, object]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who places the order: a partner app acting for one customer under one consent."""
+
+    partner_id: str
+    client_id: str
+    customer_id: str
+    consent_id: str | None
+    limit: OrderPlacementLimit | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    client_order_id: str
+    instrument_id: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal | None = None
+    amount: Decimal | None = None
+    limit_price: Decimal | None = None
+    acknowledgement_token: str | None = None
+
+    def __post_init__(self) -> None:
+        needs_quantity = self.order_type is not OrderType.FUND_SUBSCRIPTION
+        _require(self.quantity, needs_quantity, "quantity", self.order_type)
+        _require(self.amount, not needs_quantity, "amount", self.order_type)
+        _require(self.limit_price, self.order_type is OrderType.LIMIT, "limit_price", self.order_type)
+        for name, value, places in (
+            ("quantity", self.quantity, 2),
+            ("amount", self.amount, 2),
+            ("limit_price", self.limit_price, 4),
+        ):
+            if value is None:
+                continue
+            if not value.is_finite() or value <= 0:
+                raise InvalidOrderError(f"{name} must be a positive number", field=name)
+            if value != value.quantize(Decimal(1).scaleb(-places)):
+                raise InvalidOrderError(f"{name} has at most {places} decimals", field=name)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    order: Order
+    created: bool  # False when the same client_order_id was placed before: the first order is returned
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+def _require(value: Decimal | None, needed: bool, name: str, order_type: OrderType) -> None:
+    if needed and value is None:
+        raise InvalidOrderError(f"a {order_type} order needs {name}", field=name)
+    if not needed and value is not None:
+        raise InvalidOrderError(f"a {order_type} order takes no {name}", field=name)

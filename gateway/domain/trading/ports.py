@@ -1,4 +1,8 @@
-"""What the trading service needs from storage and from a venue; adapters live outside the domain."""
+"""What the trading services need from storage, one focused Protocol per concern.
+
+Order entry, fund dealing and points conversions share one unit of work: a `TradingSession`, the
+one write transaction at a time per environment (ADR 0008). Reads outside it run in autocommit.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from gateway.domain.compliance.surveillance import AlertDraft, OrderEvent, Severity
+from gateway.domain.customers.models import Customer
+from gateway.domain.money import Currency
 from gateway.domain.trading.ledger import Balance, JournalEntry
 from gateway.domain.trading.models import Fill, Order, OrderStatus, OrderType, OutboxEvent, Side
 
@@ -46,15 +52,30 @@ class OrderQuery:
     limit: int = 20
 
 
-class TradingSession(Protocol):
-    """One write transaction: every read sees, and every write joins, the same atomic change."""
+class CustomerDirectory(Protocol):
+    def get(self, customer_id: str) -> Customer | None: ...
 
-    def lock_trading(self) -> None: ...
+
+class FxRates(Protocol):
+    def fx_rate(self, base: Currency, quote: Currency, moment: datetime) -> Decimal: ...
+
+
+# -- inside the trading transaction ----------------------------------------------------------------
+
+
+class Ledger(Protocol):
+    """Balances, holds and balanced journal entries (ADR 0008)."""
+
     def balance(self, account_id: str, asset: str) -> Balance: ...
     def balances(self, account_ids: Sequence[str]) -> dict[tuple[str, str], Balance]: ...
     def hold(self, account_id: str, asset: str, delta: Decimal) -> None: ...
     def post(self, entry: JournalEntry) -> None: ...
     def has_entry(self, entry_id: str) -> bool: ...
+
+
+class OrderRecords(Protocol):
+    """Orders, their time priority, the live book and their fills."""
+
     def next_sequence(self) -> int: ...
     def add_order(self, order: Order) -> None: ...
     def save_order(self, order: Order) -> None: ...
@@ -64,7 +85,11 @@ class TradingSession(Protocol):
     def live_orders(self, account_ids: Sequence[str], since: datetime) -> Sequence[Order]: ...
     def due_fund_orders(self, dealing_day_before: date) -> Sequence[Order]: ...
     def add_fill(self, fill: Fill) -> None: ...
-    def emit(self, event: OutboxEvent) -> None: ...
+
+
+class SurveillanceRecords(Protocol):
+    """Order events, the alerts they raise and the account restrictions that follow."""
+
     def record_event(self, event: OrderEvent) -> None: ...
     def events(self, account_ids: Sequence[str], since: datetime) -> Sequence[OrderEvent]: ...
     def add_alert(self, alert_id: str, draft: AlertDraft) -> None: ...
@@ -74,12 +99,36 @@ class TradingSession(Protocol):
     def restrict(self, restriction_id: str, restriction: Restriction) -> None: ...
 
 
-class TradingStore(Protocol):
+class Outbox(Protocol):
+    def emit(self, event: OutboxEvent) -> None: ...
+
+
+class TradingSession(Ledger, OrderRecords, SurveillanceRecords, Outbox, Protocol):
+    """One write transaction: every read sees, and every write joins, the same atomic change."""
+
+    def lock_trading(self) -> None: ...
+
+
+# -- the stores ------------------------------------------------------------------------------------
+
+
+class TradingTransactions(Protocol):
+    """The unit of work every trading change runs in."""
+
     def session(self) -> AbstractContextManager[TradingSession]: ...
-    def open(self, entry: JournalEntry) -> bool: ...
+
+
+class OrderStore(TradingTransactions, Protocol):
+    """Order entry's transactions and its reads of orders and fills."""
+
     def get_order(self, order_id: str) -> Order | None: ...
     def list_orders(self, query: OrderQuery) -> Sequence[Order]: ...
     def fills(self, order_id: str) -> Sequence[Fill]: ...
-    def restriction(self, account_id: str) -> Restriction | None: ...
+
+
+class LedgerStore(Protocol):
+    """The ledger read in autocommit, and the opening entry that funds a new customer."""
+
+    def open(self, entry: JournalEntry) -> bool: ...
     def balances(self, account_ids: Sequence[str]) -> dict[tuple[str, str], Balance]: ...
     def purchases(self, account_ids: Sequence[str]) -> dict[tuple[str, str], tuple[Decimal, Decimal]]: ...

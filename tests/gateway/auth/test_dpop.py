@@ -21,10 +21,10 @@ from gateway.auth.dpop import (
     DPoPVerifier,
     access_token_hash,
     normalise_htu,
-    thumbprint,
 )
 from gateway.auth.replay import MemoryReplayCache, RedisReplayCache
-from gateway.domain.clock import FrozenClock
+from gateway.domain.jwk import thumbprint
+from sandbox.clock import FrozenClock
 from tests.conftest import REDIS_URL, require_redis
 from tests.vectors import RFC7638_KEY, RFC7638_THUMBPRINT
 

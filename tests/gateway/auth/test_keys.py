@@ -11,7 +11,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from gateway.auth.keys import PUBLICATION_GRACE, SIGNING_ALGORITHM, KeyRing
-from gateway.domain.clock import FrozenClock
+from sandbox.clock import FrozenClock
 from tests.vectors import RFC7638_KEY, RFC7638_THUMBPRINT
 
 TOKEN_TTL = timedelta(minutes=10)

@@ -19,7 +19,6 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.domain.audit.chain import GENESIS, ChainHead
-from gateway.domain.clock import FrozenClock
 from gateway.domain.consent.errors import ConsentTransitionError
 from gateway.domain.consent.memory import InMemoryConsentRepository
 from gateway.domain.consent.models import (
@@ -42,6 +41,7 @@ from gateway.storage.consents import SqlConsentRepository, heads
 from gateway.storage.consents import events as event_rows
 from gateway.storage.database import Database
 from gateway.storage.migrate import migrate
+from sandbox.clock import FrozenClock
 from tests.conftest import BASE_URL, POSTGRES_URL, require_postgres
 
 T = TypeVar("T")

@@ -1,5 +1,5 @@
 """The migrations build exactly the tables the code declares, on both backends: a table, column,
-index or type added to `tables.py` without its migration fails here, not in a deployment."""
+index or type added to `storage/tables/` without its migration fails here, not in a deployment."""
 
 from __future__ import annotations
 

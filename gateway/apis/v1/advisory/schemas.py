@@ -14,7 +14,7 @@ import msgspec
 
 from gateway.apis.schemas import MoneyIn, MoneyOut, RequestBody
 from gateway.apis.v1.compliance.schemas import CustomerRisk, DisclosureOut, ProductRiskLevel, ReasonOut
-from gateway.domain.advisory import proposals as advice
+from gateway.domain.advisory import models as advice
 from gateway.domain.advisory.errors import InvalidAnswersError
 from gateway.domain.advisory.portfolios import AssetClass
 from gateway.domain.advisory.questionnaire import (

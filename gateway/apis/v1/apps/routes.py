@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import JSONBody, PathParameter
 
@@ -21,7 +22,8 @@ from gateway.apis.v1.apps.schemas import AppKeyIn, AppKeysOut, PartnerStageOut, 
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
 from gateway.edge.principal import Principal
-from gateway.services import PlatformDep, PrincipalDep
+from gateway.services import PrincipalDep
+from partners.service import Registry
 
 Kid = Annotated[str, PathParameter(min_length=1, max_length=128)]
 
@@ -38,9 +40,9 @@ class AppKeysController(Controller):
     tags = ["partner"]
 
     @get(operation_id="listAppKeys", responses=problems(), **requires(Scope.PARTNER_MANAGE))
-    async def list_keys(self, platform: PlatformDep, principal: PrincipalDep) -> AppKeysOut:
+    async def list_keys(self, registry: NamedDependency[Registry], principal: PrincipalDep) -> AppKeysOut:
         client_id = own_app(principal)
-        return AppKeysOut.of(client_id, platform.registry.app_keys(client_id))
+        return AppKeysOut.of(client_id, registry.app_keys(client_id))
 
     @post(
         operation_id="addAppKey",
@@ -60,14 +62,13 @@ class AppKeysController(Controller):
     async def add_key(
         self,
         data: JSONBody[AppKeyIn],
-        platform: PlatformDep,
+        registry: NamedDependency[Registry],
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
         idempotency_key: IdempotencyKey,
     ) -> AppKeysOut:
         client_id = own_app(principal)
-        app = platform.registry.add_app_key(client_id, data.jwk())
-        platform.clients.forget(client_id)
+        app = registry.add_app_key(client_id, data.jwk())
         request.scope["state"]["object_id"] = f"{client_id}#{data.key.kid}"
         return AppKeysOut.of(client_id, app.jwks)
 
@@ -81,14 +82,13 @@ class AppKeysController(Controller):
     async def remove_key(
         self,
         kid: Kid,
-        platform: PlatformDep,
+        registry: NamedDependency[Registry],
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
         idempotency_key: IdempotencyKey,
     ) -> AppKeysOut:
         client_id = own_app(principal)
-        app = platform.registry.remove_app_key(client_id, kid)
-        platform.clients.forget(client_id)  # the removed key signs no further client assertion here
+        app = registry.remove_app_key(client_id, kid)
         request.scope["state"]["object_id"] = f"{client_id}#{kid}"
         return AppKeysOut.of(client_id, app.jwks)
 
@@ -107,17 +107,15 @@ class PartnerReviewController(Controller):
     async def request_review(
         self,
         data: JSONBody[ReviewRequestIn],
-        platform: PlatformDep,
+        registry: NamedDependency[Registry],
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
         idempotency_key: IdempotencyKey,
     ) -> PartnerStageOut:
         """Move the caller's partner from the sandbox into review (the one move a partner makes)."""
         client_id = own_app(principal)
-        partner = platform.registry.lifecycle.request_review(
+        partner = registry.lifecycle.request_review(
             principal.partner_id, actor=f"partner:{client_id}", reason=data.reason
         )
-        for app in platform.registry.store.list_apps(partner.id):
-            platform.clients.forget(app.client_id)
         request.scope["state"]["object_id"] = partner.id
         return PartnerStageOut.of(partner)

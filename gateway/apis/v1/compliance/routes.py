@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
 from gateway.apis.params import IdempotencyKey
 from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.compliance.schemas import Screening, ScreeningIn, SuitabilityCheck, SuitabilityCheckIn
+from gateway.domain.compliance.service import ComplianceService
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
-from gateway.services import EnvDep, PrincipalDep
+from gateway.services import PrincipalDep
 
 
 class ComplianceController(Controller):
@@ -29,11 +31,11 @@ class ComplianceController(Controller):
     async def create_suitability_check(
         self,
         data: JSONBody[SuitabilityCheckIn],
-        env: EnvDep,
+        compliance: NamedDependency[ComplianceService],
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey,
     ) -> SuitabilityCheck:
-        record = env.compliance.check_suitability(
+        record = compliance.check_suitability(
             partner_id=principal.partner_id,
             client_id=principal.client_id,
             customer=data.customer.to_domain(),
@@ -55,10 +57,10 @@ class ComplianceController(Controller):
     async def get_suitability_check(
         self,
         check_id: Annotated[str, PathParameter(max_length=64)],
-        env: EnvDep,
+        compliance: NamedDependency[ComplianceService],
         principal: PrincipalDep,
     ) -> SuitabilityCheck:
-        return SuitabilityCheck.of(env.compliance.suitability_check(principal.partner_id, check_id))
+        return SuitabilityCheck.of(compliance.suitability_check(principal.partner_id, check_id))
 
     @post(
         "/screenings",
@@ -72,11 +74,11 @@ class ComplianceController(Controller):
     async def create_screening(
         self,
         data: JSONBody[ScreeningIn],
-        env: EnvDep,
+        compliance: NamedDependency[ComplianceService],
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey,
     ) -> Screening:
-        record = env.compliance.screen(
+        record = compliance.screen(
             partner_id=principal.partner_id,
             client_id=principal.client_id,
             subject=data.to_domain(),
@@ -94,7 +96,7 @@ class ComplianceController(Controller):
     async def get_screening(
         self,
         screening_id: Annotated[str, PathParameter(max_length=64)],
-        env: EnvDep,
+        compliance: NamedDependency[ComplianceService],
         principal: PrincipalDep,
     ) -> Screening:
-        return Screening.of(env.compliance.screening(principal.partner_id, screening_id))
+        return Screening.of(compliance.screening(principal.partner_id, screening_id))

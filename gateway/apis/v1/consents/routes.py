@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
@@ -17,12 +18,13 @@ from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.consents.schemas import ConsentIn, ConsentList, ConsentOut, PointsConversionLimitIn
 from gateway.domain.consent.errors import InvalidConsentError
 from gateway.domain.consent.models import ConsentStatus, askable
+from gateway.domain.consent.service import ConsentService
 from gateway.domain.errors import NotFoundError
 from gateway.domain.market.catalogue import Catalogue, decode_cursor, encode_cursor
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
 from gateway.edge.principal import Principal
-from gateway.services import EnvDep, PlatformDep, PrincipalDep
+from gateway.services import PrincipalDep
 
 ConsentId = Annotated[str, PathParameter(max_length=64)]
 StatusFilter = Annotated[ConsentStatus | None, QueryParameter(name="status", required=False)]
@@ -82,8 +84,8 @@ class ConsentsController(Controller):
     async def create_consent(
         self,
         data: JSONBody[ConsentIn],
-        env: EnvDep,
-        platform: PlatformDep,
+        consents: NamedDependency[ConsentService],
+        catalogue: NamedDependency[Catalogue],
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey,
     ) -> ConsentOut:
@@ -96,8 +98,8 @@ class ConsentsController(Controller):
                 client_id=app.client_id,
             )
         permissions = askable(data.permissions, held=app.scopes)
-        _check_funds(platform.catalogue, data)
-        consent = env.consents.create(
+        _check_funds(catalogue, data)
+        consent = consents.create(
             partner_id=principal.partner_id,
             client_id=principal.client_id,
             permissions=permissions,
@@ -116,13 +118,13 @@ class ConsentsController(Controller):
     )
     async def list_consents(
         self,
-        env: EnvDep,
+        consents: NamedDependency[ConsentService],
         principal: PrincipalDep,
         status: StatusFilter = None,
         cursor: Cursor = "",
         limit: Limit = 20,
     ) -> ConsentList:
-        page = env.consents.list_for_partner(
+        page = consents.list_for_partner(
             partner_id=_partner_app(principal).partner_id,
             status=status,
             after=decode_cursor(cursor) if cursor else None,
@@ -141,9 +143,11 @@ class ConsentsController(Controller):
         responses=problems(404),
         **requires(Scope.CONSENTS_MANAGE),
     )
-    async def get_consent(self, consent_id: ConsentId, env: EnvDep, principal: PrincipalDep) -> ConsentOut:
+    async def get_consent(
+        self, consent_id: ConsentId, consents: NamedDependency[ConsentService], principal: PrincipalDep
+    ) -> ConsentOut:
         partner_id = _partner_app(principal).partner_id
-        return ConsentOut.of(env.consents.get(consent_id, partner_id=partner_id))
+        return ConsentOut.of(consents.get(consent_id, partner_id=partner_id))
 
     @post(
         "/{consent_id:str}/revoke",
@@ -155,7 +159,11 @@ class ConsentsController(Controller):
         **requires(Scope.CONSENTS_MANAGE),
     )
     async def revoke_consent(
-        self, consent_id: ConsentId, env: EnvDep, principal: PrincipalDep, idempotency_key: IdempotencyKey
+        self,
+        consent_id: ConsentId,
+        consents: NamedDependency[ConsentService],
+        principal: PrincipalDep,
+        idempotency_key: IdempotencyKey,
     ) -> ConsentOut:
         partner_id = _partner_app(principal).partner_id
-        return ConsentOut.of(env.consents.revoke(consent_id, by="partner", party_id=partner_id))
+        return ConsentOut.of(consents.revoke(consent_id, by="partner", party_id=partner_id))

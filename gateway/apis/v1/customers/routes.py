@@ -1,13 +1,11 @@
 """Customer data for a partner acting under the customer's consent. The edge has already checked
-the consent (status, expiry, scope); here each field is minimised by data category and by the
-cross-border policy, and every disclosure is logged with its consent."""
+the consent (status, expiry, scope); the sharing service minimises each field by data category and
+by the cross-border policy, and logs every disclosure with its consent."""
 
 from __future__ import annotations
 
-import secrets
-
 from litestar import Controller, get
-from litestar.exceptions import NotFoundException
+from litestar.di import NamedDependency
 
 from gateway.apis.schemas import problems
 from gateway.apis.v1.customers.schemas import (
@@ -23,65 +21,15 @@ from gateway.apis.v1.customers.schemas import (
     TransactionList,
     TransactionOut,
     each,
+    recipient_of,
     shaped,
 )
-from gateway.domain.customers.models import Customer
 from gateway.domain.scopes import Scope
-from gateway.domain.sharing.categories import categories_for
-from gateway.domain.sharing.views import (
-    Audience,
-    Disclosure,
-    account_views,
-    holding_views,
-    kyc_profile_view,
-    risk_profile_view,
-    transaction_views,
-)
+from gateway.domain.sharing.service import SharingService
+from gateway.domain.sharing.views import Disclosure
 from gateway.edge.access import requires
 from gateway.edge.principal import Principal
-from gateway.services import EnvDep, EnvironmentServices, PrincipalDep
-from gateway.storage.customers import DisclosureRecord
-
-
-def _customer(env: EnvironmentServices, principal: Principal) -> tuple[Customer, Audience]:
-    consent = principal.consent
-    if consent is None or consent.customer_id is None:
-        # A client-credentials token has no customer: there is nothing of anyone's to show.
-        raise NotFoundException(detail="this operation needs a token delegated by a customer")
-    customer = env.customers.get(consent.customer_id)
-    if customer is None:
-        raise NotFoundException(detail="the customer behind this consent no longer exists")
-    customer = env.trading.current(customer)  # cash and positions as the ledger has them now
-    granted = principal.token.scopes & frozenset(str(scope) for scope in consent.permissions)
-    audience = Audience(
-        granted=categories_for(granted),
-        partner_region=principal.client.partner.region,
-        cross_border_permitted=consent.cross_border,
-    )
-    return customer, audience
-
-
-def _log(env: EnvironmentServices, principal: Principal, path: str, disclosure: Disclosure) -> None:
-    consent = principal.consent
-    if consent is None or consent.customer_id is None:  # _customer refused this call already
-        raise NotFoundException(detail="this operation needs a token delegated by a customer")
-    document = disclosure.as_document()
-    env.customers.add_disclosure(
-        DisclosureRecord(
-            id=f"dsc_{secrets.token_hex(10)}",
-            consent_id=consent.id,
-            customer_id=consent.customer_id,
-            partner_id=principal.partner_id,
-            client_id=principal.client_id,
-            resource=path,
-            categories=tuple(sorted(category.value for category in disclosure.categories)),
-            fields=disclosure.fields,
-            masked=disclosure.masked,
-            withheld=disclosure.withheld,
-            decisions=tuple(document["decisions"]),  # type: ignore[arg-type]
-            at=env.auth_server.tokens.clock.now(),
-        )
-    )
+from gateway.services import PrincipalDep
 
 
 def _sharing(principal: Principal, disclosure: Disclosure) -> Sharing:
@@ -97,18 +45,18 @@ class CustomerDataController(Controller):
     tags = ["customer data"]
 
     @get("/accounts", operation_id="listAccounts", responses=problems(404), **requires(Scope.ACCOUNTS_READ))
-    async def list_accounts(self, env: EnvDep, principal: PrincipalDep) -> AccountList:
+    async def list_accounts(
+        self, sharing: NamedDependency[SharingService], principal: PrincipalDep
+    ) -> AccountList:
         """Accounts with masked numbers and cash balances (accounts:read)."""
-        customer, audience = _customer(env, principal)
-        views = account_views(customer, audience)
-        _log(env, principal, "/v1/accounts", views.disclosure)
+        views = sharing.accounts(recipient_of(principal))
         return AccountList(data=each(AccountOut, views.items), sharing=_sharing(principal, views.disclosure))
 
     @get("/holdings", operation_id="listHoldings", responses=problems(404), **requires(Scope.HOLDINGS_READ))
-    async def list_holdings(self, env: EnvDep, principal: PrincipalDep) -> HoldingList:
-        customer, audience = _customer(env, principal)
-        views = holding_views(customer, audience)
-        _log(env, principal, "/v1/holdings", views.disclosure)
+    async def list_holdings(
+        self, sharing: NamedDependency[SharingService], principal: PrincipalDep
+    ) -> HoldingList:
+        views = sharing.holdings(recipient_of(principal))
         return HoldingList(data=each(HoldingOut, views.items), sharing=_sharing(principal, views.disclosure))
 
     @get(
@@ -117,10 +65,10 @@ class CustomerDataController(Controller):
         responses=problems(404),
         **requires(Scope.TRANSACTIONS_READ),
     )
-    async def list_transactions(self, env: EnvDep, principal: PrincipalDep) -> TransactionList:
-        customer, audience = _customer(env, principal)
-        views = transaction_views(customer, audience)
-        _log(env, principal, "/v1/transactions", views.disclosure)
+    async def list_transactions(
+        self, sharing: NamedDependency[SharingService], principal: PrincipalDep
+    ) -> TransactionList:
+        views = sharing.transactions(recipient_of(principal))
         data = each(TransactionOut, views.items)
         return TransactionList(data=data, sharing=_sharing(principal, views.disclosure))
 
@@ -130,16 +78,16 @@ class CustomerDataController(Controller):
         responses=problems(404),
         **requires(Scope.PROFILE_RISK_READ),
     )
-    async def get_risk_profile(self, env: EnvDep, principal: PrincipalDep) -> RiskProfileView:
-        customer, audience = _customer(env, principal)
-        view = risk_profile_view(customer, audience)
-        _log(env, principal, "/v1/profile/risk", view.disclosure)
+    async def get_risk_profile(
+        self, sharing: NamedDependency[SharingService], principal: PrincipalDep
+    ) -> RiskProfileView:
+        view = sharing.risk_profile(recipient_of(principal))
         data = shaped(RiskProfileOut, view.shared)
         return RiskProfileView(data=data, sharing=_sharing(principal, view.disclosure))
 
     @get("/profile", operation_id="getProfile", responses=problems(404), **requires(Scope.PROFILE_READ))
-    async def get_profile(self, env: EnvDep, principal: PrincipalDep) -> ProfileView:
-        customer, audience = _customer(env, principal)
-        view = kyc_profile_view(customer, audience)
-        _log(env, principal, "/v1/profile", view.disclosure)
+    async def get_profile(
+        self, sharing: NamedDependency[SharingService], principal: PrincipalDep
+    ) -> ProfileView:
+        view = sharing.kyc_profile(recipient_of(principal))
         return ProfileView(data=shaped(ProfileOut, view.shared), sharing=_sharing(principal, view.disclosure))

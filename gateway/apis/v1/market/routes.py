@@ -7,18 +7,20 @@ from datetime import date, timedelta
 from typing import Annotated, Final
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
 from gateway.apis.params import CURSOR_RULE, Cursor, Limit
 from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.market.schemas import InstrumentOut, InstrumentPage, NavHistoryOut, NavPoint, QuoteOut
+from gateway.domain.clock import Clock
 from gateway.domain.errors import NotFoundError, RuleViolationError
 from gateway.domain.market import calendar as market_calendar
-from gateway.domain.market.catalogue import CatalogueQuery, decode_cursor, encode_cursor
+from gateway.domain.market.catalogue import Catalogue, CatalogueQuery, decode_cursor, encode_cursor
 from gateway.domain.market.models import Instrument, InstrumentType, Market
+from gateway.domain.market.ports import PriceSource
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
-from gateway.services import Platform, PlatformDep
 
 MaxRisk = Annotated[int | None, QueryParameter(name="max_risk", required=False, ge=1, le=5)]
 ShariahOnly = Annotated[bool, QueryParameter(name="shariah_only")]
@@ -38,8 +40,8 @@ def _view(instrument: Instrument) -> InstrumentOut:
     return cached[1]
 
 
-def _page(platform: Platform, query: CatalogueQuery, cursor: str) -> InstrumentPage:
-    page = platform.catalogue.page(replace(query, after=decode_cursor(cursor) if cursor else None))
+def _page(catalogue: Catalogue, query: CatalogueQuery, cursor: str) -> InstrumentPage:
+    page = catalogue.page(replace(query, after=decode_cursor(cursor) if cursor else None))
     return InstrumentPage(
         data=[_view(item) for item in page.items],
         has_more=page.next_after is not None,
@@ -60,7 +62,7 @@ class MarketController(Controller):
     )
     async def list_instruments(
         self,
-        platform: PlatformDep,
+        catalogue: NamedDependency[Catalogue],
         market: MarketFilter = None,
         instrument_type: Annotated[InstrumentType | None, QueryParameter(name="type", required=False)] = None,
         max_risk: MaxRisk = None,
@@ -75,7 +77,7 @@ class MarketController(Controller):
             shariah_only=shariah_only,
             limit=limit,
         )
-        return _page(platform, query, cursor)
+        return _page(catalogue, query, cursor)
 
     @get(
         "/market/instruments/{instrument_id:str}",
@@ -85,9 +87,11 @@ class MarketController(Controller):
         **requires(Scope.MARKET_READ),
     )
     async def get_instrument(
-        self, instrument_id: Annotated[str, PathParameter(max_length=64)], platform: PlatformDep
+        self,
+        instrument_id: Annotated[str, PathParameter(max_length=64)],
+        catalogue: NamedDependency[Catalogue],
     ) -> InstrumentOut:
-        return _view(platform.catalogue.get(instrument_id))
+        return _view(catalogue.get(instrument_id))
 
     @get(
         "/funds",
@@ -98,7 +102,7 @@ class MarketController(Controller):
     )
     async def list_funds(
         self,
-        platform: PlatformDep,
+        catalogue: NamedDependency[Catalogue],
         market: MarketFilter = None,
         max_risk: MaxRisk = None,
         shariah_only: ShariahOnly = False,
@@ -112,7 +116,7 @@ class MarketController(Controller):
             shariah_only=shariah_only,
             limit=limit,
         )
-        return _page(platform, query, cursor)
+        return _page(catalogue, query, cursor)
 
     @get(
         "/market/instruments/{instrument_id:str}/quote",
@@ -122,13 +126,17 @@ class MarketController(Controller):
         **requires(Scope.MARKET_READ),
     )
     async def get_quote(
-        self, instrument_id: Annotated[str, PathParameter(max_length=64)], platform: PlatformDep
+        self,
+        instrument_id: Annotated[str, PathParameter(max_length=64)],
+        catalogue: NamedDependency[Catalogue],
+        prices: NamedDependency[PriceSource],
+        clock: NamedDependency[Clock],
     ) -> QuoteOut:
-        instrument = platform.catalogue.get(instrument_id)
-        now = platform.clock.now()
+        instrument = catalogue.get(instrument_id)
+        now = clock.now()
         return QuoteOut(
             instrument_id=instrument.id,
-            price=str(platform.prices.reference_price(instrument, now)),
+            price=str(prices.reference_price(instrument, now)),
             currency=instrument.currency,
             as_of=now,
             market_open=market_calendar.is_open(instrument.market, now),
@@ -153,14 +161,16 @@ class MarketController(Controller):
     async def get_nav_history(
         self,
         instrument_id: Annotated[str, PathParameter(max_length=64)],
-        platform: PlatformDep,
+        catalogue: NamedDependency[Catalogue],
+        prices: NamedDependency[PriceSource],
+        clock: NamedDependency[Clock],
         start: Annotated[date | None, QueryParameter(name="from", required=False)] = None,
         end: Annotated[date | None, QueryParameter(name="to", required=False)] = None,
     ) -> NavHistoryOut:
-        fund = platform.catalogue.get(instrument_id)
+        fund = catalogue.get(instrument_id)
         if fund.fund is None:
             raise NotFoundError("no such fund", instrument_id=instrument_id)
-        now = platform.clock.now()
+        now = clock.now()
         last = market_calendar.trading_day_of(fund.market, now)
         if now < market_calendar.nav_publication_time(
             fund.market, last
@@ -175,7 +185,7 @@ class MarketController(Controller):
                 field="from",
                 latest=last.isoformat(),
             )
-        history = platform.prices.nav_history(fund, start, end)
+        history = prices.nav_history(fund, start, end)
         return NavHistoryOut(
             instrument_id=fund.id,
             currency=fund.currency,

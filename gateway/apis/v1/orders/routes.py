@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -19,12 +20,14 @@ from gateway.apis.v1.orders.schemas import OrderIn, OrderList, OrderOut, OrderPr
 from gateway.domain.consent.models import OrderPlacementLimit
 from gateway.domain.market.catalogue import decode_cursor, encode_cursor
 from gateway.domain.scopes import Scope
-from gateway.domain.trading.models import Order, OrderStatus, OrderType, Side
+from gateway.domain.trading.entry import OrderEntry
+from gateway.domain.trading.models import Actor, Order, OrderStatus, OrderType, Side
 from gateway.domain.trading.ports import OrderQuery
-from gateway.domain.trading.service import Actor, TradingService
 from gateway.edge.access import requires
+from gateway.edge.faults import FaultPoints
 from gateway.edge.principal import Principal
-from gateway.services import EnvDep, PlatformDep, PrincipalDep
+from gateway.edge.quotas import BusinessQuotas
+from gateway.services import PrincipalDep
 
 OrderId = Annotated[str, PathParameter(max_length=64)]
 StatusFilter = Annotated[OrderStatus | None, QueryParameter(name="status", required=False)]
@@ -50,8 +53,8 @@ def actor_of(principal: Principal) -> Actor:
     )
 
 
-def _out(trading: TradingService, order: Order) -> OrderOut:
-    return OrderOut.of(order, list(trading.store.fills(order.id)))
+def _out(orders: OrderEntry, order: Order) -> OrderOut:
+    return OrderOut.of(order, list(orders.fills(order)))
 
 
 class OrdersController(Controller):
@@ -79,10 +82,10 @@ class OrdersController(Controller):
         **requires(Scope.ORDERS_WRITE),
     )
     async def preview_order(
-        self, data: JSONBody[OrderTermsIn], env: EnvDep, principal: PrincipalDep
+        self, data: JSONBody[OrderTermsIn], orders: NamedDependency[OrderEntry], principal: PrincipalDep
     ) -> OrderPreviewOut:
         actor = actor_of(principal)
-        return OrderPreviewOut.of(env.trading.preview(actor, data.to_domain("preview")))
+        return OrderPreviewOut.of(orders.preview(actor, data.to_domain("preview")))
 
     @post(
         operation_id="placeOrder",
@@ -116,15 +119,16 @@ class OrdersController(Controller):
     async def place_order(
         self,
         data: JSONBody[OrderIn],
-        env: EnvDep,
-        platform: PlatformDep,
+        orders: NamedDependency[OrderEntry],
+        quotas: NamedDependency[BusinessQuotas],
+        faults: NamedDependency[FaultPoints],
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey,
     ) -> Response[OrderOut]:
-        await platform.quotas.charge_placement(principal, env.trading, data.to_domain(data.client_order_id))
-        placement = env.trading.place(actor_of(principal), data.to_domain(data.client_order_id))
-        platform.faults.reached("order_committed")
-        return Response(_out(env.trading, placement.order), status_code=201 if placement.created else 200)
+        await quotas.charge_placement(principal, orders, data.to_domain(data.client_order_id))
+        placement = orders.place(actor_of(principal), data.to_domain(data.client_order_id))
+        faults.reached("order_committed")
+        return Response(_out(orders, placement.order), status_code=201 if placement.created else 200)
 
     @get(
         operation_id="listOrders",
@@ -134,7 +138,7 @@ class OrdersController(Controller):
     )
     async def list_orders(
         self,
-        env: EnvDep,
+        orders: NamedDependency[OrderEntry],
         principal: PrincipalDep,
         status: StatusFilter = None,
         side: SideFilter = None,
@@ -154,11 +158,11 @@ class OrdersController(Controller):
             after=decode_cursor(cursor) if cursor else None,
             limit=limit + 1,
         )
-        found = list(env.trading.list(query))
+        found = list(orders.list(query))
         page = found[:limit]
         more = len(found) > limit
         return OrderList(
-            data=[_out(env.trading, order) for order in page],
+            data=[_out(orders, order) for order in page],
             has_more=more,
             next_cursor=encode_cursor(page[-1].id) if more else None,
         )
@@ -170,8 +174,10 @@ class OrdersController(Controller):
         responses=problems(404),
         **requires(Scope.ORDERS_READ),
     )
-    async def get_order(self, order_id: OrderId, env: EnvDep, principal: PrincipalDep) -> OrderOut:
-        return _out(env.trading, env.trading.get(actor_of(principal), order_id))
+    async def get_order(
+        self, order_id: OrderId, orders: NamedDependency[OrderEntry], principal: PrincipalDep
+    ) -> OrderOut:
+        return _out(orders, orders.get(actor_of(principal), order_id))
 
     @post(
         "/{order_id:str}/cancel",
@@ -182,9 +188,13 @@ class OrdersController(Controller):
         **requires(Scope.ORDERS_WRITE),
     )
     async def cancel_order(
-        self, order_id: OrderId, env: EnvDep, principal: PrincipalDep, idempotency_key: IdempotencyKey
+        self,
+        order_id: OrderId,
+        orders: NamedDependency[OrderEntry],
+        principal: PrincipalDep,
+        idempotency_key: IdempotencyKey,
     ) -> OrderOut:
-        return _out(env.trading, env.trading.cancel(actor_of(principal), order_id))
+        return _out(orders, orders.cancel(actor_of(principal), order_id))
 
     @post(
         "/{order_id:str}/cooling-off-cancellation",
@@ -199,6 +209,10 @@ class OrdersController(Controller):
         **requires(Scope.ORDERS_WRITE),
     )
     async def cool_off_order(
-        self, order_id: OrderId, env: EnvDep, principal: PrincipalDep, idempotency_key: IdempotencyKey
+        self,
+        order_id: OrderId,
+        orders: NamedDependency[OrderEntry],
+        principal: PrincipalDep,
+        idempotency_key: IdempotencyKey,
     ) -> OrderOut:
-        return _out(env.trading, env.trading.cool_off(actor_of(principal), order_id))
+        return _out(orders, orders.cool_off(actor_of(principal), order_id))

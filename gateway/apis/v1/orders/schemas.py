@@ -9,9 +9,9 @@ from typing import Annotated
 import msgspec
 
 from gateway.apis.schemas import Amount, RequestBody
-from gateway.domain.trading.models import Fill, Liquidity, Order, OrderStatus, OrderType, Side
+from gateway.domain.trading.models import Fill, Liquidity, Order, OrderRequest, OrderStatus, OrderType, Side
 from gateway.domain.trading.pretrade import CheckStatus
-from gateway.domain.trading.service import OrderRequest, Preview
+from gateway.domain.trading.preview import Preview
 
 # Plain decimal strings: no floats, exponents, signs, NaN or Infinity (ENGINEERING.md, "Input").
 Quantity = Annotated[str, msgspec.Meta(pattern=r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$", examples=["100"])]

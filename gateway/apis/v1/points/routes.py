@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -35,15 +36,19 @@ from gateway.domain.consent.models import PointsConversionLimit
 from gateway.domain.market.catalogue import decode_cursor, encode_cursor
 from gateway.domain.points.models import ConversionState
 from gateway.domain.points.ports import ConversionQuery
-from gateway.domain.points.service import PointsActor
+from gateway.domain.points.service import PointsActor, PointsService
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
+from gateway.edge.faults import FaultPoints
 from gateway.edge.principal import Principal
-from gateway.services import EnvDep, PlatformDep, PrincipalDep
+from gateway.edge.quotas import BusinessQuotas
+from gateway.services import PrincipalDep
 
 ConversionId = Annotated[str, PathParameter(max_length=64)]
 StateFilter = Annotated[ConversionState | None, QueryParameter(name="state", required=False)]
 Day = Annotated[date, QueryParameter(name="date", description="The UTC day the conversions were made")]
+
+PointsDep = NamedDependency[PointsService]
 
 
 def actor_of(principal: Principal) -> PointsActor:
@@ -88,11 +93,11 @@ class PointsController(Controller):
     async def create_valuation(
         self,
         data: JSONBody[ValuationIn],
-        env: EnvDep,
+        points: PointsDep,
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey,
     ) -> ValuationOut:
-        valuation = env.points.publish_valuation(
+        valuation = points.publish_valuation(
             principal.partner_id,
             points=data.points,
             amount=Decimal(data.amount),
@@ -109,8 +114,8 @@ class PointsController(Controller):
         responses=problems(),
         **requires(Scope.POINTS_VALUATIONS_WRITE),
     )
-    async def list_valuations(self, env: EnvDep, principal: PrincipalDep) -> ValuationList:
-        return ValuationList(data=[ValuationOut.of(v) for v in env.points.valuations(principal.partner_id)])
+    async def list_valuations(self, points: PointsDep, principal: PrincipalDep) -> ValuationList:
+        return ValuationList(data=[ValuationOut.of(v) for v in points.valuations(principal.partner_id)])
 
     @post(
         "/quotes",
@@ -132,8 +137,10 @@ class PointsController(Controller):
         ),
         **requires(Scope.POINTS_CONVERT),
     )
-    async def create_quote(self, data: JSONBody[QuoteIn], env: EnvDep, principal: PrincipalDep) -> QuoteOut:
-        return QuoteOut.of(env.points.quote(actor_of(principal), data.instrument_id, data.points))
+    async def create_quote(
+        self, data: JSONBody[QuoteIn], points: PointsDep, principal: PrincipalDep
+    ) -> QuoteOut:
+        return QuoteOut.of(points.quote(actor_of(principal), data.instrument_id, data.points))
 
     @post(
         "/conversions",
@@ -169,15 +176,16 @@ class PointsController(Controller):
     async def convert_points(
         self,
         data: JSONBody[ConversionIn],
-        env: EnvDep,
-        platform: PlatformDep,
+        points: PointsDep,
+        quotas: NamedDependency[BusinessQuotas],
+        faults: NamedDependency[FaultPoints],
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey,
     ) -> Response[ConversionOut]:
         actor, request = actor_of(principal), data.to_domain()
-        await platform.quotas.charge_points(principal, env.points.points_to_charge(actor, request))
-        outcome = env.points.convert(actor, request)
-        platform.faults.reached("conversion_committed")
+        await quotas.charge_points(principal, points.points_to_charge(actor, request))
+        outcome = points.convert(actor, request)
+        faults.reached("conversion_committed")
         return Response(ConversionOut.of(outcome.conversion), status_code=201 if outcome.created else 200)
 
     @get(
@@ -189,7 +197,7 @@ class PointsController(Controller):
     )
     async def list_conversions(
         self,
-        env: EnvDep,
+        points: PointsDep,
         principal: PrincipalDep,
         state_filter: StateFilter = None,  # `state` is a reserved Litestar kwarg
         cursor: Cursor = "",
@@ -203,7 +211,7 @@ class PointsController(Controller):
             after=decode_cursor(cursor) if cursor else None,
             limit=limit + 1,
         )
-        found = list(env.points.list_conversions(query))
+        found = list(points.list_conversions(query))
         page = found[:limit]
         more = len(found) > limit
         return ConversionList(
@@ -220,9 +228,9 @@ class PointsController(Controller):
         **requires(Scope.POINTS_CONVERT),
     )
     async def get_conversion(
-        self, conversion_id: ConversionId, env: EnvDep, principal: PrincipalDep
+        self, conversion_id: ConversionId, points: PointsDep, principal: PrincipalDep
     ) -> ConversionOut:
-        return ConversionOut.of(env.points.get(actor_of(principal), conversion_id))
+        return ConversionOut.of(points.get(actor_of(principal), conversion_id))
 
     @post(
         "/conversions/{conversion_id:str}/cooling-off-cancellation",
@@ -240,11 +248,11 @@ class PointsController(Controller):
     async def cool_off_conversion(
         self,
         conversion_id: ConversionId,
-        env: EnvDep,
+        points: PointsDep,
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey,
     ) -> ConversionOut:
-        return ConversionOut.of(env.points.cool_off(actor_of(principal), conversion_id))
+        return ConversionOut.of(points.cool_off(actor_of(principal), conversion_id))
 
     @get(
         "/reconciliation",
@@ -258,8 +266,10 @@ class PointsController(Controller):
         responses=problems(),
         **requires(Scope.REPORTS_READ),
     )
-    async def reconciliation(self, date: Day, env: EnvDep, principal: PrincipalDep) -> ReconciliationOut:
-        return ReconciliationOut.of(env.points.reconciliation(principal.partner_id, date))
+    async def reconciliation(
+        self, date: Day, points: PointsDep, principal: PrincipalDep
+    ) -> ReconciliationOut:
+        return ReconciliationOut.of(points.reconciliation(principal.partner_id, date))
 
     @get(
         "/reconciliation.csv",
@@ -269,8 +279,10 @@ class PointsController(Controller):
         responses=problems(),
         **requires(Scope.REPORTS_READ),
     )
-    async def reconciliation_csv(self, date: Day, env: EnvDep, principal: PrincipalDep) -> Response[str]:
-        report = env.points.reconciliation(principal.partner_id, date)
+    async def reconciliation_csv(
+        self, date: Day, points: PointsDep, principal: PrincipalDep
+    ) -> Response[str]:
+        report = points.reconciliation(principal.partner_id, date)
         return Response(
             reconciliation_csv(report),
             media_type="text/csv; charset=utf-8",

@@ -6,14 +6,17 @@ from datetime import date, timedelta
 from typing import Annotated, Final
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.usage.schemas import UsageCountOut, UsageReport, UsageTotalsOut
+from gateway.domain.clock import Clock
 from gateway.domain.errors import RuleViolationError
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
-from gateway.services import EnvDep, PlatformDep, PrincipalDep
+from gateway.edge.metering import UsageMeter
+from gateway.services import PrincipalDep
 from partners.usage import MAX_RANGE_DAYS, totals
 
 DEFAULT_DAYS: Final = 30
@@ -79,10 +82,15 @@ class UsageController(Controller):
         **requires(Scope.REPORTS_READ),
     )
     async def get_usage(
-        self, env: EnvDep, platform: PlatformDep, principal: PrincipalDep, start: From = None, end: To = None
+        self,
+        usage: NamedDependency[UsageMeter],
+        clock: NamedDependency[Clock],
+        principal: PrincipalDep,
+        start: From = None,
+        end: To = None,
     ) -> UsageReport:
-        first, last = usage_period(platform.clock.now().date(), start, end)
-        counts = env.usage.daily(principal.client_id, first, last)
+        first, last = usage_period(clock.now().date(), start, end)
+        counts = usage.daily(principal.client_id, first, last)
         return UsageReport(
             client_id=principal.client_id,
             start=first,

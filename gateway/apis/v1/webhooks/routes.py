@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from gateway.apis.params import CURSOR_RULE, Cursor, IdempotencyKey, Limit
@@ -23,11 +24,13 @@ from gateway.apis.v1.webhooks.schemas import (
 from gateway.domain.market.catalogue import decode_cursor, encode_cursor
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
-from gateway.services import EnvDep, PrincipalDep
+from gateway.services import PrincipalDep
 from partners.webhooks.models import DeliveryQuery, DeliveryState
+from partners.webhooks.service import WebhookService
 
 SubscriptionId = Annotated[str, PathParameter(max_length=64)]
 DeliveryId = Annotated[str, PathParameter(max_length=64)]
+WebhooksDep = NamedDependency[WebhookService]
 SubscriptionFilter = Annotated[
     str | None, QueryParameter(name="subscription_id", required=False, pattern=r"^whs_[0-9a-f]{20}$")
 ]
@@ -65,11 +68,11 @@ class WebhooksController(Controller):
     async def create_subscription(
         self,
         data: JSONBody[SubscriptionIn],
-        env: EnvDep,
+        webhooks: WebhooksDep,
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey,
     ) -> SubscriptionWithSecret:
-        subscription = env.webhooks.subscribe(
+        subscription = webhooks.subscribe(
             principal.partner_id, principal.client_id, data.url, data.event_types
         )
         return SubscriptionWithSecret.revealing(subscription)
@@ -82,10 +85,10 @@ class WebhooksController(Controller):
         **requires(Scope.WEBHOOKS_MANAGE),
     )
     async def list_subscriptions(
-        self, env: EnvDep, principal: PrincipalDep, cursor: Cursor = "", limit: Limit = 20
+        self, webhooks: WebhooksDep, principal: PrincipalDep, cursor: Cursor = "", limit: Limit = 20
     ) -> SubscriptionList:
         after = decode_cursor(cursor) if cursor else None
-        found = env.webhooks.page_subscriptions(principal.client_id, after, limit + 1)
+        found = webhooks.page_subscriptions(principal.client_id, after, limit + 1)
         page = found[:limit]
         more = len(found) > limit
         return SubscriptionList(
@@ -102,9 +105,9 @@ class WebhooksController(Controller):
         **requires(Scope.WEBHOOKS_MANAGE),
     )
     async def get_subscription(
-        self, subscription_id: SubscriptionId, env: EnvDep, principal: PrincipalDep
+        self, subscription_id: SubscriptionId, webhooks: WebhooksDep, principal: PrincipalDep
     ) -> SubscriptionOut:
-        return SubscriptionOut.of(env.webhooks.subscription(principal.client_id, subscription_id))
+        return SubscriptionOut.of(webhooks.subscription(principal.client_id, subscription_id))
 
     @delete(
         "/subscriptions/{subscription_id:str}",
@@ -115,9 +118,9 @@ class WebhooksController(Controller):
         **requires(Scope.WEBHOOKS_MANAGE),
     )
     async def delete_subscription(
-        self, subscription_id: SubscriptionId, env: EnvDep, principal: PrincipalDep
+        self, subscription_id: SubscriptionId, webhooks: WebhooksDep, principal: PrincipalDep
     ) -> None:
-        env.webhooks.disable(principal.client_id, subscription_id)
+        webhooks.disable(principal.client_id, subscription_id)
 
     @post(
         "/subscriptions/{subscription_id:str}/secret-rotation",
@@ -130,13 +133,11 @@ class WebhooksController(Controller):
     async def rotate_secret(
         self,
         subscription_id: SubscriptionId,
-        env: EnvDep,
+        webhooks: WebhooksDep,
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey,
     ) -> SubscriptionWithSecret:
-        return SubscriptionWithSecret.revealing(
-            env.webhooks.rotate_secret(principal.client_id, subscription_id)
-        )
+        return SubscriptionWithSecret.revealing(webhooks.rotate_secret(principal.client_id, subscription_id))
 
     @get(
         "/deliveries",
@@ -147,7 +148,7 @@ class WebhooksController(Controller):
     )
     async def list_deliveries(
         self,
-        env: EnvDep,
+        webhooks: WebhooksDep,
         principal: PrincipalDep,
         subscription_id: SubscriptionFilter = None,
         delivery_state: StateFilter = None,
@@ -161,7 +162,7 @@ class WebhooksController(Controller):
             after=decode_cursor(cursor) if cursor else None,
             limit=limit + 1,
         )
-        found = env.webhooks.list_deliveries(query)
+        found = webhooks.list_deliveries(query)
         page = found[:limit]
         more = len(found) > limit
         return DeliveryList(
@@ -178,10 +179,10 @@ class WebhooksController(Controller):
         **requires(Scope.WEBHOOKS_MANAGE),
     )
     async def get_delivery(
-        self, delivery_id: DeliveryId, env: EnvDep, principal: PrincipalDep
+        self, delivery_id: DeliveryId, webhooks: WebhooksDep, principal: PrincipalDep
     ) -> DeliveryOut:
-        delivery = env.webhooks.delivery(principal.client_id, delivery_id)
-        return DeliveryOut.of(delivery, env.webhooks.attempts(principal.client_id, delivery_id))
+        delivery = webhooks.delivery(principal.client_id, delivery_id)
+        return DeliveryOut.of(delivery, webhooks.attempts(principal.client_id, delivery_id))
 
     @post(
         "/deliveries/{delivery_id:str}/redelivery",
@@ -192,6 +193,10 @@ class WebhooksController(Controller):
         **requires(Scope.WEBHOOKS_MANAGE),
     )
     async def redeliver(
-        self, delivery_id: DeliveryId, env: EnvDep, principal: PrincipalDep, idempotency_key: IdempotencyKey
+        self,
+        delivery_id: DeliveryId,
+        webhooks: WebhooksDep,
+        principal: PrincipalDep,
+        idempotency_key: IdempotencyKey,
     ) -> DeliveryOut:
-        return DeliveryOut.of(env.webhooks.redeliver(principal.client_id, delivery_id))
+        return DeliveryOut.of(webhooks.redeliver(principal.client_id, delivery_id))

@@ -22,7 +22,7 @@ from gateway.domain.advisory.portfolios import (
     home_market,
     model_portfolios,
 )
-from gateway.domain.advisory.proposals import product_facts
+from gateway.domain.advisory.proposing import product_facts
 from gateway.domain.compliance.suitability import (
     CustomerFacts,
     Decision,

@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.domain.advisory.codec import proposal_from_document, proposal_to_document
 from gateway.domain.advisory.errors import InvalidAnswersError, InvalidProposalError, UnsuitableProposalError
-from gateway.domain.advisory.portfolios import AssetClass, build_model
-from gateway.domain.advisory.proposals import (
-    RULES,
+from gateway.domain.advisory.models import (
     AnonymousProfile,
     CurrentHolding,
     InvestorProfile,
@@ -19,13 +18,10 @@ from gateway.domain.advisory.proposals import (
     RebalancePolicy,
     TradeReason,
     TradeSide,
-    product_facts,
-    propose,
-    propose_anonymous,
 )
+from gateway.domain.advisory.portfolios import AssetClass, build_model
+from gateway.domain.advisory.proposing import RULES, product_facts, propose, propose_anonymous
 from gateway.domain.advisory.questionnaire import questionnaire, score
-from gateway.domain.advisory.service import AdvisoryService
-from gateway.domain.clock import FrozenClock
 from gateway.domain.compliance.suitability import (
     Complexity,
     Decision,
@@ -91,7 +87,7 @@ def check_whole(proposal: Proposal) -> None:
     assert buys - sells == proposal.net_cash_flow
     if proposal.idle_cash is not None:
         assert sum(t.amount.amount for t in proposal.idle_cash.trades) == proposal.idle_cash.excess.amount
-    assert Proposal.from_document(json.loads(json.dumps(proposal.to_document()))) == proposal
+    assert proposal_from_document(json.loads(json.dumps(proposal_to_document(proposal)))) == proposal
 
 
 # ---- demo-like customers ------------------------------------------------------------------------------
@@ -412,7 +408,7 @@ def test_product_facts_of_catalogue_instruments() -> None:
 
 
 def test_a_broken_document_is_refused() -> None:
-    document = propose(LI_WEI, LI_WEI_HOLDINGS, cny("8921.20"), CATALOGUE, PRICES, NOW).to_document()
+    document = proposal_to_document(propose(LI_WEI, LI_WEI_HOLDINGS, cny("8921.20"), CATALOGUE, PRICES, NOW))
     for broken in (
         {**document, "created_at": "2026-11-02T09:30:00"},
         {**document, "net_cash_flow": 1.5},
@@ -421,7 +417,7 @@ def test_a_broken_document_is_refused() -> None:
         {**document, "portfolio_value": {"amount": "-1.00", "currency": "CNY"}},
     ):
         with pytest.raises(InvalidProposalError) as caught:
-            Proposal.from_document(broken)
+            proposal_from_document(broken)
         assert caught.value.context["field"] == "document"
 
 
@@ -498,19 +494,6 @@ def test_anonymous_answers_are_validated() -> None:
     request = AnonymousProfile(Jurisdiction.CN, ORDINARY, cny("10.00"), answers={"horizon": "over_10y"})
     with pytest.raises(InvalidAnswersError):
         propose_anonymous(request, CATALOGUE, PRICES, NOW)
-
-
-def test_service_uses_its_clock() -> None:
-    clock = FrozenClock(NOW)
-    service = AdvisoryService(CATALOGUE, PRICES, clock)
-    assert service.questionnaire().version == "RQ-2026-11"
-    assert len(service.model_portfolios(Market.HK)) == 5
-    clock.advance(timedelta(minutes=5))
-    proposal = service.propose(LI_WEI, LI_WEI_HOLDINGS, cny("100.00"))
-    assert proposal.created_at == NOW + timedelta(minutes=5)
-    request = AnonymousProfile(Jurisdiction.CN, ORDINARY, cny("100.00"), risk_level=RiskLevel.C1)
-    assert service.propose_anonymous(request).created_at == NOW + timedelta(minutes=5)
-    assert service.assess_risk({q.id: q.options[0].id for q in service.questionnaire().questions}).total == 0
 
 
 # ---- property ---------------------------------------------------------------------------------------

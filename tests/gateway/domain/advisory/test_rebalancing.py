@@ -6,16 +6,17 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.domain.advisory.portfolios import AssetClass
-from gateway.domain.advisory.proposals import (
+from gateway.domain.advisory.codec import proposal_from_document, proposal_to_document
+from gateway.domain.advisory.models import (
     CurrentHolding,
     InvestorProfile,
     Proposal,
     RebalancePolicy,
     TradeReason,
     TradeSide,
-    propose,
 )
+from gateway.domain.advisory.portfolios import AssetClass
+from gateway.domain.advisory.proposing import propose
 from gateway.domain.compliance.suitability import InvestorClass, Jurisdiction, RiskLevel
 from gateway.domain.market.catalogue import Catalogue
 from gateway.domain.market.models import Instrument
@@ -290,4 +291,4 @@ def test_trades_stay_within_the_means(level: RiskLevel, values: dict[str, Decima
         assert sum(t.amount.amount for t in proposal.idle_cash.trades) == proposal.idle_cash.excess.amount
     else:
         assert cash_left <= Decimal("0.05") * proposal.portfolio_value.amount + Decimal("0.01")
-    assert Proposal.from_document(proposal.to_document()) == proposal
+    assert proposal_from_document(proposal_to_document(proposal)) == proposal

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from gateway.domain.audit.chain import GENESIS, ChainHead, canonical_record
-from gateway.domain.clock import FrozenClock
 from gateway.domain.consent.errors import (
     ConsentMissingError,
     ConsentNotActiveError,
@@ -51,6 +50,7 @@ from gateway.domain.errors import ConflictError, NotFoundError, RuleViolationErr
 from gateway.domain.market.models import InstrumentType
 from gateway.domain.money import Currency, Money
 from gateway.domain.scopes import CUSTOMER_DELEGATED, PARTNER_OWN, STAFF, Scope
+from sandbox.clock import FrozenClock
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BANK, SHOP = "prt_bank", "prt_shop"

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.consent.models import PointsConversionLimit
 from gateway.domain.customers.models import Customer
 from gateway.domain.environment import Environment
@@ -20,7 +19,8 @@ from gateway.domain.points.service import PointsActor, PointsService
 from gateway.settings import Settings
 from gateway.storage.database import Database
 from gateway.storage.points import SqlPointsStore
-from gateway.storage.tables import OutboxRow
+from gateway.storage.tables.outbox import OutboxRow
+from sandbox.clock import FrozenClock
 from tests.trading import CN_MORNING, Desk, build_desk
 
 
@@ -64,7 +64,7 @@ class PointsDesk:
         )
 
     def events(self, subject_id: str) -> list[str]:
-        table = OutboxRow.__table__  # type: ignore[attr-defined]
+        table = OutboxRow.__table__
         with self.desk.database.read() as conn:
             rows = conn.execute(
                 table.select()
@@ -89,7 +89,7 @@ def build_points(database: Database, clock: FrozenClock, *, daily_cap: int = 20_
     desk = build_desk(database, clock)
     store = SqlPointsStore(database)
     service = PointsService(
-        store=store, trading=desk.service, catalogue=desk.catalogue, clock=clock, daily_cap=daily_cap
+        store=store, funds=desk.dealing, catalogue=desk.catalogue, clock=clock, daily_cap=daily_cap
     )
     return PointsDesk(desk, service, store)
 

@@ -286,7 +286,7 @@ def test_one_level_above_needs_the_quotes_acknowledgement(points: PointsDesk) ->
         actor, ConversionRequest("ack", again.quote.id, again.acknowledgement_token)
     )
     assert accepted.conversion.state is ConversionState.ACCEPTED
-    order = points.desk.service.store.get_order(str(accepted.conversion.order_id))
+    order = points.desk.store.get_order(str(accepted.conversion.order_id))
     assert order is not None
     assert order.acknowledged == ("risk_mismatch_disclosure",)
 
@@ -316,7 +316,7 @@ def test_states_follow_the_cut_off_the_nav_and_settlement(points: PointsDesk) ->
     points.service.advance()
     assert points.service.get(actor, conversion.id).state is ConversionState.PRICED
     points.clock.set(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))  # 20:00: the NAV is out
-    assert points.desk.service.deal_funds() >= 1
+    assert points.desk.dealing.deal() >= 1
     points.service.advance()
     allotted = points.service.get(actor, conversion.id)
     assert allotted.state is ConversionState.ALLOTTED
@@ -363,7 +363,7 @@ def test_cooling_off_before_allotment_returns_the_points(points: PointsDesk) -> 
     assert reversed_.points_returned == 800
     assert points.house_points() == house_before
     assert points.desk.cash(customer, "CNY", market="CN") == cash_before
-    order = points.desk.service.store.get_order(str(conversion.order_id))
+    order = points.desk.store.get_order(str(conversion.order_id))
     assert order is not None
     assert order.status is OrderStatus.CANCELLED
     assert points.events(conversion.id)[-1] == "conversion.reversed"
@@ -378,12 +378,12 @@ def test_cooling_off_after_allotment_redeems_and_keeps_the_points_converted(poin
     points.publish(actor.partner_id)
     conversion = convert(points, actor, CN_MONEY_MARKET, 5000).conversion
     points.clock.set(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
-    points.desk.service.deal_funds()
+    points.desk.dealing.deal()
     reversed_ = points.service.cool_off(actor, conversion.id)  # advances to allotted first
     assert reversed_.state is ConversionState.REVERSED
     assert reversed_.units > 0
     assert (reversed_.points_returned, reversed_.redemption_order_id is not None) == (0, True)
-    redemption = points.desk.service.store.get_order(str(reversed_.redemption_order_id))
+    redemption = points.desk.store.get_order(str(reversed_.redemption_order_id))
     assert redemption is not None
     assert (redemption.order_type, redemption.quantity) == (OrderType.FUND_REDEMPTION, reversed_.units)
     assert points.events(conversion.id)[-2:] == ["conversion.allotted", "conversion.reversed"]
@@ -465,7 +465,7 @@ def test_a_fund_order_cancelled_through_the_orders_api_reverses_the_conversion_k
     points.publish(actor.partner_id)
     house_before = points.house_points()
     conversion = convert(points, actor, CN_MONEY_MARKET, 700).conversion
-    points.desk.service.cancel(actor.trader, str(conversion.order_id))
+    points.desk.entry.cancel(actor.trader, str(conversion.order_id))
     assert points.service.advance() == 1
     reversed_ = points.service.get(actor, conversion.id)
     assert (reversed_.state, reversed_.points_returned) == (ConversionState.REVERSED, 0)

@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.domain.compliance.suitability import Jurisdiction
-from gateway.domain.customers.data import load_demo_customers
 from gateway.domain.customers.models import Customer
 from gateway.domain.scopes import CUSTOMER_DELEGATED, Scope
 from gateway.domain.sharing.categories import DataCategory, categories_for
@@ -31,6 +30,7 @@ from gateway.domain.sharing.views import (
     share,
     transaction_views,
 )
+from sandbox.personas import load_demo_customers
 
 C = DataCategory
 CUSTOMERS = {customer.username: customer for customer in load_demo_customers()}

@@ -16,14 +16,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.customers.models import Customer
 from gateway.domain.errors import DomainError
-from gateway.domain.trading.models import LIVE_STATUSES, OrderType, Side
-from gateway.domain.trading.service import Actor
+from gateway.domain.trading.models import LIVE_STATUSES, Actor, OrderType, Side
 from gateway.settings import DatabaseTarget
 from gateway.storage.database import Database
 from gateway.storage.migrate import migrate
+from sandbox.clock import FrozenClock
 from tests.trading import (
     CN_EQUITY_FUND,
     CN_MONEY_MARKET,
@@ -60,7 +59,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _try(self, actor: Actor, **terms: object) -> None:
         try:
-            order = self.desk.service.place(actor, request(**terms)).order
+            order = self.desk.entry.place(actor, request(**terms)).order
         except DomainError:
             return  # refused by a pre-trade check: nothing may have changed, the invariants say so
         self.placed.append((actor, order.id))
@@ -98,19 +97,19 @@ class LedgerMachine(RuleBasedStateMachine):
         if self.placed:
             actor, order_id = self.placed[pick % len(self.placed)]
             with contextlib.suppress(DomainError):
-                self.desk.service.cancel(actor, order_id)
+                self.desk.entry.cancel(actor, order_id)
 
     @rule(pick=st.integers(0, 10_000))
     def cool_off(self, pick: int) -> None:
         if self.placed:
             actor, order_id = self.placed[pick % len(self.placed)]
             with contextlib.suppress(DomainError):
-                self.desk.service.cool_off(actor, order_id)
+                self.desk.entry.cool_off(actor, order_id)
 
     @rule(minutes=st.integers(1, 8 * 60))
     def time_passes_and_funds_are_dealt(self, minutes: int) -> None:
         self.desk.clock.advance(timedelta(minutes=minutes))
-        self.desk.service.deal_funds()
+        self.desk.dealing.deal()
 
     @invariant()
     def the_ledger_balances(self) -> None:

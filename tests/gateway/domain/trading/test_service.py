@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.domain.clock import FrozenClock
 from gateway.domain.consent.models import OrderPlacementLimit
 from gateway.domain.environment import Environment
 from gateway.domain.market.models import InstrumentType
@@ -24,13 +23,13 @@ from gateway.domain.trading.errors import (
     OrderStateError,
 )
 from gateway.domain.trading.ledger import HOUSE_STREET, EntryKind, JournalEntry, transfer
-from gateway.domain.trading.models import Liquidity, OrderStatus
+from gateway.domain.trading.models import Actor, Liquidity, OrderStatus
 from gateway.domain.trading.ports import OrderQuery
-from gateway.domain.trading.service import Actor
 from gateway.settings import Settings
 from gateway.storage.database import Database
-from gateway.storage.tables import OutboxRow
+from gateway.storage.tables.outbox import OutboxRow
 from gateway.storage.trading import LedgerInvariantError
+from sandbox.clock import FrozenClock
 from tests.trading import (
     CN_EQUITY_FUND,
     CN_MONEY_MARKET,
@@ -99,11 +98,11 @@ def test_a_limit_below_the_reference_rests_with_its_cost_held_and_cancel_release
     total, held = desk.cash(customer, "CNY")
     assert held == order.held_cash >= limit * 100
     assert_ledger_balanced(desk)
-    cancelled = desk.service.cancel(actor, order.id)
+    cancelled = desk.entry.cancel(actor, order.id)
     assert cancelled.status is OrderStatus.CANCELLED
     assert desk.cash(customer, "CNY") == (total, Decimal(0))
     with pytest.raises(OrderStateError):
-        desk.service.cancel(actor, order.id)
+        desk.entry.cancel(actor, order.id)
     assert_ledger_balanced(desk)
 
 
@@ -165,7 +164,7 @@ def test_opposite_crossing_orders_of_one_customer_are_a_blocked_wash_trade(desk:
     assert desk.store.get_order(resting.id).status is OrderStatus.OPEN  # type: ignore[union-attr]
     assert_ledger_balanced(desk)
     # Retrying the same client order id returns the one rejected order, never a second.
-    again = desk.service.place(actor, request(**_terms_of(blocked)))
+    again = desk.entry.place(actor, request(**_terms_of(blocked)))
     assert again.order.id == blocked.id
     assert not again.created
 
@@ -235,11 +234,11 @@ def test_each_pre_trade_check_refuses_with_its_reason(
 ) -> None:
     customer = desk.customer(persona)
     actor = actor_for(customer)
-    preview = desk.service.preview(actor, request(**terms))
+    preview = desk.entry.preview(actor, request(**terms))
     assert code in {check.code for check in preview.report.failures + preview.report.unacknowledged}
     assert not preview.report.can_place
     with pytest.raises(OrderRejectedError) as refused:
-        desk.service.place(actor, request(**terms))
+        desk.entry.place(actor, request(**terms))
     assert code in reasons(refused)
     assert list(desk.store.list_orders(_query(actor))) == []
 
@@ -251,7 +250,7 @@ def _query(actor: Actor) -> OrderQuery:
 def test_an_acknowledged_preview_token_lets_the_one_level_above_order_through(desk: Desk) -> None:
     customer = desk.customer("li.wei")  # C2, ordinary, CN; the stock is R3
     actor = actor_for(customer)
-    preview = desk.service.preview(actor, request(instrument_id=CN_STOCK, quantity=100))
+    preview = desk.entry.preview(actor, request(instrument_id=CN_STOCK, quantity=100))
     assert [d.code for d in preview.report.required_acknowledgements] == ["risk_mismatch_disclosure"]
     token = preview.acknowledgement_token
     assert token is not None
@@ -288,7 +287,7 @@ def test_preview_shows_fees_fx_buying_power_and_a_concentration_warning(desk: De
     customer = desk.customer("chan.tai-man")  # HK master (HKD) with a US sub-account holding 15 USD
     desk.clock.set(desk.clock.now().replace(hour=15, minute=30))  # New York is open
     actor = actor_for(customer)
-    preview = desk.service.preview(actor, request(instrument_id=US_STOCK, quantity=1))
+    preview = desk.entry.preview(actor, request(instrument_id=US_STOCK, quantity=1))
     assert preview.fees.total.amount == Decimal("1.00")  # the US minimum commission
     assert {c.code for c in preview.report.checks} >= {"buying_power", "trading_hours", "suitable"}
     # 15 USD in the US account is short: the HKD of the master account covers the rest.
@@ -312,7 +311,7 @@ def test_preview_shows_fees_fx_buying_power_and_a_concentration_warning(desk: De
     assert usd_total == Decimal("15.00") + quote.converted.amount - order.filled_notional - order.fees
     assert_ledger_balanced(desk)
     # 30 % of the portfolio in one position is flagged, not refused.
-    big = desk.service.preview(actor, request(instrument_id=US_STOCK, quantity=30))
+    big = desk.entry.preview(actor, request(instrument_id=US_STOCK, quantity=30))
     warnings = {c.code: c.inputs for c in big.report.checks if c.status == "warning"}
     assert "concentration" in warnings, [c for c in big.report.checks if c.code == "concentration"]
 
@@ -332,10 +331,10 @@ def test_a_subscription_is_allotted_at_the_dealing_days_nav_with_the_remainder_l
     assert order.status is OrderStatus.OPEN
     assert order.dealing_day == CN_MORNING.date()
     assert desk.cash(customer, "CNY")[1] == Decimal("1000.00")
-    desk.service.deal_funds()
+    desk.dealing.deal()
     assert desk.store.get_order(order.id).status is OrderStatus.OPEN  # type: ignore[union-attr]  # no NAV yet
     desk.clock.advance(timedelta(hours=11))  # 21:00 in Shanghai: after the 20:00 publication
-    assert desk.service.deal_funds() >= 1
+    assert desk.dealing.deal() >= 1
     allotted = desk.store.get_order(order.id)
     assert allotted is not None
     assert allotted.status is OrderStatus.FILLED
@@ -360,20 +359,20 @@ def test_cooling_off_is_open_for_48_hours_after_acceptance(
         actor, instrument_id=CN_EQUITY_FUND, order_type="fund_subscription", amount="500.00"
     ).order
     desk.clock.advance(timedelta(hours=11))
-    desk.service.deal_funds()
+    desk.dealing.deal()
     desk.clock.set(order.created_at + elapsed)
     if not allowed:
         with pytest.raises(OrderStateError, match="cooling-off period has ended"):
-            desk.service.cool_off(actor, order.id)
+            desk.entry.cool_off(actor, order.id)
         return
-    undone = desk.service.cool_off(actor, order.id)
+    undone = desk.entry.cool_off(actor, order.id)
     assert undone.reversed_by is not None
     redemption = desk.store.get_order(undone.reversed_by)
     assert redemption is not None
     assert redemption.quantity == undone.filled_quantity
     assert desk.units(customer, CN_EQUITY_FUND)[1] == undone.filled_quantity  # held for the redemption
     with pytest.raises(OrderStateError, match="already undone"):
-        desk.service.cool_off(actor, order.id)
+        desk.entry.cool_off(actor, order.id)
     assert_ledger_balanced(desk)
 
 
@@ -386,8 +385,8 @@ def test_cooling_off_before_allotment_is_a_full_reversal(desk: Desk) -> None:
     ).order
     desk.clock.advance(timedelta(hours=6))  # past the 15:00 cut-off, before the NAV
     with pytest.raises(OrderStateError, match="cut-off"):
-        desk.service.cancel(actor, order.id)
-    undone = desk.service.cool_off(actor, order.id)
+        desk.entry.cancel(actor, order.id)
+    undone = desk.entry.cool_off(actor, order.id)
     assert undone.status is OrderStatus.CANCELLED
     assert desk.cash(customer, "CNY") == before
     assert_ledger_balanced(desk)
@@ -404,9 +403,9 @@ def test_an_order_is_invisible_to_other_partners_and_other_customers(desk: Desk)
     other_customer = actor_for(desk.customer(), partner=owner.partner_id)
     for actor in (stranger, other_customer):
         with pytest.raises(OrderNotFoundError):
-            desk.service.get(actor, order.id)
+            desk.entry.get(actor, order.id)
         with pytest.raises(OrderNotFoundError):
-            desk.service.cancel(actor, order.id)
+            desk.entry.cancel(actor, order.id)
         assert list(desk.store.list_orders(_query(actor))) == []
 
 
@@ -433,7 +432,7 @@ def test_suitability_per_jurisdiction_in_the_pre_trade_checks(
     if at_us_open:
         desk.clock.set(US_MORNING)
     customer = desk.customer(persona)
-    preview = desk.service.preview(actor_for(customer), request(**terms))
+    preview = desk.entry.preview(actor_for(customer), request(**terms))
     (check,) = [c for c in preview.report.checks if c.rule == "PTC-08"]
     assert check.status == status, check
     assert reason in check.inputs["reasons"].split(",")
@@ -441,7 +440,7 @@ def test_suitability_per_jurisdiction_in_the_pre_trade_checks(
 
 def test_order_and_fill_events_go_to_the_outbox_with_the_order(desk: Desk) -> None:
     order = desk.place(actor_for(desk.customer()), instrument_id=QUIET_STOCK, quantity=100).order
-    outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+    outbox = OutboxRow.__table__
     with desk.database.read() as conn:
         rows = list(conn.execute(outbox.select().where(outbox.c.subject_id == order.id)))
     assert sorted(row.type for row in rows) == ["fill.created", "order.accepted", "order.filled"]

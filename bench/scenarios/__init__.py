@@ -1,0 +1,1 @@
+"""The scenario families: each module builds its scenarios for the bench app."""

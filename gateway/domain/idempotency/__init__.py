@@ -1,0 +1,1 @@
+"""Idempotency: stored responses that a repeated `Idempotency-Key` replays."""

@@ -1,0 +1,1 @@
+"""Identity: the sign-in records of customers and developers and the grants of delegated access."""

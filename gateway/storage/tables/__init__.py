@@ -1,0 +1,47 @@
+"""SQLModel tables, one module per repository; every environment's database has the same schema."""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+# Importing every module registers its tables: Alembic and the schema test compare the whole metadata.
+from gateway.storage.tables import (
+    audit,
+    compliance,
+    consents,
+    customers,
+    developers,
+    grants,
+    idempotency,
+    outbox,
+    points,
+    proposals,
+    registry,
+    revocations,
+    surveillance,
+    trading,
+    usage,
+    webhooks,
+)
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "audit",
+    "compliance",
+    "consents",
+    "customers",
+    "developers",
+    "grants",
+    "idempotency",
+    "metadata",
+    "outbox",
+    "points",
+    "proposals",
+    "registry",
+    "revocations",
+    "surveillance",
+    "trading",
+    "usage",
+    "webhooks",
+]
