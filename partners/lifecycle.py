@@ -22,7 +22,6 @@ Rule table (ADR 0011):
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,6 +30,7 @@ from enum import StrEnum
 from typing import Final, Protocol, runtime_checkable
 
 from gateway.domain.clock import Clock
+from gateway.domain.ids import new_id
 from gateway.domain.money import Currency
 
 from partners.errors import (
@@ -274,7 +274,7 @@ class Lifecycle:
         details: Mapping[str, str] | None = None,
     ) -> Partner:
         event = LifecycleEvent(
-            id=f"ple_{secrets.token_hex(8)}",
+            id=new_id("ple", random_bytes=8),
             partner_id=before.id,
             kind=kind,
             actor=check_actor(actor),

@@ -1,7 +1,7 @@
 """Business quotas of a plan and pilot caps of a partner (ADR 0012): which quotas a charge meets,
 what it costs in each, and the order notional it is charged for.
 
-Rule table (pinned by tests/api/test_quotas.py and tests/e2e/test_quotas_two_workers.py):
+Rule table (pinned by tests/gateway/edge/test_quotas.py and test_quotas_two_workers.py there):
 
 | Quota | Counted per | Window | Cost of one charge |
 | --- | --- | --- | --- |
@@ -20,16 +20,7 @@ Rule table (pinned by tests/api/test_quotas.py and tests/e2e/test_quotas_two_wor
   trading service runs its checks, so an order the service then refuses still used its charge (the
   quota bounds attempts, exactly). A placement that replays a `client_order_id` returns the first order
   and is not charged; an order for an unknown instrument is not charged (the service refuses it).
-- A charge refused by one window consumes none: every window is `test()`ed first; then the fixed
-  windows are hit in order and the moving window last (its refusal stores nothing). A fixed window
-  stores its increment even when it refuses, so a refusal takes back its own increment and those of
-  the windows hit before it. Exactness under concurrency comes from the storage's atomic hit: a
-  charge is admitted only if its own increment ends within the limit, so the limit is never exceeded.
-  While a refusal is being taken back, a concurrent charge may be refused that would have fitted
-  (under-admission only, for microseconds).
-- A refusal is a 429 `quota-exceeded` problem naming the quota, with Retry-After and RateLimit-*
-  headers in the quota's unit (orders, points, whole currency units). The customer cap is not a
-  matter of time: it is a 403 `quota-exceeded` problem without Retry-After.
+- How the edge counts a charge and answers a refusal: gateway/edge/quotas.py.
 """
 
 from __future__ import annotations

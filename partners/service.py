@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 
 from gateway.domain.clock import Clock
 from gateway.domain.environment import Environment
+from gateway.domain.ids import new_id
 from gateway.domain.jwk import thumbprint
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -73,10 +73,6 @@ DEFAULT_PLANS: Final = (
         orders_per_minute=120_000, notional_per_day=Decimal("1000000000.00"), points_per_day=1_000_000_000,
     ),
 )  # fmt: skip
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(8)}"
 
 
 def validate_redirect_uris(uris: Iterable[str], environment: Environment) -> tuple[str, ...]:
@@ -267,7 +263,7 @@ class Registry:
         if self.store.find_partner_by_name(name) is not None:
             raise DuplicatePartnerError("a partner with this name exists already", field="name")
         partner = Partner(
-            id=new_id("prt"),
+            id=new_id("prt", random_bytes=8),
             name=name,
             type=type,
             region=region,
@@ -278,7 +274,9 @@ class Registry:
         )
         if isinstance(self.store, LifecycleStore):
             default_actor = SELF_SERVICE if stage is PartnerStage.SANDBOX else "system"
-            event = creation_event(partner, actor=check_actor(actor or default_actor), event_id=new_id("ple"))
+            event = creation_event(
+                partner, actor=check_actor(actor or default_actor), event_id=new_id("ple", random_bytes=8)
+            )
             self.store.add_partner_with_event(partner, event)
         else:
             self.store.add_partner(partner)
@@ -341,7 +339,7 @@ class Registry:
         if self.store.get_plan(plan_id) is None:
             raise PlanNotFoundError("plan not found", field="plan_id", plan_id=plan_id)
         app = App(
-            client_id=environment.client_id_prefix + secrets.token_hex(12),
+            client_id=environment.new_client_id(),
             partner_id=partner.id,
             name=name.strip() or partner.name,
             environment=environment,

@@ -1,6 +1,6 @@
 """Usage metering's vocabulary and rules: what one call counts as, and how counts add up (ADR 0012).
 
-Rule table (pinned by tests/api/test_usage.py):
+Rule table (pinned by tests/gateway/edge/test_metering.py):
 
 | Rule | Decision |
 | --- | --- |

@@ -1,6 +1,6 @@
 """Developer accounts for the developer portal: self-service sign-up, sign-in and signed sessions.
 
-Rules (each pinned by tests/web/test_portal.py):
+Rules (each pinned by tests/gateway/web/portal/test_portal.py):
 - An account is an e-mail address (trimmed, lower-cased, at most 254 characters, one `@`, a dot in
   the domain) and an Argon2id password hash (gateway.auth.passwords). Signing up creates the
   developer partner through the registry, in stage `sandbox`, and the account that belongs to it:
@@ -37,7 +37,8 @@ from gateway.auth.signed_sessions import SessionRevocations, SignedSessions
 from gateway.domain.clock import Clock
 from gateway.domain.identity.models import Developer
 from gateway.domain.identity.ports import DeveloperStore
-from partners.service import Registry, new_id
+from gateway.domain.ids import new_id
+from partners.service import Registry
 
 SESSION_LIFETIME: Final = timedelta(hours=2)
 SESSION_COOKIE: Final = "__Host-portal-session"
@@ -145,7 +146,7 @@ class DeveloperAccounts:
             )
         password_hash = hash_password(password)  # the slow step before anything is written
         partner = self.registry.create_developer(organisation=organisation, region=region)
-        developer = Developer(new_id("dev"), email, partner.id, self._clock.now())
+        developer = Developer(new_id("dev", random_bytes=8), email, partner.id, self._clock.now())
         if not self.store.add(developer, password_hash):
             self.registry.abandon_developer(partner.id, "sign-up lost a race on its e-mail; no account")
             raise SignUpRefusedError(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from gateway.domain.ids import new_id
+
 
 class Environment(StrEnum):
     PRODUCTION = "production"
@@ -13,6 +15,9 @@ class Environment(StrEnum):
     def client_id_prefix(self) -> str:
         """Credentials carry their environment, like Stripe's test and live keys."""
         return "live_" if self is Environment.PRODUCTION else "sbx_"
+
+    def new_client_id(self) -> str:
+        return new_id(self.client_id_prefix.removesuffix("_"), random_bytes=12)
 
     @property
     def path_prefix(self) -> str:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import secrets
 from typing import Any, Final
 
 from litestar import Litestar
 from litestar.types import Message, Receive, Scope, Send
 
 from gateway.domain.environment import Environment
+from gateway.domain.ids import new_id
 
 SANDBOX_PREFIX: Final = "/sandbox"
 DISCOVERY: Final = "/.well-known/oauth-authorization-server"
@@ -40,7 +40,7 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
             if REQUEST_ID_PATTERN.match(candidate):
                 return candidate
             break
-    return "req_" + secrets.token_hex(10)
+    return new_id("req")
 
 
 class Gateway(Litestar):

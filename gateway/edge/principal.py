@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from gateway.auth.tokens import AccessToken
 from gateway.domain.consent.models import Consent
+from gateway.domain.customers.service import Delegation, delegation_of
 from gateway.domain.environment import Environment
+from gateway.domain.sharing.models import Recipient
 from partners.models import Client
 
 
@@ -34,3 +36,18 @@ class Principal:
     def customer_id(self) -> str | None:
         """The customer a delegated token acts for (never published: partners see `sub`)."""
         return self.consent.customer_id if self.consent is not None else None
+
+    @property
+    def recipient(self) -> Recipient:
+        """The calling app as the domain sees a receiver of customer data."""
+        return Recipient(
+            partner_id=self.partner_id,
+            client_id=self.client_id,
+            partner_region=self.client.partner.region,
+            consent=self.consent,
+            scopes=self.token.scopes,
+        )
+
+    def delegation(self, *, refusal: str) -> Delegation:
+        """The customer who delegated this token and its consent; `refusal` is the 404 detail without one."""
+        return delegation_of(self.consent, refusal=refusal)

@@ -3,7 +3,6 @@ the ledger head in one transaction, in SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +20,7 @@ from gateway.domain.consent.models import (
     limit_from_document,
     link_event,
 )
+from gateway.domain.ids import new_id
 from gateway.domain.scopes import Scope
 from gateway.storage.database import Database, as_utc
 from gateway.storage.paging import keyset_page
@@ -137,7 +137,7 @@ def _announce(conn: Connection, consent: Consent, event: ConsentEvent) -> Consen
     """Put `consent.<kind>` for the partner into the outbox, in the transaction of the change."""
     conn.execute(
         outbox.insert().values(
-            id=f"evt_{secrets.token_hex(10)}",
+            id=new_id("evt"),
             type=f"consent.{event.kind.value}",
             partner_id=consent.partner_id,
             subject_id=consent.id,

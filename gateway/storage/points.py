@@ -8,7 +8,6 @@ even if a bug ever skipped the lock.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from gateway.domain.clock import Clock
+from gateway.domain.ids import new_id
 from gateway.domain.money import Currency
 from gateway.domain.points.models import Conversion, ConversionState, Quote, Reason, Valuation
 from gateway.domain.points.ports import ConversionQuery
@@ -186,7 +186,7 @@ def seed_demo_valuations(database: Database, partner_ids: Sequence[str], clock: 
         if any(v.currency is currency and v.valid_until > now for v in store.valuations(partner_id)):
             continue
         valuation = Valuation(
-            id=f"pvl_{secrets.token_hex(10)}",
+            id=new_id("pvl"),
             partner_id=partner_id,
             points=points,
             amount=amount,

@@ -4,29 +4,22 @@ trading service records, as the surveillance service reads and clears them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from gateway.domain.compliance.alerts import (
     Alert,
     AlertQuery,
     AlertStatus,
     Clearance,
-    Page,
     Restriction,
     RestrictionQuery,
 )
 from gateway.domain.compliance.surveillance import Severity
+from gateway.domain.paging import Page
 from gateway.storage.database import Database, as_utc
 from gateway.storage.paging import keyset_page
 from gateway.storage.tables.surveillance import AlertRow, RestrictionRow
 
-
-class _Identified(Protocol):
-    @property
-    def id(self) -> str: ...
-
-
-T = TypeVar("T", bound=_Identified)
 alerts = AlertRow.__table__
 restrictions = RestrictionRow.__table__
 
@@ -51,7 +44,7 @@ class SqlSurveillanceDesk:
         select = keyset_page(select, alerts, query.after, query.limit + 1)
         with self._db.read() as conn:
             found = [_alert(row) for row in conn.execute(select)]
-        return _page(found, query.limit)
+        return Page.of(found, query.limit)
 
     def get_alert(self, alert_id: str) -> Alert | None:
         with self._db.read() as conn:
@@ -90,7 +83,7 @@ class SqlSurveillanceDesk:
         select = keyset_page(select, restrictions, query.after, query.limit + 1, at="restricted_at")
         with self._db.read() as conn:
             found = [_restriction(row) for row in conn.execute(select)]
-        return _page(found, query.limit)
+        return Page.of(found, query.limit)
 
     def account_restrictions(self, account_id: str) -> list[Restriction]:
         with self._db.read() as conn:
@@ -109,13 +102,6 @@ class SqlSurveillanceDesk:
                 .values(cleared_at=clearance.at, cleared_by=clearance.officer, clear_reason=clearance.reason)
             )
         return int(updated.rowcount)
-
-
-def _page(found: Sequence[T], limit: int) -> Page[T]:
-    """`found` holds up to `limit + 1` items: one more than the page says that a next page exists."""
-    items = tuple(found[:limit])
-    more = len(found) > limit
-    return Page(items=items, next_after=items[-1].id if more else None)
 
 
 def _clearance(row: Any) -> Clearance | None:

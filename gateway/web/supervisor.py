@@ -37,7 +37,7 @@ from gateway.domain.compliance.alerts import (
 )
 from gateway.domain.compliance.service import SurveillanceService
 from gateway.domain.environment import Environment
-from gateway.domain.market.catalogue import decode_cursor, encode_cursor
+from gateway.domain.paging import decode_cursor, encode_cursor
 from gateway.edge.rate_limits import LoginThrottle
 from gateway.services import services_in
 from gateway.web.console import Console, DetourError, strict_cookie

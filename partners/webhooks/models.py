@@ -11,7 +11,7 @@ from typing import Any, Final
 from partners.webhooks.signing import WebhookSecret
 
 # What the outbox emits today (grep `outbox.insert` / `emit(`): trading's EventType, the consent
-# ledger's `consent.<kind>` and the points conversion states. tests/partners/test_webhooks_rules.py
+# ledger's `consent.<kind>` and the points conversion states. tests/partners/webhooks/test_rules.py
 # fails when one of those enums grows a member this catalogue does not know.
 EVENT_CATALOGUE: Final = frozenset(
     {

@@ -23,6 +23,8 @@ from datetime import timedelta
 from typing import Final
 
 from gateway.domain.clock import Clock
+from gateway.domain.ids import new_id
+from gateway.domain.paging import Page
 
 from partners.webhooks.backoff import Backoff
 from partners.webhooks.errors import (
@@ -54,10 +56,6 @@ from partners.webhooks.url_guard import UrlPolicy, check_url
 SECRET_GRACE: Final = timedelta(hours=24)
 LEASE: Final = timedelta(seconds=60)  # well above the sender's timeout: one worker per message at a time
 GONE: Final = 410
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(10)}"
 
 
 def normalise_event_types(event_types: Sequence[str]) -> tuple[str, ...]:
@@ -122,8 +120,8 @@ class WebhookService:
         """Every subscription of the app, newest first (the developer portal's list)."""
         return list(self.store.list_subscriptions(client_id, None, 1000))
 
-    def page_subscriptions(self, client_id: str, after: str | None, limit: int) -> list[Subscription]:
-        return list(self.store.list_subscriptions(client_id, after, limit))
+    def page_subscriptions(self, client_id: str, after: str | None, limit: int) -> Page[Subscription]:
+        return Page.of(self.store.list_subscriptions(client_id, after, limit + 1), limit)
 
     def subscription(self, client_id: str, subscription_id: str) -> Subscription:
         found = self.store.get_subscription(subscription_id)
@@ -167,10 +165,10 @@ class WebhookService:
         """The app's most recent deliveries, newest first (the developer portal's list)."""
         return list(self.store.list_deliveries(DeliveryQuery(client_id=client_id, limit=limit)))
 
-    def list_deliveries(self, query: DeliveryQuery) -> list[Delivery]:
+    def list_deliveries(self, query: DeliveryQuery) -> Page[Delivery]:
         if query.subscription_id is not None:
             self.subscription(query.client_id, query.subscription_id)  # 404 for another app's id
-        return list(self.store.list_deliveries(query))
+        return Page.of(self.store.list_deliveries(replace(query, limit=query.limit + 1)), query.limit)
 
     def delivery(self, client_id: str, delivery_id: str) -> Delivery:
         found = self.store.get_delivery(delivery_id)

@@ -28,7 +28,7 @@ from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 
 from gateway.apis.schemas import unprocessable_description
 from gateway.app import create_app
-from gateway.domain.market.catalogue import encode_cursor
+from gateway.domain.paging import encode_cursor
 from gateway.domain.scopes import CUSTOMER_DELEGATED, Scope
 from gateway.services import Platform
 from gateway.settings import Settings
@@ -77,8 +77,9 @@ ALL_CHECKS: Final = frozenset(
 WORK_DIR: Final = Path(tempfile.mkdtemp(prefix="gateway-schemathesis-"))
 atexit.register(shutil.rmtree, WORK_DIR, ignore_errors=True)
 NOW: Final = datetime.now(UTC).replace(microsecond=0)
-# DPoP is proven in tests/api/test_dpop.py and tests/web; schemathesis cannot sign a proof per
-# request, so this run lets production apps use bearer tokens (a setting no environment variable sets).
+# DPoP is proven in tests/gateway/edge/test_dpop_calls.py and tests/gateway/web; schemathesis cannot
+# sign a proof per request, so this run lets production apps use bearer tokens (a setting no environment
+# variable sets).
 # No webhook delivery task: fuzzed endpoint URLs must not be resolved and called from the test run.
 # No background jobs either: the run is its own clock-frozen world.
 SETTINGS: Final = Settings(
@@ -204,7 +205,7 @@ def prepare_case(case: Case) -> dict[str, str]:
 
 def make_idempotency_key_unique(case: Case) -> None:
     """Independent examples draw keys from a tiny space ("0"), so two different bodies would share
-    a key and rightly get 422 `idempotency-key-reused` (tests/api/test_idempotency.py covers that).
+    a key and rightly get 422 `idempotency-key-reused` (tests/gateway/edge/test_idempotency.py covers that).
     Real clients send one key per request: keep the drawn characters, add a unique suffix, and
     leave over-long keys alone (the negative cases that must be refused)."""
     key = case.headers.get(IDEMPOTENCY_KEY)

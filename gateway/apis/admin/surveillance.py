@@ -28,7 +28,7 @@ from gateway.domain.compliance.alerts import (
 from gateway.domain.compliance.service import SurveillanceService
 from gateway.domain.compliance.surveillance import Severity
 from gateway.domain.environment import Environment
-from gateway.domain.market.catalogue import decode_cursor, encode_cursor
+from gateway.domain.paging import decode_cursor, encode_cursor
 from gateway.domain.scopes import Scope
 from gateway.edge.access import staff
 from gateway.services import PrincipalDep, services_in

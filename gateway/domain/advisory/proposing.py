@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -53,6 +52,7 @@ from gateway.domain.compliance.suitability import (
     assess_suitability,
 )
 from gateway.domain.errors import NotFoundError
+from gateway.domain.ids import new_id
 from gateway.domain.market.catalogue import Catalogue
 from gateway.domain.market.models import Instrument, InstrumentType, Market
 from gateway.domain.money import Currency, Money
@@ -130,10 +130,6 @@ VOLATILITY_PROXY: Final[Mapping[ProductRisk, Decimal]] = MappingProxyType(
 CASH_VOLATILITY: Final = Decimal("0.00")
 
 
-def new_proposal_id() -> str:
-    return f"prp_{secrets.token_hex(10)}"
-
-
 def product_facts(instrument: Instrument) -> ProductFacts:
     """The facts suitability needs about a catalogue instrument."""
     if instrument.fund is not None:
@@ -166,7 +162,7 @@ def propose(
 ) -> Proposal:
     """Propose the model portfolio for this investor, explained, with rebalancing and idle-cash advice."""
     created_at = _utc(now)
-    identifier = new_proposal_id() if proposal_id is None else proposal_id
+    identifier = new_id("prp") if proposal_id is None else proposal_id
     if _PROPOSAL_ID.fullmatch(identifier) is None:
         raise InvalidProposalError("a proposal id looks like prp_…", field="proposal_id")
     market = profile.market

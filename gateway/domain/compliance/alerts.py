@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Final, Generic, TypeVar
+from typing import Final
 
 from gateway.domain.compliance.surveillance import RULES, Severity
 from gateway.domain.errors import ConflictError, NotFoundError, RuleViolationError
@@ -24,7 +24,6 @@ from gateway.domain.errors import ConflictError, NotFoundError, RuleViolationErr
 REASON_MIN: Final = 10
 REASON_MAX: Final = 500
 OFFICER_MAX: Final = 200
-T = TypeVar("T")
 
 
 class AlertStatus(StrEnum):
@@ -156,11 +155,3 @@ class RestrictionQuery:
     account_id: str | None = None
     after: str | None = None
     limit: int = 20
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """One page, newest first; `next_after` is the id to continue after (None: the last page)."""
-
-    items: tuple[T, ...]
-    next_after: str | None

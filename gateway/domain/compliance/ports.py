@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from gateway.domain.compliance.alerts import Alert, AlertQuery, Clearance, Page, Restriction, RestrictionQuery
+from gateway.domain.compliance.alerts import Alert, AlertQuery, Clearance, Restriction, RestrictionQuery
+from gateway.domain.paging import Page
 
 
 class SurveillanceDesk(Protocol):

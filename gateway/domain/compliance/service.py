@@ -4,7 +4,6 @@ compliance officers work (rules CLR-01 to CLR-03 in gateway.domain.compliance.al
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -16,7 +15,6 @@ from gateway.domain.compliance.alerts import (
     AlertNotFoundError,
     AlertQuery,
     Clearance,
-    Page,
     Restriction,
     RestrictionNotActiveError,
     RestrictionNotFoundError,
@@ -32,7 +30,9 @@ from gateway.domain.compliance.suitability import (
     assess_suitability,
 )
 from gateway.domain.errors import NotFoundError
+from gateway.domain.ids import new_id
 from gateway.domain.money import Money
+from gateway.domain.paging import Page
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ class ComplianceService:
     ) -> SuitabilityRecord:
         assessment = assess_suitability(customer, product, context=context, acknowledged=acknowledged)
         record = SuitabilityRecord(
-            id=f"sut_{secrets.token_hex(10)}",
+            id=new_id("sut"),
             partner_id=partner_id,
             client_id=client_id,
             created_at=self.clock.now(),
@@ -114,7 +114,7 @@ class ComplianceService:
     ) -> ScreeningRecord:
         result = self.screener.screen(subject)
         record = ScreeningRecord(
-            id=f"scr_{secrets.token_hex(10)}",
+            id=new_id("scr"),
             partner_id=partner_id,
             client_id=client_id,
             created_at=self.clock.now(),

@@ -3,17 +3,17 @@ limits (DOMAIN.md, "Permissions and consent tiers"; ARCHITECTURE.md, "Consent-sc
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 from gateway.domain.audit.chain import GENESIS, ChainHead, canonical_record, instant, record_hash
 from gateway.domain.consent.errors import ConsentTransitionError, InvalidConsentError
 from gateway.domain.errors import RuleViolationError
+from gateway.domain.ids import new_id
 from gateway.domain.market.models import InstrumentType
 from gateway.domain.money import Currency, Money
 from gateway.domain.scopes import CUSTOMER_DELEGATED, Scope
@@ -133,6 +133,7 @@ class OrderPlacementLimit:
 
 
 ConsentLimit = PointsConversionLimit | OrderPlacementLimit
+L = TypeVar("L", PointsConversionLimit, OrderPlacementLimit)
 
 
 def limit_from_document(document: Mapping[str, object]) -> ConsentLimit:
@@ -267,7 +268,7 @@ class Consent:
                     scope=str(LIMITED_SCOPE[type(limit)]),
                 )
         return cls(
-            id=f"cns_{secrets.token_hex(10)}",
+            id=new_id("cns"),
             partner_id=partner_id,
             client_id=client_id,
             customer_id=None,
@@ -280,6 +281,10 @@ class Consent:
             created_at=now,
             updated_at=now,
         )
+
+    def limit_of(self, kind: type[L]) -> L | None:
+        """The consent's limit of this kind, if it has one (it has at most one of each)."""
+        return next((limit for limit in self.limits if isinstance(limit, kind)), None)
 
     def is_active(self, now: datetime) -> bool:
         # The instant of expiry already counts as expired, as it does for expire().
@@ -448,11 +453,3 @@ def verify_ledger(events: Iterable[ConsentEvent], head: ChainHead | None) -> int
     if head.seq < last_seq:
         return head.seq + 1  # appended behind the head's back
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class ConsentPage:
-    """One page of a partner's consents, oldest first; `next_after` is the keyset to continue from."""
-
-    items: tuple[Consent, ...]
-    next_after: str | None

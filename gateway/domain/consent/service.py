@@ -20,7 +20,6 @@ from gateway.domain.consent.errors import (
 from gateway.domain.consent.models import (
     Consent,
     ConsentLimit,
-    ConsentPage,
     ConsentStatus,
     EventKind,
     NewEvent,
@@ -28,6 +27,7 @@ from gateway.domain.consent.models import (
 )
 from gateway.domain.consent.ports import ConsentRepository
 from gateway.domain.errors import RuleViolationError
+from gateway.domain.paging import Page
 from gateway.domain.scopes import Scope
 
 SYSTEM_ACTOR: Final = "system"
@@ -91,7 +91,7 @@ class ConsentService:
         status: ConsentStatus | None = None,
         after: str | None = None,
         limit: int = 50,
-    ) -> ConsentPage:
+    ) -> Page[Consent]:
         """One page, oldest first; `after` is the `next_after` of the page before."""
         if not 1 <= limit <= MAX_PAGE_LIMIT:
             raise RuleViolationError(
@@ -99,8 +99,7 @@ class ConsentService:
             )
         # One more than asked tells whether another page follows, without a count query.
         found = self.repository.list_for_partner(partner_id, status=status, after=after, limit=limit + 1)
-        items = tuple(found[:limit])
-        return ConsentPage(items, items[-1].id if len(found) > limit else None)
+        return Page.of(found, limit)
 
     def list_for_customer(self, customer_id: str) -> Sequence[Consent]:
         return self.repository.list_for_customer(customer_id)

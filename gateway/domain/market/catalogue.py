@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
@@ -17,17 +15,13 @@ import msgspec
 from gateway.domain.errors import NotFoundError, RuleViolationError
 from gateway.domain.market.models import FundTerms, Instrument, InstrumentType, Market
 from gateway.domain.money import Currency
+from gateway.domain.paging import Page
 
 DEFAULT_DATA_FILE: Final = Path(__file__).with_name("data") / "instruments.json"
 DEFAULT_PAGE_LIMIT: Final = 20
 MAX_PAGE_LIMIT: Final = 100
 MIN_RISK: Final = 1
 MAX_RISK: Final = 5
-
-_CURSOR_VERSION: Final = 1
-_MAX_CURSOR_AFTER_LENGTH: Final = 128
-_MAX_CURSOR_LENGTH: Final = 1024  # far above any cursor we issue; bounds the work on hostile input
-_CURSOR_ALPHABET: Final = re.compile(r"[A-Za-z0-9_-]+")  # RFC 4648 §5 base64url, unpadded
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +34,6 @@ class CatalogueQuery:
     shariah_only: bool = False
     after: str | None = None
     limit: int = DEFAULT_PAGE_LIMIT
-
-
-@dataclass(frozen=True, slots=True)
-class CataloguePage:
-    """Up to `limit` instruments in id order; `next_after` is set only when more match."""
-
-    items: tuple[Instrument, ...]
-    next_after: str | None
 
 
 class Catalogue:
@@ -93,20 +79,16 @@ class Catalogue:
         except KeyError:
             raise NotFoundError("fund not found", fund_code=fund_code) from None
 
-    def page(self, query: CatalogueQuery) -> CataloguePage:
+    def page(self, query: CatalogueQuery) -> Page[Instrument]:
+        """Up to `limit` matching instruments in id order."""
         _check_query(query)
         # Keyset on the id: a page starts strictly after the last id seen, so instruments added or
         # removed elsewhere never shift, repeat or skip the items of later pages.
         start = 0 if query.after is None else bisect_right(self._ids, query.after)
-        items: list[Instrument] = []
-        for index in range(start, len(self._items)):
-            instrument = self._items[index]
-            if not _matches(instrument, query):
-                continue
-            if len(items) == query.limit:  # one more match exists, so there is a next page
-                return CataloguePage(tuple(items), items[-1].id)
-            items.append(instrument)
-        return CataloguePage(tuple(items), None)
+        matches = (
+            instrument for instrument in islice(self._items, start, None) if _matches(instrument, query)
+        )
+        return Page.of(tuple(islice(matches, query.limit + 1)), query.limit)
 
     def __iter__(self) -> Iterator[Instrument]:
         return iter(self._items)
@@ -116,36 +98,6 @@ class Catalogue:
 
     def __len__(self) -> int:
         return len(self._items)
-
-
-def encode_cursor(after_id: str) -> str:
-    """Make the opaque page cursor for a keyset position: unpadded base64url of a versioned JSON."""
-    if not 0 < len(after_id) <= _MAX_CURSOR_AFTER_LENGTH:
-        raise ValueError(f"a cursor position has 1..{_MAX_CURSOR_AFTER_LENGTH} characters")
-    raw = _CURSOR_ENCODER.encode(_CursorBody(v=_CURSOR_VERSION, after=after_id))
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def decode_cursor(cursor: str) -> str:
-    """Return the keyset position of a cursor made by `encode_cursor`; anything else is refused."""
-    if len(cursor) > _MAX_CURSOR_LENGTH or _CURSOR_ALPHABET.fullmatch(cursor) is None:
-        raise _invalid_cursor()
-    try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        body = _CURSOR_DECODER.decode(raw)
-    except (binascii.Error, msgspec.DecodeError) as exc:
-        raise _invalid_cursor() from exc
-    if body.v != _CURSOR_VERSION or not 0 < len(body.after) <= _MAX_CURSOR_AFTER_LENGTH:
-        raise _invalid_cursor()
-    # Only the canonical form is accepted, so a cursor has exactly one spelling (no padding, no
-    # reordered keys, no stray bits in the last base64 character).
-    if encode_cursor(body.after) != cursor:
-        raise _invalid_cursor()
-    return body.after
-
-
-def _invalid_cursor() -> RuleViolationError:
-    return RuleViolationError("cursor is not valid", field="cursor")
 
 
 def _check_query(query: CatalogueQuery) -> None:
@@ -212,14 +164,6 @@ def _problem(instrument: Instrument) -> str | None:
         return f"ESG score {instrument.esg_score} is outside 0..100"
     return None
 
-
-class _CursorBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    v: int
-    after: str
-
-
-_CURSOR_ENCODER: Final = msgspec.json.Encoder()
-_CURSOR_DECODER: Final = msgspec.json.Decoder(_CursorBody)
 
 # Money and rates are JSON strings with 2-4 decimals, so no value ever passes through a float.
 _DecimalString = Annotated[str, msgspec.Meta(pattern=r"^(0|[1-9][0-9]*)\.[0-9]{2,4}$")]

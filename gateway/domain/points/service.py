@@ -19,10 +19,12 @@ from gateway.domain.clock import Clock
 from gateway.domain.compliance.suitability import Decision, SuitabilityAssessment
 from gateway.domain.consent.models import PointsConversionLimit
 from gateway.domain.errors import NotFoundError
+from gateway.domain.ids import new_id
 from gateway.domain.market import calendar as market_calendar
 from gateway.domain.market.catalogue import Catalogue
 from gateway.domain.market.models import FundTerms, Instrument
 from gateway.domain.money import Currency
+from gateway.domain.paging import Page
 from gateway.domain.points.errors import (
     ConversionNotFoundError,
     ConversionRejectedError,
@@ -137,7 +139,7 @@ class PointsService:
         if start < now.replace(microsecond=0):
             raise InvalidValuationError("valid_from must not be in the past", field="valid_from")
         valuation = Valuation(
-            id=_new_id("pvl"),
+            id=new_id("pvl"),
             partner_id=partner_id,
             points=points,
             amount=amount,
@@ -205,7 +207,7 @@ class PointsService:
         assessment, token = self.funds.assess_purchase(actor.trader, instrument, None)
         dealing_day = _dealing_day(instrument, terms, now)
         quote = Quote(
-            id=_new_id("pqt"),
+            id=new_id("pqt"),
             partner_id=actor.partner_id,
             client_id=actor.client_id,
             customer_id=actor.customer_id,
@@ -267,8 +269,8 @@ class PointsService:
             raise ConversionNotFoundError("no such conversion", conversion_id=conversion_id)
         return conversion
 
-    def list_conversions(self, query: ConversionQuery) -> Sequence[Conversion]:
-        return self.store.list_conversions(query)
+    def list_conversions(self, query: ConversionQuery) -> Page[Conversion]:
+        return Page.of(self.store.list_conversions(replace(query, limit=query.limit + 1)), query.limit)
 
     def cool_off(self, actor: PointsActor, conversion_id: str) -> Conversion:
         """PTS-13: within 48 h, a full reversal before allotment, a redemption after it."""
@@ -295,7 +297,7 @@ class PointsService:
                 account = conversion.account_id or order.account_id
                 postings = transfer(account, HOUSE_POINTS, cash(conversion.currency), conversion.amount)
                 session.post(
-                    JournalEntry(_new_id("jrn"), EntryKind.POINTS_RETURN, conversion.id, postings, now)
+                    JournalEntry(new_id("jrn"), EntryKind.POINTS_RETURN, conversion.id, postings, now)
                 )
                 reversed_ = replace(conversion, points_returned=conversion.points)
             else:
@@ -362,7 +364,7 @@ class PointsService:
         instrument = self.catalogue.get(quote.instrument_id)
         account = self.funds.account_for(actor.customer_id, instrument)
         conversion = Conversion(
-            id=_new_id("cnv"),
+            id=new_id("cnv"),
             partner_id=actor.partner_id,
             client_id=actor.client_id,
             partner_conversion_id=request.partner_conversion_id,
@@ -394,7 +396,7 @@ class PointsService:
         assert account is not None  # noqa: S101 (narrowed: a missing account is a reason above)
         # The dealing day may have moved on since the quote: the order takes today's.
         credit = transfer(HOUSE_POINTS, account.id, cash(quote.currency), quote.amount)
-        session.post(JournalEntry(_new_id("jrn"), EntryKind.POINTS_CREDIT, conversion.id, credit, now))
+        session.post(JournalEntry(new_id("jrn"), EntryKind.POINTS_CREDIT, conversion.id, credit, now))
         placement = self.funds.subscribe_in(
             session,
             actor.trader,
@@ -632,7 +634,3 @@ def _event_id() -> str:
     """Ids that sort in emission order: one transaction's events share `created_at` (e.g. priced
     then reversed), and a reader ordering by (created_at, id) must see them in order."""
     return f"evt_{time_ns():016x}{secrets.token_hex(4)}"
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(10)}"

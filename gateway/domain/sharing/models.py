@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from gateway.domain.consent.models import Consent
+from gateway.domain.ids import new_id
 from gateway.domain.sharing.views import Disclosure
 
 
@@ -56,7 +56,7 @@ class DisclosureRecord:
         if consent is None or consent.customer_id is None:  # a defect: no customer, nothing disclosed
             raise ValueError("only a customer's consent discloses a customer's data")
         return cls(
-            id=f"dsc_{secrets.token_hex(10)}",
+            id=new_id("dsc"),
             consent_id=consent.id,
             customer_id=consent.customer_id,
             partner_id=recipient.partner_id,

@@ -17,6 +17,7 @@ from gateway.domain.compliance.suitability import SuitabilityAssessment
 from gateway.domain.compliance.surveillance import OrderEventKind, SurveillanceConfig
 from gateway.domain.customers.models import Account
 from gateway.domain.errors import NotFoundError
+from gateway.domain.ids import new_id
 from gateway.domain.market import calendar as market_calendar
 from gateway.domain.market.catalogue import Catalogue
 from gateway.domain.market.models import Instrument
@@ -45,7 +46,6 @@ from gateway.domain.trading.models import (
     OrderType,
     Placement,
     Side,
-    new_id,
 )
 from gateway.domain.trading.ports import CustomerDirectory, TradingSession, TradingTransactions
 from gateway.domain.trading.preview import market_account

@@ -21,9 +21,11 @@ from gateway.domain.compliance.surveillance import (
     SurveillanceConfig,
     wash_trade_check,
 )
+from gateway.domain.ids import new_id
 from gateway.domain.market import calendar as market_calendar
 from gateway.domain.market.catalogue import Catalogue
 from gateway.domain.market.models import Instrument
+from gateway.domain.paging import Page
 from gateway.domain.trading.acknowledgements import AcknowledgementSigner
 from gateway.domain.trading.errors import (
     AccountRestrictedError,
@@ -58,7 +60,6 @@ from gateway.domain.trading.models import (
     OrderType,
     Placement,
     Side,
-    new_id,
 )
 from gateway.domain.trading.ports import CustomerDirectory, FxRates, OrderQuery, OrderStore, TradingSession
 from gateway.domain.trading.pretrade import Check, PreTradeReport
@@ -99,8 +100,8 @@ class OrderEntry:
             raise OrderNotFoundError("no such order", order_id=order_id)
         return order
 
-    def list(self, query: OrderQuery) -> Sequence[Order]:
-        return self._store.list_orders(query)
+    def list(self, query: OrderQuery) -> Page[Order]:
+        return Page.of(self._store.list_orders(replace(query, limit=query.limit + 1)), query.limit)
 
     def fills(self, order: Order) -> Sequence[Fill]:
         return self._store.fills(order.id)

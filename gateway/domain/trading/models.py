@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -191,10 +190,6 @@ class OrderRequest:
 class Placement:
     order: Order
     created: bool  # False when the same client_order_id was placed before: the first order is returned
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(10)}"
 
 
 def _require(value: Decimal | None, needed: bool, name: str, order_type: OrderType) -> None:

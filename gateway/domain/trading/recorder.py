@@ -19,8 +19,9 @@ from gateway.domain.compliance.surveillance import (
     evaluate,
     should_restrict,
 )
+from gateway.domain.ids import new_id
 from gateway.domain.trading.ledger import ZERO, cash, units
-from gateway.domain.trading.models import EventType, Order, OrderStatus, OutboxEvent, new_id
+from gateway.domain.trading.models import EventType, Order, OrderStatus, OutboxEvent
 from gateway.domain.trading.ports import Ledger, Outbox, Restriction, TradingSession
 
 

@@ -6,7 +6,7 @@ Developers sign in with gateway.auth.developers (own cookie, key and CSRF token)
 passes the same-origin check and a CSRF token: the session's, or a double-submit cookie on the
 sign-in and sign-up forms that run before there is a session.
 
-Rules (pinned by tests/web/test_portal.py):
+Rules (pinned by tests/gateway/web/portal/test_portal.py):
 - Apps: sandbox only, at most `partners.service.MAX_APPS` per developer, named 2 to 100 characters,
   scopes from the developer partner's own scopes (partners.models.ALLOWED_SCOPES), at least one.
   Production apps are never offered here: the partner lifecycle decides (the page shows the stage

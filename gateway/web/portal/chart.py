@@ -1,6 +1,6 @@
 """The portal's usage chart: requests per day by operation, and 429s, as server-rendered SVG.
 
-Rules (pinned by tests/web/test_portal.py):
+Rules (pinned by tests/gateway/web/portal/test_portal.py):
 - One column per day from `since` to `until` inclusive, days without traffic included (a gap is
   information). Each column stacks the day's requests by operation (all API versions summed); a
   thin red bar beside it shows the day's 429 (throttled) answers, which the requests include, on

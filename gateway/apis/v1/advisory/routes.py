@@ -19,7 +19,6 @@ from gateway.apis.v1.advisory.schemas import (
     WhiteLabelProposalIn,
     answers_of,
 )
-from gateway.apis.v1.customers.schemas import recipient_of
 from gateway.domain.advisory.service import AdvisoryService
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
@@ -58,7 +57,7 @@ class AdvisoryController(Controller):
     async def get_risk_questionnaire(
         self, advisory: NamedDependency[AdvisoryService], principal: PrincipalDep, version: Version = None
     ) -> RiskQuestionnaire:
-        return RiskQuestionnaire.of(advisory.risk_questionnaire(recipient_of(principal), version))
+        return RiskQuestionnaire.of(advisory.risk_questionnaire(principal.recipient, version))
 
     @post(
         "/risk-assessments",
@@ -84,7 +83,7 @@ class AdvisoryController(Controller):
         principal: PrincipalDep,
     ) -> RiskAssessmentOut:
         assessment = advisory.score_answers(
-            recipient_of(principal), answers_of(data.answers), data.questionnaire_version
+            principal.recipient, answers_of(data.answers), data.questionnaire_version
         )
         return RiskAssessmentOut.of(assessment)
 
@@ -120,7 +119,7 @@ class AdvisoryController(Controller):
         data: JSONBody[ProposalIn | None] = None,
     ) -> ProposalOut:
         model_id = data.model_id if data is not None else None
-        return ProposalOut.of(advisory.propose_for_customer(recipient_of(principal), model_id))
+        return ProposalOut.of(advisory.propose_for_customer(principal.recipient, model_id))
 
     @get(
         "/proposals/{proposal_id:str}",
@@ -132,7 +131,7 @@ class AdvisoryController(Controller):
     async def get_proposal(
         self, proposal_id: ProposalId, advisory: NamedDependency[AdvisoryService], principal: PrincipalDep
     ) -> ProposalOut:
-        return ProposalOut.of(advisory.customer_proposal(recipient_of(principal), proposal_id))
+        return ProposalOut.of(advisory.customer_proposal(principal.recipient, proposal_id))
 
     @post(
         "/white-label/proposals",
@@ -160,7 +159,7 @@ class AdvisoryController(Controller):
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey,
     ) -> ProposalOut:
-        return ProposalOut.of(advisory.propose_white_label(recipient_of(principal), data.to_domain()))
+        return ProposalOut.of(advisory.propose_white_label(principal.recipient, data.to_domain()))
 
     @get(
         "/white-label/proposals/{proposal_id:str}",
@@ -172,4 +171,4 @@ class AdvisoryController(Controller):
     async def get_white_label_proposal(
         self, proposal_id: ProposalId, advisory: NamedDependency[AdvisoryService], principal: PrincipalDep
     ) -> ProposalOut:
-        return ProposalOut.of(advisory.white_label_proposal(recipient_of(principal), proposal_id))
+        return ProposalOut.of(advisory.white_label_proposal(principal.recipient, proposal_id))

@@ -20,7 +20,8 @@ from gateway.domain.consent.errors import InvalidConsentError
 from gateway.domain.consent.models import ConsentStatus, askable
 from gateway.domain.consent.service import ConsentService
 from gateway.domain.errors import NotFoundError
-from gateway.domain.market.catalogue import Catalogue, decode_cursor, encode_cursor
+from gateway.domain.market.catalogue import Catalogue
+from gateway.domain.paging import decode_cursor, encode_cursor
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
 from gateway.edge.principal import Principal

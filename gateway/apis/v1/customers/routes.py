@@ -21,7 +21,6 @@ from gateway.apis.v1.customers.schemas import (
     TransactionList,
     TransactionOut,
     each,
-    recipient_of,
     shaped,
 )
 from gateway.domain.scopes import Scope
@@ -49,14 +48,14 @@ class CustomerDataController(Controller):
         self, sharing: NamedDependency[SharingService], principal: PrincipalDep
     ) -> AccountList:
         """Accounts with masked numbers and cash balances (accounts:read)."""
-        views = sharing.accounts(recipient_of(principal))
+        views = sharing.accounts(principal.recipient)
         return AccountList(data=each(AccountOut, views.items), sharing=_sharing(principal, views.disclosure))
 
     @get("/holdings", operation_id="listHoldings", responses=problems(404), **requires(Scope.HOLDINGS_READ))
     async def list_holdings(
         self, sharing: NamedDependency[SharingService], principal: PrincipalDep
     ) -> HoldingList:
-        views = sharing.holdings(recipient_of(principal))
+        views = sharing.holdings(principal.recipient)
         return HoldingList(data=each(HoldingOut, views.items), sharing=_sharing(principal, views.disclosure))
 
     @get(
@@ -68,7 +67,7 @@ class CustomerDataController(Controller):
     async def list_transactions(
         self, sharing: NamedDependency[SharingService], principal: PrincipalDep
     ) -> TransactionList:
-        views = sharing.transactions(recipient_of(principal))
+        views = sharing.transactions(principal.recipient)
         data = each(TransactionOut, views.items)
         return TransactionList(data=data, sharing=_sharing(principal, views.disclosure))
 
@@ -81,7 +80,7 @@ class CustomerDataController(Controller):
     async def get_risk_profile(
         self, sharing: NamedDependency[SharingService], principal: PrincipalDep
     ) -> RiskProfileView:
-        view = sharing.risk_profile(recipient_of(principal))
+        view = sharing.risk_profile(principal.recipient)
         data = shaped(RiskProfileOut, view.shared)
         return RiskProfileView(data=data, sharing=_sharing(principal, view.disclosure))
 
@@ -89,5 +88,5 @@ class CustomerDataController(Controller):
     async def get_profile(
         self, sharing: NamedDependency[SharingService], principal: PrincipalDep
     ) -> ProfileView:
-        view = sharing.kyc_profile(recipient_of(principal))
+        view = sharing.kyc_profile(principal.recipient)
         return ProfileView(data=shaped(ProfileOut, view.shared), sharing=_sharing(principal, view.disclosure))

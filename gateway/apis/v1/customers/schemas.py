@@ -9,9 +9,7 @@ from typing import TypeVar
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from gateway.domain.sharing.models import Recipient
 from gateway.domain.sharing.views import Shared
-from gateway.edge.principal import Principal
 
 T = TypeVar("T")
 
@@ -113,14 +111,3 @@ def shaped(kind: type[T], shared: Shared) -> T:
 
 def each(kind: type[T], items: Sequence[Shared]) -> list[T]:
     return [shaped(kind, item) for item in items]
-
-
-def recipient_of(principal: Principal) -> Recipient:
-    """The calling app as the domain sees a receiver of customer data."""
-    return Recipient(
-        partner_id=principal.partner_id,
-        client_id=principal.client_id,
-        partner_region=principal.client.partner.region,
-        consent=principal.consent,
-        scopes=principal.token.scopes,
-    )

@@ -16,9 +16,10 @@ from gateway.apis.v1.market.schemas import InstrumentOut, InstrumentPage, NavHis
 from gateway.domain.clock import Clock
 from gateway.domain.errors import NotFoundError, RuleViolationError
 from gateway.domain.market import calendar as market_calendar
-from gateway.domain.market.catalogue import Catalogue, CatalogueQuery, decode_cursor, encode_cursor
+from gateway.domain.market.catalogue import Catalogue, CatalogueQuery
 from gateway.domain.market.models import Instrument, InstrumentType, Market
 from gateway.domain.market.ports import PriceSource
+from gateway.domain.paging import decode_cursor, encode_cursor
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
 

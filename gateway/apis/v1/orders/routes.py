@@ -10,7 +10,6 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
@@ -18,7 +17,7 @@ from gateway.apis.params import CURSOR_RULE, Cursor, IdempotencyKey, Limit
 from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.orders.schemas import OrderIn, OrderList, OrderOut, OrderPreviewOut, OrderTermsIn
 from gateway.domain.consent.models import OrderPlacementLimit
-from gateway.domain.market.catalogue import decode_cursor, encode_cursor
+from gateway.domain.paging import decode_cursor, encode_cursor
 from gateway.domain.scopes import Scope
 from gateway.domain.trading.entry import OrderEntry
 from gateway.domain.trading.models import Actor, Order, OrderStatus, OrderType, Side
@@ -40,17 +39,9 @@ InstrumentFilter = Annotated[
 
 def actor_of(principal: Principal) -> Actor:
     """The partner app and the customer it acts for; a token without a customer has no orders."""
-    consent = principal.consent
-    if consent is None or consent.customer_id is None:
-        raise NotFoundException(detail="orders need a token delegated by a customer")
-    limit = next((item for item in consent.limits if isinstance(item, OrderPlacementLimit)), None)
-    return Actor(
-        partner_id=principal.partner_id,
-        client_id=principal.client_id,
-        customer_id=consent.customer_id,
-        consent_id=consent.id,
-        limit=limit,
-    )
+    customer_id, consent = principal.delegation(refusal="orders need a token delegated by a customer")
+    limit = consent.limit_of(OrderPlacementLimit)
+    return Actor(principal.partner_id, principal.client_id, customer_id, consent.id, limit)
 
 
 def _out(orders: OrderEntry, order: Order) -> OrderOut:
@@ -156,15 +147,13 @@ class OrdersController(Controller):
             order_type=order_type,
             instrument_id=instrument_id,
             after=decode_cursor(cursor) if cursor else None,
-            limit=limit + 1,
+            limit=limit,
         )
-        found = list(orders.list(query))
-        page = found[:limit]
-        more = len(found) > limit
+        page = orders.list(query)
         return OrderList(
-            data=[_out(orders, order) for order in page],
-            has_more=more,
-            next_cursor=encode_cursor(page[-1].id) if more else None,
+            data=[_out(orders, order) for order in page.items],
+            has_more=page.next_after is not None,
+            next_cursor=encode_cursor(page.next_after) if page.next_after else None,
         )
 
     @get(

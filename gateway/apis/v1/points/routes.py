@@ -14,7 +14,6 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
@@ -33,7 +32,7 @@ from gateway.apis.v1.points.schemas import (
     reconciliation_csv,
 )
 from gateway.domain.consent.models import PointsConversionLimit
-from gateway.domain.market.catalogue import decode_cursor, encode_cursor
+from gateway.domain.paging import decode_cursor, encode_cursor
 from gateway.domain.points.models import ConversionState
 from gateway.domain.points.ports import ConversionQuery
 from gateway.domain.points.service import PointsActor, PointsService
@@ -53,17 +52,10 @@ PointsDep = NamedDependency[PointsService]
 
 def actor_of(principal: Principal) -> PointsActor:
     """The lifestyle platform's app and the customer it acts for; no customer, no conversions."""
-    consent = principal.consent
-    if consent is None or consent.customer_id is None:
-        raise NotFoundException(detail="points conversions need a token delegated by a customer")
-    limit = next((item for item in consent.limits if isinstance(item, PointsConversionLimit)), None)
-    return PointsActor(
-        partner_id=principal.partner_id,
-        client_id=principal.client_id,
-        customer_id=consent.customer_id,
-        consent_id=consent.id,
-        limit=limit,
-    )
+    refusal = "points conversions need a token delegated by a customer"
+    customer_id, consent = principal.delegation(refusal=refusal)
+    limit = consent.limit_of(PointsConversionLimit)
+    return PointsActor(principal.partner_id, principal.client_id, customer_id, consent.id, limit)
 
 
 class PointsController(Controller):
@@ -209,15 +201,13 @@ class PointsController(Controller):
             customer_id=actor.customer_id,
             state=state_filter,
             after=decode_cursor(cursor) if cursor else None,
-            limit=limit + 1,
+            limit=limit,
         )
-        found = list(points.list_conversions(query))
-        page = found[:limit]
-        more = len(found) > limit
+        page = points.list_conversions(query)
         return ConversionList(
-            data=[ConversionOut.of(c) for c in page],
-            has_more=more,
-            next_cursor=encode_cursor(page[-1].id) if more else None,
+            data=[ConversionOut.of(c) for c in page.items],
+            has_more=page.next_after is not None,
+            next_cursor=encode_cursor(page.next_after) if page.next_after else None,
         )
 
     @get(

@@ -21,7 +21,7 @@ from gateway.apis.v1.webhooks.schemas import (
     SubscriptionOut,
     SubscriptionWithSecret,
 )
-from gateway.domain.market.catalogue import decode_cursor, encode_cursor
+from gateway.domain.paging import decode_cursor, encode_cursor
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
 from gateway.services import PrincipalDep
@@ -88,13 +88,11 @@ class WebhooksController(Controller):
         self, webhooks: WebhooksDep, principal: PrincipalDep, cursor: Cursor = "", limit: Limit = 20
     ) -> SubscriptionList:
         after = decode_cursor(cursor) if cursor else None
-        found = webhooks.page_subscriptions(principal.client_id, after, limit + 1)
-        page = found[:limit]
-        more = len(found) > limit
+        page = webhooks.page_subscriptions(principal.client_id, after, limit)
         return SubscriptionList(
-            data=[SubscriptionOut.of(s) for s in page],
-            has_more=more,
-            next_cursor=encode_cursor(page[-1].id) if more else None,
+            data=[SubscriptionOut.of(s) for s in page.items],
+            has_more=page.next_after is not None,
+            next_cursor=encode_cursor(page.next_after) if page.next_after else None,
         )
 
     @get(
@@ -160,15 +158,13 @@ class WebhooksController(Controller):
             subscription_id=subscription_id,
             state=delivery_state,
             after=decode_cursor(cursor) if cursor else None,
-            limit=limit + 1,
+            limit=limit,
         )
-        found = webhooks.list_deliveries(query)
-        page = found[:limit]
-        more = len(found) > limit
+        page = webhooks.list_deliveries(query)
         return DeliveryList(
-            data=[DeliveryOut.of(d) for d in page],
-            has_more=more,
-            next_cursor=encode_cursor(page[-1].id) if more else None,
+            data=[DeliveryOut.of(d) for d in page.items],
+            has_more=page.next_after is not None,
+            next_cursor=encode_cursor(page.next_after) if page.next_after else None,
         )
 
     @get(

@@ -16,7 +16,6 @@ from gateway.domain.compliance.alerts import (
     AlertStatus,
     Clearance,
     InvalidClearanceError,
-    Page,
     Restriction,
     RestrictionNotActiveError,
     RestrictionNotFoundError,
@@ -25,6 +24,7 @@ from gateway.domain.compliance.alerts import (
 from gateway.domain.compliance.ports import SurveillanceDesk
 from gateway.domain.compliance.service import SurveillanceService
 from gateway.domain.compliance.surveillance import Severity
+from gateway.domain.paging import Page
 from sandbox.clock import FrozenClock
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -31,7 +31,6 @@ from gateway.domain.consent.models import (
     Consent,
     ConsentEvent,
     ConsentLimit,
-    ConsentPage,
     ConsentStatus,
     EventKind,
     NewEvent,
@@ -49,6 +48,7 @@ from gateway.domain.consent.service import ConsentService
 from gateway.domain.errors import ConflictError, NotFoundError, RuleViolationError
 from gateway.domain.market.models import InstrumentType
 from gateway.domain.money import Currency, Money
+from gateway.domain.paging import Page
 from gateway.domain.scopes import CUSTOMER_DELEGATED, PARTNER_OWN, STAFF, Scope
 from sandbox.clock import FrozenClock
 
@@ -630,9 +630,9 @@ def test_partner_isolation(world: World) -> None:
     assert world.service.list_for_partner(partner_id=SHOP, status=ConsentStatus.AUTHORIZED).items == (theirs,)
     assert world.service.list_for_partner(
         partner_id=SHOP, status=ConsentStatus.AWAITING_AUTHORIZATION
-    ) == ConsentPage((), None)
+    ) == Page((), None)
     # Another partner's consent is no position to page from.
-    assert world.service.list_for_partner(partner_id=BANK, after=theirs.id) == ConsentPage((), None)
+    assert world.service.list_for_partner(partner_id=BANK, after=theirs.id) == Page((), None)
 
 
 def test_pages_visit_each_consent_once_oldest_first(world: World) -> None:

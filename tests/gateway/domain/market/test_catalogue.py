@@ -19,13 +19,11 @@ from gateway.domain.market.catalogue import (
     DEFAULT_DATA_FILE,
     MAX_PAGE_LIMIT,
     Catalogue,
-    CataloguePage,
     CatalogueQuery,
-    decode_cursor,
-    encode_cursor,
 )
 from gateway.domain.market.models import FundTerms, Instrument, InstrumentType, Market
 from gateway.domain.money import Currency
+from gateway.domain.paging import Page, decode_cursor, encode_cursor
 
 CURRENCY = {Market.CN: Currency.CNY, Market.HK: Currency.HKD, Market.US: Currency.USD}
 TIME_ZONE = {Market.CN: "Asia/Shanghai", Market.HK: "Asia/Hong_Kong", Market.US: "America/New_York"}
@@ -104,9 +102,9 @@ def matching(catalogue: Catalogue, query: CatalogueQuery) -> list[Instrument]:
     ]
 
 
-def walk(catalogue: Catalogue, query: CatalogueQuery) -> list[CataloguePage]:
+def walk(catalogue: Catalogue, query: CatalogueQuery) -> list[Page[Instrument]]:
     """Page through everything the way a client does: through the opaque cursor."""
-    pages: list[CataloguePage] = []
+    pages: list[Page[Instrument]] = []
     after: str | None = None
     for _ in range(len(catalogue) + 2):
         page = catalogue.page(dataclasses.replace(query, after=after))
@@ -398,11 +396,11 @@ def test_a_page_that_ends_exactly_at_the_last_match_has_no_next(catalogue: Catal
 def test_a_filter_matching_nothing_gives_an_empty_last_page(catalogue: Catalogue) -> None:
     query = CatalogueQuery(instrument_type=InstrumentType.ETF, max_risk=1)
     assert matching(catalogue, query) == []
-    assert catalogue.page(query) == CataloguePage(items=(), next_after=None)
+    assert catalogue.page(query) == Page(items=(), next_after=None)
 
 
 def test_after_past_the_last_id_gives_an_empty_page(catalogue: Catalogue) -> None:
-    assert catalogue.page(CatalogueQuery(after="ins_~")) == CataloguePage(items=(), next_after=None)
+    assert catalogue.page(CatalogueQuery(after="ins_~")) == Page(items=(), next_after=None)
 
 
 def test_keyset_paging_is_stable_under_inserts_and_deletes(catalogue: Catalogue) -> None:

@@ -420,8 +420,8 @@ def test_conversions_are_visible_to_their_partner_and_customer_only(points: Poin
     with pytest.raises(ConversionNotFoundError):
         points.service.cool_off(stranger, conversion.id)
     page = points.service.list_conversions(ConversionQuery(actor.partner_id, customer.id))
-    assert [c.id for c in page] == [conversion.id]
-    assert points.service.list_conversions(ConversionQuery(stranger.partner_id, customer.id)) == []
+    assert [c.id for c in page.items] == [conversion.id]
+    assert points.service.list_conversions(ConversionQuery(stranger.partner_id, customer.id)).items == ()
 
 
 def test_reconciliation_counts_by_state_and_balances_to_the_point(points: PointsDesk) -> None:

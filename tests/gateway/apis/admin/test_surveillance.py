@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -14,6 +16,7 @@ from litestar.testing import TestClient
 from gateway.domain.compliance.surveillance import RULES
 from gateway.domain.customers.models import Customer
 from gateway.domain.environment import Environment
+from gateway.domain.errors import DomainError
 from gateway.domain.scopes import Scope
 from gateway.domain.trading.entry import OrderEntry
 from gateway.domain.trading.errors import AccountRestrictedError
@@ -51,6 +54,19 @@ class Trader:
         return self.trading.place(self.actor, request(instrument_id=CN_STOCK, **terms)).order.status
 
 
+RESTING: list[tuple[Trader, str]] = []
+
+
+@pytest.fixture(autouse=True)
+def cancel_resting_orders() -> Iterator[None]:
+    """The book outlives a test (one database per run): take back the sell a wash trader left."""
+    yield
+    while RESTING:
+        trader, order_id = RESTING.pop()
+        with contextlib.suppress(DomainError):
+            trader.trading.cancel(trader.actor, order_id)
+
+
 def wash_trader(
     platform: Platform, clock: FrozenClock, blocked: int, environment: Environment = Environment.PRODUCTION
 ) -> Trader:
@@ -61,10 +77,11 @@ def wash_trader(
     trader.buy(quantity=400)
     reference = platform.prices.reference_price(platform.catalogue.get(CN_STOCK), clock.now())
     ask = (reference * Decimal("1.02")).quantize(Decimal("0.01"))
-    trader.trading.place(
+    resting = trader.trading.place(
         trader.actor,
         request(instrument_id=CN_STOCK, side="sell", order_type="limit", quantity=100, limit_price=ask),
     )
+    RESTING.append((trader, resting.order.id))
     for _ in range(blocked):
         clock.advance(timedelta(seconds=5))
         assert trader.buy(order_type="limit", quantity=100, limit_price=ask) is OrderStatus.REJECTED

@@ -21,8 +21,12 @@ from gateway.domain.trading.errors import AccountRestrictedError
 from gateway.domain.trading.models import OrderStatus
 from gateway.services import Platform
 from sandbox.clock import FrozenClock
-from tests.api.test_surveillance_admin import REASON, wash_trader
 from tests.delegation import PASSWORD, Browser, hidden, password_hash, seed_customer
+from tests.gateway.apis.admin.test_surveillance import (
+    REASON,
+    cancel_resting_orders,  # noqa: F401 (an autouse fixture: the resting orders are taken back)
+    wash_trader,
+)
 from tests.trading import CN_MORNING
 
 OFFICER = "compliance.officer"

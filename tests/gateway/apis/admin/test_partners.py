@@ -37,7 +37,7 @@ def create_partner(
     headers: dict[str, str],
     type: str = "institution",
     region: str = "CN",
-    stage: str = "production",  # these tests are about apps; tests/api/test_partner_lifecycle.py about stages
+    stage: str = "production",  # apps here; stages in tests/gateway/apis/admin/test_lifecycle.py
 ) -> dict[str, Any]:
     response = client.post(
         "/admin/partners",

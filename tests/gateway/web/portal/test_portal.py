@@ -36,8 +36,8 @@ from partners.models import PartnerStage, PartnerStatus, PartnerType
 from partners.service import MAX_APPS
 from tests.conftest import BASE_URL
 from tests.delegation import PASSWORD, Browser, hidden, password_hash
+from tests.gateway.web.portal.test_chart import Line
 from tests.support import database_of
-from tests.web.test_portal_chart import Line
 
 GOOD_PASSWORD = "tide-lantern-orbit-42"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 from gateway.demo import new_private_jwk, public_part
 from gateway.domain.consent.models import ConsentStatus, EventKind
 from gateway.domain.environment import Environment
-from gateway.domain.market.catalogue import encode_cursor
+from gateway.domain.paging import encode_cursor
 from gateway.domain.scopes import Scope
 from gateway.services import EnvironmentServices, Platform
 from partners.models import PartnerType

@@ -39,7 +39,7 @@ PUBLIC: Final = frozenset(
     }
 )
 # Customer pages and the customer API: open at the edge, the customer's session checked by the
-# handler (tests/web prove each one refuses or redirects without a session).
+# handler (tests/gateway/web prove each one refuses or redirects without a session).
 CUSTOMER_PAGES: Final = frozenset(
     {
         ("GET", "/login"),
@@ -56,7 +56,7 @@ CUSTOMER_PAGES: Final = frozenset(
     }
 )
 # Supervisor pages: open at the edge, the officer's signed session checked by the handler
-# (tests/web/test_supervisor.py proves each refuses or redirects without one, and with a customer's).
+# (tests/gateway/web/test_supervisor.py proves each refuses or redirects without one, and with a customer's).
 STAFF_PAGES: Final = frozenset(
     {
         ("GET", "/supervisor/login"),
@@ -66,7 +66,7 @@ STAFF_PAGES: Final = frozenset(
         ("GET", "/supervisor/alerts/{alert_id:str}"),
         ("POST", "/supervisor/alerts/{alert_id:str}/clear"),
         ("POST", "/supervisor/restrictions/{account_id:str}/clear"),
-        # Partner lifecycle pages (tests/web/test_partner_review.py proves the same of them).
+        # Partner lifecycle pages (tests/gateway/web/test_partner_review.py proves the same of them).
         ("GET", "/supervisor/partners"),
         ("GET", "/supervisor/partners/{partner_id:str}"),
         ("POST", "/supervisor/partners/{partner_id:str}/stage"),
@@ -76,7 +76,8 @@ STAFF_PAGES: Final = frozenset(
     }
 )
 # Developer portal pages: open at the edge, the developer's signed session checked by the handler
-# (tests/web/test_portal.py proves each refuses or redirects without one, and with other sessions).
+# (tests/gateway/web/portal/test_portal.py proves each refuses or redirects without one, and with
+# other sessions).
 PORTAL_PAGES: Final = frozenset(
     {
         ("GET", "/portal"),

@@ -23,8 +23,8 @@ from gateway.services import Platform
 from partners.models import PartnerStage, PilotCaps, Plan
 from sandbox.clock import FrozenClock
 from sandbox.prices import PriceFeed
-from tests.api.test_quotas import BIG, order, principal, trading_app
 from tests.conftest import REDIS_URL, require_redis
+from tests.gateway.edge.test_quotas import BIG, order, principal, trading_app
 from tests.trading import CN_MORNING
 
 pytestmark = pytest.mark.redis

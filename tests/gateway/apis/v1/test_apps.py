@@ -138,7 +138,8 @@ def test_a_sandbox_app_manages_its_keys_under_the_sandbox(
 
 
 def test_a_delegated_token_never_manages_keys() -> None:
-    # Consents refuse partner-own scopes already (tests/api/test_consents_api.py); this is the second lock.
+    # Consents refuse partner-own scopes already (tests/gateway/apis/v1/test_consents.py);
+    # this is the second lock.
     principal = Principal.__new__(Principal)
     principal.consent = object.__new__(Consent)
     with pytest.raises(PermissionDeniedException):
