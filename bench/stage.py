@@ -20,7 +20,7 @@ from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.settings import Settings
 from gateway.storage.database import Database
-from gateway.storage.registry import SqlRegistryStore
+from gateway.storage.partners import SqlRegistryStore
 from partners.models import PartnerType
 from partners.service import Registry
 

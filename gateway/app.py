@@ -23,12 +23,12 @@ from gateway.apis.admin.surveillance import SurveillanceController
 from gateway.apis.admin.usage import UsageAdminController
 from gateway.apis.oauth import routes as oauth_routes
 from gateway.apis.v1.advisory.routes import AdvisoryController
-from gateway.apis.v1.apps.routes import AppKeysController, PartnerReviewController
 from gateway.apis.v1.compliance.routes import ComplianceController
-from gateway.apis.v1.consents.routes import ConsentsController
+from gateway.apis.v1.consent.routes import ConsentsController
 from gateway.apis.v1.customers.routes import CustomerDataController
 from gateway.apis.v1.market.routes import MarketController
 from gateway.apis.v1.orders.routes import OrdersController
+from gateway.apis.v1.partners.routes import AppKeysController, PartnerReviewController
 from gateway.apis.v1.points.routes import PointsController
 from gateway.apis.v1.usage.routes import UsageController
 from gateway.apis.v1.webhooks.routes import WebhooksController
@@ -84,15 +84,15 @@ from gateway.services import EnvironmentServices, Platform, dependencies
 from gateway.settings import Settings
 from gateway.storage.audit import SqlAuditLog
 from gateway.storage.compliance import SqlComplianceRecords
-from gateway.storage.consents import SqlConsentRepository
+from gateway.storage.consent import SqlConsentRepository
 from gateway.storage.customers import SqlCustomerStore
 from gateway.storage.database import Database
 from gateway.storage.developers import SqlDeveloperStore
 from gateway.storage.grants import SqlGrantStore
 from gateway.storage.idempotency import SqlIdempotencyStore
+from gateway.storage.partners import SqlRegistryStore
 from gateway.storage.points import SqlPointsStore
 from gateway.storage.proposals import SqlProposalStore
-from gateway.storage.registry import SqlRegistryStore
 from gateway.storage.revocations import SqlRevocations
 from gateway.storage.surveillance import SqlSurveillanceDesk
 from gateway.storage.trading import SqlTradingStore

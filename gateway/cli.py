@@ -27,8 +27,8 @@ from gateway.settings import Settings, SettingsError
 from gateway.storage.audit import SqlAuditLog
 from gateway.storage.database import Database
 from gateway.storage.migrate import prepare
+from gateway.storage.partners import SqlRegistryStore
 from gateway.storage.points import seed_demo_valuations
-from gateway.storage.registry import SqlRegistryStore
 from partners.models import PartnerType
 from partners.service import Registry
 from sandbox.isolation import check_isolation

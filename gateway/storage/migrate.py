@@ -13,7 +13,7 @@ from gateway.domain.clock import SystemClock
 from gateway.domain.environment import Environment
 from gateway.settings import Settings
 from gateway.storage.database import Database
-from gateway.storage.registry import SqlRegistryStore
+from gateway.storage.partners import SqlRegistryStore
 from partners.service import Registry
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -23,7 +23,7 @@ from gateway.domain.jwk import thumbprint
 from gateway.settings import Settings
 from gateway.storage.audit import SqlAuditLog
 from gateway.storage.database import Database
-from gateway.storage.registry import SqlRegistryStore
+from gateway.storage.partners import SqlRegistryStore
 from partners.service import Registry
 
 CREDENTIAL_KEYS = {"partner", "type", "environment", "client_id", "scopes", "private_jwk"}

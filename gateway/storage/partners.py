@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from gateway.domain.environment import Environment
 from gateway.storage.database import Database, as_utc
-from gateway.storage.tables.registry import AppRow, PartnerLifecycleEventRow, PartnerRow, PlanRow
+from gateway.storage.tables.partners import AppRow, PartnerLifecycleEventRow, PartnerRow, PlanRow
 from partners.lifecycle import STAGE_MOVES, LifecycleEvent, LifecycleEventKind
 from partners.models import (
     App,

@@ -13,7 +13,7 @@ from gateway.storage.tables.base import TableRow, json_field, moment_field
 
 class ConsentRow(TableRow, table=True):
     __tablename__ = "consents"
-    # A partner's consents page by the keyset (created_at, id): gateway/storage/consents.py.
+    # A partner's consents page by the keyset (created_at, id): gateway/storage/consent.py.
     __table_args__ = (sa.Index("ix_consents_partner_page", "partner_id", "created_at", "id"),)
 
     id: str = Field(primary_key=True, max_length=40)

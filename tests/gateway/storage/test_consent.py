@@ -37,8 +37,8 @@ from gateway.domain.environment import Environment
 from gateway.domain.money import Currency, Money
 from gateway.domain.scopes import Scope
 from gateway.settings import Settings
-from gateway.storage.consents import SqlConsentRepository, heads
-from gateway.storage.consents import events as event_rows
+from gateway.storage.consent import SqlConsentRepository, heads
+from gateway.storage.consent import events as event_rows
 from gateway.storage.database import Database
 from gateway.storage.migrate import migrate
 from sandbox.clock import FrozenClock

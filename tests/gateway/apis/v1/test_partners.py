@@ -9,7 +9,7 @@ import pytest
 from litestar.exceptions import PermissionDeniedException
 from litestar.testing import TestClient
 
-from gateway.apis.v1.apps.routes import own_app
+from gateway.apis.v1.partners.routes import own_app
 from gateway.demo import new_private_jwk, public_part
 from gateway.domain.consent.models import Consent
 from gateway.domain.environment import Environment
@@ -138,7 +138,7 @@ def test_a_sandbox_app_manages_its_keys_under_the_sandbox(
 
 
 def test_a_delegated_token_never_manages_keys() -> None:
-    # Consents refuse partner-own scopes already (tests/gateway/apis/v1/test_consents.py);
+    # Consents refuse partner-own scopes already (tests/gateway/apis/v1/test_consent.py);
     # this is the second lock.
     principal = Principal.__new__(Principal)
     principal.consent = object.__new__(Consent)

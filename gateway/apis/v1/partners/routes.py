@@ -18,7 +18,7 @@ from litestar.params import JSONBody, PathParameter
 
 from gateway.apis.params import IdempotencyKey
 from gateway.apis.schemas import Rule, problems
-from gateway.apis.v1.apps.schemas import AppKeyIn, AppKeysOut, PartnerStageOut, ReviewRequestIn
+from gateway.apis.v1.partners.schemas import AppKeyIn, AppKeysOut, PartnerStageOut, ReviewRequestIn
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
 from gateway.edge.principal import Principal

@@ -15,7 +15,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from gateway.apis.params import CURSOR_RULE, Cursor, IdempotencyKey, Limit
 from gateway.apis.schemas import Rule, problems
-from gateway.apis.v1.consents.schemas import ConsentIn, ConsentList, ConsentOut, PointsConversionLimitIn
+from gateway.apis.v1.consent.schemas import ConsentIn, ConsentList, ConsentOut, PointsConversionLimitIn
 from gateway.domain.consent.errors import InvalidConsentError
 from gateway.domain.consent.models import ConsentStatus, askable
 from gateway.domain.consent.service import ConsentService

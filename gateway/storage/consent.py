@@ -24,7 +24,7 @@ from gateway.domain.ids import new_id
 from gateway.domain.scopes import Scope
 from gateway.storage.database import Database, as_utc
 from gateway.storage.paging import keyset_page
-from gateway.storage.tables.consents import ConsentEventRow, ConsentHeadRow, ConsentRow
+from gateway.storage.tables.consent import ConsentEventRow, ConsentHeadRow, ConsentRow
 from gateway.storage.tables.outbox import OutboxRow
 
 consents = ConsentRow.__table__
