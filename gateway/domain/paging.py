@@ -34,6 +34,15 @@ class Page(Generic[T]):
     items: tuple[T, ...]
     next_after: str | None
 
+    @property
+    def has_more(self) -> bool:
+        return self.next_after is not None
+
+    @property
+    def next_cursor(self) -> str | None:
+        """The opaque cursor of the next page, as a list answer carries it."""
+        return encode_cursor(self.next_after) if self.next_after is not None else None
+
     @classmethod
     def of(cls, found: Sequence[T], limit: int) -> Page[T]:
         """`found` holds up to `limit + 1` items: one more than the page says that a next page exists."""

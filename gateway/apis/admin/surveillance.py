@@ -28,7 +28,7 @@ from gateway.domain.compliance.alerts import (
 from gateway.domain.compliance.service import SurveillanceService
 from gateway.domain.compliance.surveillance import Severity
 from gateway.domain.environment import Environment
-from gateway.domain.paging import decode_cursor, encode_cursor
+from gateway.domain.paging import decode_cursor
 from gateway.domain.scopes import Scope
 from gateway.edge.access import staff
 from gateway.services import PrincipalDep, services_in
@@ -185,8 +185,8 @@ class SurveillanceController(Controller):
         return AlertList(
             environment=environment,
             data=[AlertOut.of(alert) for alert in page.items],
-            has_more=page.next_after is not None,
-            next_cursor=encode_cursor(page.next_after) if page.next_after else None,
+            has_more=page.has_more,
+            next_cursor=page.next_cursor,
         )
 
     @get(
@@ -265,8 +265,8 @@ class SurveillanceController(Controller):
         return RestrictionList(
             environment=environment,
             data=[RestrictionOut.of(r) for r in page.items],
-            has_more=page.next_after is not None,
-            next_cursor=encode_cursor(page.next_after) if page.next_after else None,
+            has_more=page.has_more,
+            next_cursor=page.next_cursor,
         )
 
     @post(

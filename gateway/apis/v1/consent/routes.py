@@ -21,7 +21,7 @@ from gateway.domain.consent.models import ConsentStatus, askable
 from gateway.domain.consent.service import ConsentService
 from gateway.domain.errors import NotFoundError
 from gateway.domain.market.catalogue import Catalogue
-from gateway.domain.paging import decode_cursor, encode_cursor
+from gateway.domain.paging import decode_cursor
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
 from gateway.edge.principal import Principal
@@ -133,8 +133,8 @@ class ConsentsController(Controller):
         )
         return ConsentList(
             data=[ConsentOut.of(consent) for consent in page.items],
-            has_more=page.next_after is not None,
-            next_cursor=encode_cursor(page.next_after) if page.next_after else None,
+            has_more=page.has_more,
+            next_cursor=page.next_cursor,
         )
 
     @get(

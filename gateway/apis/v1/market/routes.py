@@ -19,7 +19,7 @@ from gateway.domain.market import calendar as market_calendar
 from gateway.domain.market.catalogue import Catalogue, CatalogueQuery
 from gateway.domain.market.models import Instrument, InstrumentType, Market
 from gateway.domain.market.ports import PriceSource
-from gateway.domain.paging import decode_cursor, encode_cursor
+from gateway.domain.paging import decode_cursor
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
 
@@ -45,8 +45,8 @@ def _page(catalogue: Catalogue, query: CatalogueQuery, cursor: str) -> Instrumen
     page = catalogue.page(replace(query, after=decode_cursor(cursor) if cursor else None))
     return InstrumentPage(
         data=[_view(item) for item in page.items],
-        has_more=page.next_after is not None,
-        next_cursor=encode_cursor(page.next_after) if page.next_after else None,
+        has_more=page.has_more,
+        next_cursor=page.next_cursor,
     )
 
 

@@ -17,7 +17,7 @@ from gateway.apis.params import CURSOR_RULE, Cursor, IdempotencyKey, Limit
 from gateway.apis.schemas import Rule, problems
 from gateway.apis.v1.orders.schemas import OrderIn, OrderList, OrderOut, OrderPreviewOut, OrderTermsIn
 from gateway.domain.consent.models import OrderPlacementLimit
-from gateway.domain.paging import decode_cursor, encode_cursor
+from gateway.domain.paging import decode_cursor
 from gateway.domain.scopes import Scope
 from gateway.domain.trading.entry import OrderEntry
 from gateway.domain.trading.models import Actor, Order, OrderStatus, OrderType, Side
@@ -152,8 +152,8 @@ class OrdersController(Controller):
         page = orders.list(query)
         return OrderList(
             data=[_out(orders, order) for order in page.items],
-            has_more=page.next_after is not None,
-            next_cursor=encode_cursor(page.next_after) if page.next_after else None,
+            has_more=page.has_more,
+            next_cursor=page.next_cursor,
         )
 
     @get(

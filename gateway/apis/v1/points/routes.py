@@ -32,7 +32,7 @@ from gateway.apis.v1.points.schemas import (
     reconciliation_csv,
 )
 from gateway.domain.consent.models import PointsConversionLimit
-from gateway.domain.paging import decode_cursor, encode_cursor
+from gateway.domain.paging import decode_cursor
 from gateway.domain.points.models import ConversionState
 from gateway.domain.points.ports import ConversionQuery
 from gateway.domain.points.service import PointsActor, PointsService
@@ -206,8 +206,8 @@ class PointsController(Controller):
         page = points.list_conversions(query)
         return ConversionList(
             data=[ConversionOut.of(c) for c in page.items],
-            has_more=page.next_after is not None,
-            next_cursor=encode_cursor(page.next_after) if page.next_after else None,
+            has_more=page.has_more,
+            next_cursor=page.next_cursor,
         )
 
     @get(

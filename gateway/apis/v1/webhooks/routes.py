@@ -21,7 +21,7 @@ from gateway.apis.v1.webhooks.schemas import (
     SubscriptionOut,
     SubscriptionWithSecret,
 )
-from gateway.domain.paging import decode_cursor, encode_cursor
+from gateway.domain.paging import decode_cursor
 from gateway.domain.scopes import Scope
 from gateway.edge.access import requires
 from gateway.services import PrincipalDep
@@ -91,8 +91,8 @@ class WebhooksController(Controller):
         page = webhooks.page_subscriptions(principal.client_id, after, limit)
         return SubscriptionList(
             data=[SubscriptionOut.of(s) for s in page.items],
-            has_more=page.next_after is not None,
-            next_cursor=encode_cursor(page.next_after) if page.next_after else None,
+            has_more=page.has_more,
+            next_cursor=page.next_cursor,
         )
 
     @get(
@@ -163,8 +163,8 @@ class WebhooksController(Controller):
         page = webhooks.list_deliveries(query)
         return DeliveryList(
             data=[DeliveryOut.of(d) for d in page.items],
-            has_more=page.next_after is not None,
-            next_cursor=encode_cursor(page.next_after) if page.next_after else None,
+            has_more=page.has_more,
+            next_cursor=page.next_cursor,
         )
 
     @get(
