@@ -182,6 +182,10 @@ class Lifecycle:
         self.partner(partner_id)
         return self.store.lifecycle_events(partner_id)
 
+    def stage_entered_at(self) -> dict[str, datetime]:
+        """Per partner, when it entered its current stage (its last creation or stage move)."""
+        return self.store.stage_entered_at()
+
     def move(self, partner_id: str, to: PartnerStage, *, actor: str, reason: str) -> Partner:
         """A staff move along `STAFF_TRANSITIONS`."""
         partner = self.partner(partner_id)

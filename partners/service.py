@@ -377,7 +377,7 @@ class Registry:
     ) -> list[tuple[Partner, datetime]]:
         """Partners (never the operator) with when they entered their stage, in `REVIEW_ORDER`; within
         a stage the longest waiting first (one query each for partners and stage entries)."""
-        entered = self.lifecycle.store.stage_entered_at()
+        entered = self.lifecycle.stage_entered_at()
         lines: list[tuple[int, datetime, str, Partner]] = []
         for partner in self.store.list_partners():
             if partner.operator or (stage is not None and partner.stage is not stage):
