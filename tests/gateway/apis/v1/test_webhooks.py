@@ -31,10 +31,10 @@ SCOPES = (Scope.WEBHOOKS_MANAGE, Scope.MARKET_READ)
 URLS: set[str] = set()  # the endpoints the running test subscribed
 
 
-@pytest.fixture
-def settings(backend_settings: Settings) -> Settings:
-    # The worker runs by hand here: no background task racing the assertions.
-    return backend_settings.with_changes(namespace=f"t{secrets.token_hex(4)}", webhooks_embedded=False)
+@pytest.fixture(autouse=True)
+def no_background_delivery(settings: Settings) -> None:
+    """The worker runs by hand here: no background task may race the assertions."""
+    assert not settings.background_jobs
 
 
 @pytest.fixture(autouse=True)
