@@ -243,7 +243,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
                 clock=clock,
                 proposals=SqlProposalStore(database),
                 customers=customers,
-                balances=SqlTradingStore(database),  # valuation reads the ledger, never writes it
+                balances=positions,  # valuation reads the ledger, never writes it
                 disclosures=customers,
                 transfers=decide,
             ),
@@ -270,7 +270,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             limiter.storage,
             settings.namespace,
             clock=clock,
-            fx=prices,
+            catalogue=catalogue,
+            prices=prices,
             customers=RedisPilotCustomers(sync_redis) if sync_redis else MemoryPilotCustomers(),
             placed={env: SqlPlacedOrders(database) for env, database in databases.items()},
         ),

@@ -34,8 +34,9 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from gateway.domain.clock import Clock
 from gateway.domain.environment import Environment
 from gateway.domain.errors import NotFoundError
+from gateway.domain.market.catalogue import Catalogue
+from gateway.domain.market.ports import PriceSource
 from gateway.domain.money import Currency
-from gateway.domain.trading.entry import OrderEntry
 from gateway.domain.trading.models import OrderRequest
 from gateway.edge.principal import Principal
 from partners.models import PilotCaps
@@ -60,10 +61,6 @@ class QuotaExceededError(HTTPException):
     """A business quota or pilot cap refused the call (`problems.py` maps it to `quota-exceeded`)."""
 
     status_code = 429
-
-
-class FxRates(Protocol):
-    def fx_rate(self, base: Currency, quote: Currency, moment: datetime) -> Decimal: ...
 
 
 class PlacedOrders(Protocol):
@@ -137,14 +134,16 @@ class BusinessQuotas:
         namespace: str,
         *,
         clock: Clock,
-        fx: FxRates,
+        catalogue: Catalogue,
+        prices: PriceSource,
         customers: PilotCustomers,
         placed: dict[Environment, PlacedOrders],
     ) -> None:
         self.storage = storage
         self.namespace = namespace
         self.clock = clock
-        self.fx = fx
+        self.catalogue = catalogue
+        self.prices = prices  # reference prices and FX, as the trading service sees them
         self.customers = customers
         self.placed = placed
         self.moving = MovingWindowRateLimiter(storage)
@@ -169,7 +168,7 @@ class BusinessQuotas:
         quotas = points_quotas(principal.client.plan, self.pilot_caps(principal), points)
         await self._charge([self._counter(principal, quota, now) for quota in quotas], now)
 
-    async def charge_placement(self, principal: Principal, orders: OrderEntry, request: OrderRequest) -> None:
+    async def charge_placement(self, principal: Principal, request: OrderRequest) -> None:
         """The placeOrder hook: the order's notional as placement would trade it, unless it is a replay."""
         if principal.consent is None:
             return  # no customer, no order: the route refuses the call
@@ -177,12 +176,10 @@ class BusinessQuotas:
         if placed is not None and placed.placed(principal.client_id, request.client_order_id):
             return  # a replay returns the first order: charged once, when it was placed
         try:
-            instrument = orders.catalogue.get(request.instrument_id)
+            instrument = self.catalogue.get(request.instrument_id)
         except NotFoundError:
             return  # the trading service refuses an unknown instrument; nothing to charge
-        notional = order_notional(
-            request, lambda: orders.prices.reference_price(instrument, self.clock.now())
-        )
+        notional = order_notional(request, lambda: self.prices.reference_price(instrument, self.clock.now()))
         await self.charge_order(principal, notional, instrument.currency.value)
 
     def admit_customer(self, principal: Principal) -> None:
@@ -279,7 +276,7 @@ class BusinessQuotas:
         )
 
     def _cents(self, amount: Decimal, currency: str, target: Currency, now: datetime) -> int:
-        return cents_of(amount * self.fx.fx_rate(Currency(currency), target, now))
+        return cents_of(amount * self.prices.fx_rate(Currency(currency), target, now))
 
 
 class PilotCustomerMiddleware:

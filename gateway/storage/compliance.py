@@ -16,6 +16,8 @@ T = TypeVar("T", SuitabilityRecord, ScreeningRecord)
 
 
 def _encode_hook(value: Any) -> Any:
+    """Mappings (read-only views in the records) as dicts; msgspec's hook contract is to raise
+    NotImplementedError for any other type, which it reports as an unsupported type."""
     if isinstance(value, Mapping):
         return dict(value)
     raise NotImplementedError(f"cannot store {type(value).__name__}")

@@ -25,7 +25,7 @@ from gateway.domain.advisory.models import (
     Proposal,
     RebalancePolicy,
 )
-from gateway.domain.advisory.portfolios import MARKET_CURRENCY, ModelPortfolio, build_model, model_portfolios
+from gateway.domain.advisory.portfolios import MARKET_CURRENCY, ModelPortfolio, build_model
 from gateway.domain.advisory.ports import (
     CustomerRecords,
     DisclosureLog,
@@ -112,14 +112,14 @@ class AdvisoryService:
     def risk_questionnaire(self, caller: Recipient, version: str | None = None) -> Questionnaire:
         """The questionnaire for white-label advice (the current version by default)."""
         _requires_app_token(caller)
-        return self.questionnaire(version or QUESTIONNAIRE_VERSION)
+        return questionnaire(version or QUESTIONNAIRE_VERSION)
 
     def score_answers(
         self, caller: Recipient, answers: Mapping[str, str], version: str = QUESTIONNAIRE_VERSION
     ) -> RiskAssessment:
         """A white-label client's answers scored into a risk level; anonymous and not stored."""
         _requires_app_token(caller)
-        return self.assess_risk(answers, version)
+        return score(answers, version)
 
     def propose_for_customer(self, caller: Recipient, model_id: str | None = None) -> Proposal:
         """A proposal for the customer behind the consent, from the customer's profile and ledger."""
@@ -130,7 +130,14 @@ class AdvisoryService:
         holdings, cash = self._portfolio(customer, profile.market)
         try:
             proposal = propose(
-                profile, holdings, cash, self.catalogue, self.prices, self.clock.now(), model=model
+                profile,
+                holdings,
+                cash,
+                self.catalogue,
+                self.prices,
+                self.clock.now(),
+                model=model,
+                policy=self.policy,
             )
         except UnsuitableProposalError as exc:
             raise _unsuitable(exc, field=None if model is None else "model_id") from None
@@ -152,7 +159,9 @@ class AdvisoryService:
         """Rule PR-11: a proposal for a partner's own client, kept for that partner."""
         _requires_app_token(caller)
         try:
-            proposal = self.propose_anonymous(request)
+            proposal = propose_anonymous(
+                request, self.catalogue, self.prices, self.clock.now(), policy=self.policy
+            )
         except UnsuitableProposalError as exc:
             raise _unsuitable(exc) from None
         self.proposals.add(caller.partner_id, caller.client_id, None, proposal)
@@ -165,25 +174,6 @@ class AdvisoryService:
         if proposal is None:
             raise NotFoundError("no such proposal")
         return proposal
-
-    # ---- advice on given inputs ---------------------------------------------------------------------
-
-    def questionnaire(self, version: str = QUESTIONNAIRE_VERSION) -> Questionnaire:
-        return questionnaire(version)
-
-    def assess_risk(self, answers: Mapping[str, str], version: str = QUESTIONNAIRE_VERSION) -> RiskAssessment:
-        return score(answers, version)
-
-    def model_portfolios(self, market: Market, *, shariah: bool = False) -> tuple[ModelPortfolio, ...]:
-        return model_portfolios(self.catalogue, market, shariah=shariah)
-
-    def propose(self, profile: InvestorProfile, holdings: Sequence[CurrentHolding], cash: Money) -> Proposal:
-        return propose(
-            profile, holdings, cash, self.catalogue, self.prices, self.clock.now(), policy=self.policy
-        )
-
-    def propose_anonymous(self, request: AnonymousProfile) -> Proposal:
-        return propose_anonymous(request, self.catalogue, self.prices, self.clock.now(), policy=self.policy)
 
     # ---- parts ------------------------------------------------------------------------------------
 

@@ -83,8 +83,8 @@ class OrderEntry:
         surveillance: SurveillanceConfig | None = None,
     ) -> None:
         self._store = store
-        self.catalogue = catalogue
-        self.prices = prices
+        self._catalogue = catalogue
+        self._prices = prices
         self._venue = venue
         self._clock = clock
         self._previewer = Previewer(
@@ -380,7 +380,7 @@ class OrderEntry:
 
     def _redeem_allotment(self, session: TradingSession, order: Order, now: datetime) -> Order:
         """After allotment, cooling off becomes a redemption of the allotted units at the next NAV."""
-        instrument = self.catalogue.get(order.instrument_id)
+        instrument = self._catalogue.get(order.instrument_id)
         redemption = replace(
             order,
             id=new_id("ord"),
@@ -413,7 +413,7 @@ class OrderEntry:
         return undone
 
     def _cut_off(self, order: Order) -> datetime:
-        instrument = self.catalogue.get(order.instrument_id)
+        instrument = self._catalogue.get(order.instrument_id)
         if order.dealing_day is None or instrument.fund is None:
             raise OrderStateError("only a fund order has a NAV cut-off", order_type=order.order_type)
         zone = ZoneInfo(instrument.fund.time_zone)

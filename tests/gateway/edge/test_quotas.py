@@ -46,7 +46,8 @@ from tests.trading import CN_MORNING, CN_STOCK
 
 TRADING_SCOPES: Final = (Scope.CONSENTS_MANAGE, Scope.ORDERS_READ, Scope.ORDERS_WRITE, Scope.ACCOUNTS_READ)
 BIG: Final = Plan("big", "Big", ("1000/second",), orders_per_minute=10_000, points_per_day=10**9)
-PRICES: Final = PriceFeed(Catalogue.from_file())
+CATALOGUE: Final = Catalogue.from_file()
+PRICES: Final = PriceFeed(CATALOGUE)
 
 
 # -- the quota engine on its own (memory storage, the injected clock) ---------------------------
@@ -118,7 +119,8 @@ def engine(clock: FrozenClock | None = None) -> BusinessQuotas:
         MemoryStorage(),
         f"t{secrets.token_hex(4)}",
         clock=clock or FrozenClock(CN_MORNING),
-        fx=PRICES,
+        catalogue=CATALOGUE,
+        prices=PRICES,
         customers=MemoryPilotCustomers(),
         placed={},
     )

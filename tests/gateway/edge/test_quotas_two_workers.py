@@ -45,13 +45,15 @@ async def workers() -> AsyncIterator[list[BusinessQuotas]]:
     require_redis()
     namespace = f"t{secrets.token_hex(4)}"
     storages = [await _storage(namespace) for _ in range(WORKERS)]
-    prices = PriceFeed(Catalogue.from_file())
+    catalogue = Catalogue.from_file()
+    prices = PriceFeed(catalogue)
     engines = [
         BusinessQuotas(
             storage,
             namespace,
             clock=FrozenClock(CN_MORNING),
-            fx=prices,
+            catalogue=catalogue,
+            prices=prices,
             customers=MemoryPilotCustomers(),
             placed={},
         )

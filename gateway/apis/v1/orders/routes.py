@@ -116,7 +116,7 @@ class OrdersController(Controller):
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey,
     ) -> Response[OrderOut]:
-        await quotas.charge_placement(principal, orders, data.to_domain(data.client_order_id))
+        await quotas.charge_placement(principal, data.to_domain(data.client_order_id))
         placement = orders.place(actor_of(principal), data.to_domain(data.client_order_id))
         faults.reached("order_committed")
         return Response(_out(orders, placement.order), status_code=201 if placement.created else 200)

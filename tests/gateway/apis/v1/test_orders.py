@@ -196,11 +196,8 @@ def test_cancel_an_open_limit_order(
     client: TestClient[Any], platform: Platform, trading_clock: FrozenClock
 ) -> None:
     bank, grant, _ = trader(client, platform)
-    desk = platform.environments[Environment.PRODUCTION].orders
-    reference = platform.prices.reference_price(desk.catalogue.get(CN_STOCK), trading_clock.now())
-    limit = str(
-        (reference * __import__("decimal").Decimal("0.95")).quantize(__import__("decimal").Decimal("0.01"))
-    )
+    reference = platform.prices.reference_price(platform.catalogue.get(CN_STOCK), trading_clock.now())
+    limit = str((reference * Decimal("0.95")).quantize(Decimal("0.01")))
     placed = bank.call(
         client,
         "POST",

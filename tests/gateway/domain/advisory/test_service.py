@@ -10,14 +10,14 @@ import pytest
 
 from gateway.apis.v1.advisory.schemas import ProposalOut
 from gateway.domain.advisory.errors import InvalidProposalError
-from gateway.domain.advisory.models import AnonymousProfile, InvestorProfile, Proposal
+from gateway.domain.advisory.models import AnonymousProfile, Proposal
 from gateway.domain.advisory.service import PROPOSAL_FIELDS, AdvisoryService
 from gateway.domain.compliance.suitability import InvestorClass, Jurisdiction, RiskLevel
 from gateway.domain.consent.models import Consent, ConsentStatus
 from gateway.domain.customers.models import Customer
 from gateway.domain.errors import ForbiddenError, NotFoundError
 from gateway.domain.market.catalogue import Catalogue
-from gateway.domain.market.models import Instrument, Market
+from gateway.domain.market.models import Instrument
 from gateway.domain.money import Currency, Money
 from gateway.domain.scopes import Scope
 from gateway.domain.sharing.crossborder import decide
@@ -165,18 +165,18 @@ def test_the_disclosure_log_names_the_consent_of_the_caller() -> None:
 
 def test_service_uses_its_clock() -> None:
     clock = FrozenClock(NOW)
-    service = advisory(Customers(), clock)
-    assert service.questionnaire().version == "RQ-2026-11"
-    assert len(service.model_portfolios(Market.HK)) == 5
+    service = advisory(Customers(LI_WEI), clock)
+    questions = service.risk_questionnaire(caller())
+    assert questions.version == "RQ-2026-11"
+    assert service.score_answers(caller(), {q.id: q.options[0].id for q in questions.questions}).total == 0
     clock.advance(timedelta(minutes=5))
-    profile = InvestorProfile(RiskLevel.C2, InvestorClass.ORDINARY, Jurisdiction.CN, customer_id=LI_WEI.id)
-    proposal = service.propose(profile, (), Money(Decimal("100.00"), Currency.CNY))
-    assert proposal.created_at == NOW + timedelta(minutes=5)
+    assert service.propose_for_customer(caller(delegated=consent(LI_WEI.id))).created_at == NOW + timedelta(
+        minutes=5
+    )
     request = AnonymousProfile(
         Jurisdiction.CN,
         InvestorClass.ORDINARY,
         Money(Decimal("100.00"), Currency.CNY),
         risk_level=RiskLevel.C1,
     )
-    assert service.propose_anonymous(request).created_at == NOW + timedelta(minutes=5)
-    assert service.assess_risk({q.id: q.options[0].id for q in service.questionnaire().questions}).total == 0
+    assert service.propose_white_label(caller(), request).created_at == NOW + timedelta(minutes=5)
