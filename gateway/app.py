@@ -30,6 +30,7 @@ from gateway.apis.v1.market.routes import MarketController
 from gateway.apis.v1.orders.routes import OrdersController
 from gateway.apis.v1.partners.routes import AppKeysController, PartnerReviewController
 from gateway.apis.v1.points.routes import PointsController
+from gateway.apis.v1.testing.routes import TestingController
 from gateway.apis.v1.usage.routes import UsageController
 from gateway.apis.v1.webhooks.routes import WebhooksController
 from gateway.auth.client_auth import ClientAssertionVerifier
@@ -53,6 +54,7 @@ from gateway.domain.compliance.sanctions_data import load_sanctions_list
 from gateway.domain.compliance.screening import Screener, ScreeningThresholds
 from gateway.domain.compliance.service import ComplianceService, SurveillanceService
 from gateway.domain.consent.service import ConsentService
+from gateway.domain.customers.service import CustomersThemselves
 from gateway.domain.environment import Environment
 from gateway.domain.market.catalogue import Catalogue
 from gateway.domain.points.service import PointsService
@@ -63,6 +65,7 @@ from gateway.domain.trading.acknowledgements import AcknowledgementSigner
 from gateway.domain.trading.dealing import FundDealing
 from gateway.domain.trading.entry import OrderEntry
 from gateway.domain.trading.positions import Positions
+from gateway.domain.trading.venue import Venue
 from gateway.edge.access import SECURITY_SCHEME, public
 from gateway.edge.audit import AuditMiddleware, AuditTrail
 from gateway.edge.authentication import AuthenticationMiddleware, ClientCache, EnvironmentAuth
@@ -94,6 +97,7 @@ from gateway.storage.partners import SqlRegistryStore
 from gateway.storage.points import SqlPointsStore
 from gateway.storage.proposals import SqlProposalStore
 from gateway.storage.revocations import SqlRevocations
+from gateway.storage.sandbox import SqlWorkspaceStore
 from gateway.storage.surveillance import SqlSurveillanceDesk
 from gateway.storage.trading import SqlTradingStore
 from gateway.storage.usage import SqlPlacedOrders, SqlUsageCounters
@@ -107,12 +111,17 @@ from gateway.web.portal import routes as portal_pages
 from openapi.spec import PublishedOpenAPIConfig
 from partners.service import Registry
 from partners.webhooks.backoff import Backoff
-from partners.webhooks.delivery import DeliveryWorker
+from partners.webhooks.delivery import DeliveryWorker, Lane
+from partners.webhooks.ports import Sender
 from partners.webhooks.service import WebhookService
 from partners.webhooks.url_guard import UrlPolicy
 from sandbox.isolation import check_isolation
+from sandbox.magic import MagicVenue
+from sandbox.personas import load_personas
 from sandbox.prices import PriceFeed
 from sandbox.venue import InProcessVenue
+from sandbox.webhooks import FailingEndpoints
+from sandbox.workspaces import ConsentsOfApp, SandboxWorkspaces
 
 API_VERSION = "1.0.0"
 
@@ -193,7 +202,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         # Order entry, fund dealing and positions share the environment's trading store: one
         # trading transaction at a time under the trading lock (ADR 0008).
         trades = SqlTradingStore(database)
-        venue = InProcessVenue(prices)
+        # The sandbox's venue answers its magic client order ids (docs/sandbox/magic-values.md).
+        magic = MagicVenue(InProcessVenue(prices), prices) if env is Environment.SANDBOX else None
+        venue: Venue = magic or InProcessVenue(prices)
         orders = OrderEntry(
             store=trades,
             customers=customers,
@@ -201,6 +212,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             prices=prices,
             fx=prices,
             venue=venue,
+            forced=magic,
             clock=clock,
             signer=AcknowledgementSigner(secret_file(settings.keys_dir / env.value / "acknowledgements.key")),
         )
@@ -208,6 +220,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             store=trades, orders=orders, customers=customers, catalogue=catalogue, venue=venue, clock=clock
         )
         positions = Positions(store=trades, catalogue=catalogue, prices=prices, clock=clock)
+        workspaces = (
+            SandboxWorkspaces(
+                personas=load_personas(catalogue=catalogue),
+                store=SqlWorkspaceStore(database),
+                consents=ConsentsOfApp(consents),
+                clock=clock,
+                is_app=functools.partial(_is_sandbox_app, clients),
+            )
+            if env is Environment.SANDBOX
+            else None
+        )
         environments[env] = EnvironmentServices(
             environment=env,
             issuer=issuer,
@@ -230,7 +253,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             surveillance=SurveillanceService(SqlSurveillanceDesk(database), clock),
             consents=consents,
             customers=customers,
-            login=CustomerLogin(customers, clock),
+            # Sandbox personas sign in with published passwords, into the asking app's workspace.
+            login=CustomerLogin(customers, clock, lockout=workspaces is None),
+            app_customers=workspaces or CustomersThemselves(),
+            workspaces=workspaces,
             orders=orders,
             fund_dealing=fund_dealing,
             positions=positions,
@@ -292,7 +318,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     )
     purger = IdempotencyPurger([s.idempotency for s in environments.values()], clock)
     webhook_sender = HttpSender(timeout_seconds=settings.webhook_timeout_seconds)
-    webhook_worker = DeliveryWorker([s.webhooks for s in environments.values()], webhook_sender)
+    webhook_worker = DeliveryWorker(
+        [delivery_lane(env, services.webhooks, webhook_sender) for env, services in environments.items()]
+    )
     usage_every = timedelta(seconds=settings.usage_flush_seconds)
     jobs = [
         PeriodicTask("purge idempotency keys", purger.purge, timedelta(hours=1)),
@@ -355,6 +383,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             OrdersController,
             PointsController,
             UsageController,
+            TestingController,
             WebhooksController,
             PartnersController,
             PartnerLifecycleController,
@@ -403,6 +432,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     return app
 
 
+def _is_sandbox_app(clients: ClientCache, client_id: str) -> bool:
+    client = clients.get(client_id)
+    return client is not None and client.active and client.app.environment is Environment.SANDBOX
+
+
 def create_app_from_env() -> Gateway:
     """Factory for the ASGI server (`uvicorn --factory`), one per worker process."""
     return create_app(Settings.from_env())
@@ -425,6 +459,11 @@ def webhook_service(
         policy=url_policy(settings, environment),
         backoff=Backoff(max_attempts=settings.webhook_max_attempts),
     )
+
+
+def delivery_lane(environment: Environment, service: WebhookService, sender: Sender) -> Lane:
+    """An environment's deliveries; the sandbox's sender answers its magic failing endpoints itself."""
+    return Lane(service, FailingEndpoints(sender) if environment is Environment.SANDBOX else sender)
 
 
 def _consent_epoch(client: redis.Redis | None, namespace: str, environment: Environment) -> ConsentEpoch:

@@ -71,21 +71,22 @@ def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
         print(f"{item['environment']:<10} {item['client_id']:<32} {item['partner']} ({item['type']})")
     print(f"credentials (private keys, mode 0600): {credentials_file}")
     customers_file = settings.demo_dir / "customers.json"
-    databases = [Database(settings.database(environment)) for environment in Environment]
+    databases = {environment: Database(settings.database(environment)) for environment in Environment}
     try:
         logins = seed_customers(databases, customers_file, SystemClock())
         # Each lifestyle platform prices its points (100 = 1.00 CNY) so the tour can convert them.
         shops = {i["partner"] for i in credentials if i["type"] == PartnerType.LIFESTYLE_PLATFORM.value}
         shop_ids = sorted(p.id for name in shops if (p := registry.find_partner_by_name(name)))
-        for database in databases:
+        for database in databases.values():
             for valuation in seed_demo_valuations(database, shop_ids, SystemClock()):
                 print(f"valuation  {valuation.id} {valuation.points} points = {valuation.amount} CNY")
     finally:
-        for database in databases:
+        for database in databases.values():
             database.dispose()
     for login in logins:
         print(f"customer   {login['username']:<16} resident in {login['residency']}")
-    print(f"customer passwords (mode 0600): {customers_file}")
+    print(f"production customer passwords (mode 0600): {customers_file}")
+    print("sandbox personas and their published passwords: docs/sandbox/personas.md")
     staff_file = settings.demo_dir / "staff.json"
     for username, roles in seed_demo_officers(officers_file(settings.var_dir), staff_file):
         print(f"officer    {username:<18} {' '.join(roles)}")
@@ -137,14 +138,18 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import threading
 
     from gateway.adapters.webhook_sender import HttpSender
-    from gateway.app import webhook_service
+    from gateway.app import delivery_lane, webhook_service
     from partners.webhooks.delivery import DeliveryWorker
 
     clock = SystemClock()
     databases = {environment: Database(settings.database(environment)) for environment in Environment}
     sender = HttpSender(timeout_seconds=settings.webhook_timeout_seconds)
-    services = [webhook_service(settings, env, database, clock) for env, database in databases.items()]
-    worker = DeliveryWorker(services, sender)
+    worker = DeliveryWorker(
+        [
+            delivery_lane(env, webhook_service(settings, env, database, clock), sender)
+            for env, database in databases.items()
+        ]
+    )
     try:
         if args.once:
             print(f"webhooks: {worker.run_once()} attempt(s)")

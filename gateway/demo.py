@@ -3,12 +3,13 @@ with apps whose private keys are written once to `var/demo/credentials.json` (mo
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -21,6 +22,7 @@ from openplatform import Client, DPoPKey
 
 from gateway.auth.passwords import hash_password
 from gateway.domain.clock import Clock
+from gateway.domain.customers.models import Customer
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.domain.trading.positions import opening_entry
@@ -30,7 +32,7 @@ from gateway.storage.database import Database
 from gateway.storage.trading import SqlTradingStore
 from partners.models import PartnerType
 from partners.service import Registry
-from sandbox.personas import load_demo_customers
+from sandbox.personas import load_personas
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +103,20 @@ DEMO_APPS: Final = (
         PartnerType.DEVELOPER,
         "HK",
         (Environment.SANDBOX,),
-        (Scope.MARKET_READ, Scope.FUNDS_READ, Scope.COMPLIANCE_SUITABILITY, Scope.COMPLIANCE_SCREENING),
+        (
+            Scope.MARKET_READ,
+            Scope.FUNDS_READ,
+            Scope.COMPLIANCE_SUITABILITY,
+            Scope.COMPLIANCE_SCREENING,
+            Scope.CONSENTS_MANAGE,
+            Scope.ACCOUNTS_READ,
+            Scope.HOLDINGS_READ,
+            Scope.ORDERS_READ,
+            Scope.ORDERS_WRITE,
+            Scope.POINTS_CONVERT,
+        ),
         "sandbox",
+        redirect_uris=("http://127.0.0.1:8765/callback",),
     ),
     DemoApp(
         "Platform Operations",
@@ -140,12 +154,14 @@ def seed_demo(registry: Registry, credentials_file: Path) -> list[dict[str, Any]
         )
         for environment in demo.environments:
             private = new_private_jwk()
+            # Every demo app in the sandbox may drive the sandbox's own controls (personas, clocks).
+            testing = (Scope.SANDBOX_TESTING,) if environment is Environment.SANDBOX else ()
             app = registry.create_app(
                 partner_id=partner.id,
                 name=f"{demo.partner} ({environment.value})",
                 environment=environment,
                 jwks={"keys": [public_part(private)]},
-                scopes=[s.value for s in demo.scopes],
+                scopes=[s.value for s in (*demo.scopes, *testing)],
                 plan_id=demo.plan if environment is Environment.PRODUCTION or demo.operator else "sandbox",
                 redirect_uris=demo.redirect_uris,
             )
@@ -163,30 +179,63 @@ def seed_demo(registry: Registry, credentials_file: Path) -> list[dict[str, Any]
     return credentials
 
 
-def seed_customers(databases: Iterable[Database], customers_file: Path, clock: Clock) -> list[dict[str, str]]:
-    """The synthetic demo customers in every environment, with passwords written once (0600) and
-    their opening balances in the ledger."""
-    personas = load_demo_customers()
+def seed_customers(
+    databases: Mapping[Environment, Database], customers_file: Path, clock: Clock
+) -> list[dict[str, str]]:
+    """The synthetic customers in every environment with their opening balances in the ledger.
+
+    Production's demo customers get passwords made once per install (written 0600 to
+    `customers_file`); the sandbox's are the published personas (`seed_personas`).
+    """
+    personas = load_personas()
     if customers_file.exists():
         logins: list[dict[str, str]] = json.loads(customers_file.read_text())
     else:
         logins = [
-            {"username": c.username, "password": secrets.token_urlsafe(9), "residency": c.residency.value}
-            for c in personas
+            {
+                "username": p.customer.username,
+                "password": secrets.token_urlsafe(9),
+                "residency": p.customer.residency.value,
+            }
+            for p in personas
         ]
         write_secret_json(customers_file, logins)
     passwords = {item["username"]: item["password"] for item in logins}
-    for database in databases:
-        store = SqlCustomerStore(database)
-        for customer in personas:
-            if store.credentials(customer.username) is None:
-                store.upsert(
-                    customer, password_hash=hash_password(passwords[customer.username]), now=clock.now()
-                )
-            entry = opening_entry(customer, clock.now())
-            if entry is not None:
-                SqlTradingStore(database).open(entry)
+    for environment, database in databases.items():
+        if environment is Environment.SANDBOX:
+            seed_personas(database, clock)
+            continue
+        store, trades = SqlCustomerStore(database), SqlTradingStore(database)
+        for persona in personas:
+            password = passwords.get(persona.customer.username)
+            if password is not None:  # None: a persona added after this install's passwords were made
+                _seed(store, trades, persona.customer, password, clock)
     return logins
+
+
+def seed_personas(database: Database, clock: Clock) -> None:
+    """The sandbox's published personas with their published passwords (docs/sandbox/personas.md):
+    the templates that each sandbox app works on copies of (sandbox/workspaces.py)."""
+    store, trades = SqlCustomerStore(database), SqlTradingStore(database)
+    for persona in load_personas():
+        _seed(store, trades, persona.customer, persona.password, clock)
+
+
+def _seed(
+    store: SqlCustomerStore, trades: SqlTradingStore, customer: Customer, password: str, clock: Clock
+) -> None:
+    if store.credentials(customer.username) is None:
+        store.upsert(customer, password_hash=_hash(password), now=clock.now())
+    else:
+        store.refresh(customer)  # an install seeded before the seed data learnt new facts
+    entry = opening_entry(customer, clock.now())
+    if entry is not None:
+        trades.open(entry)
+
+
+@functools.cache
+def _hash(password: str) -> str:
+    return hash_password(password)  # Argon2id is slow on purpose; the personas share one password
 
 
 def write_secret_json(path: Path, document: Any) -> None:

@@ -27,6 +27,7 @@ from gateway.domain.consent.service import ConsentService
 from gateway.domain.customers.ports import CustomerRecords
 from gateway.domain.environment import Environment
 from gateway.domain.idempotency.ports import IdempotencyStore
+from gateway.domain.identity.ports import AppCustomers
 from gateway.domain.market.catalogue import Catalogue
 from gateway.domain.market.ports import PriceSource
 from gateway.domain.points.service import PointsService
@@ -44,6 +45,7 @@ from gateway.edge.rate_limits import LoginThrottle
 from gateway.settings import Settings
 from partners.service import Registry
 from partners.webhooks.service import WebhookService
+from sandbox.workspaces import SandboxWorkspaces
 
 
 class Connections(Protocol):
@@ -67,6 +69,8 @@ class EnvironmentServices:
     consents: ConsentService
     customers: CustomerRecords
     login: CustomerLogin
+    app_customers: AppCustomers  # whom a sign-in stands for when an app asks
+    workspaces: SandboxWorkspaces | None  # the sandbox's persona workspaces; None in production
     orders: OrderEntry
     fund_dealing: FundDealing
     positions: Positions

@@ -62,6 +62,7 @@ ALLOWED_SCOPES: Final[dict[PartnerType, frozenset[Scope]]] = {
             Scope.REPORTS_READ,
             Scope.CONSENTS_MANAGE,
             Scope.PARTNER_MANAGE,
+            Scope.SANDBOX_TESTING,
         }
     ),
     PartnerType.LIFESTYLE_PLATFORM: frozenset(
@@ -73,8 +74,10 @@ ALLOWED_SCOPES: Final[dict[PartnerType, frozenset[Scope]]] = {
             Scope.REPORTS_READ,
             Scope.CONSENTS_MANAGE,
             Scope.PARTNER_MANAGE,
+            Scope.SANDBOX_TESTING,
         }
     ),
+    # A developer builds any kind of integration: a bank's, a shop's or a provider's.
     PartnerType.DEVELOPER: frozenset(
         {
             Scope.MARKET_READ,
@@ -82,13 +85,23 @@ ALLOWED_SCOPES: Final[dict[PartnerType, frozenset[Scope]]] = {
             Scope.ADVISORY_WHITE_LABEL,
             Scope.COMPLIANCE_SUITABILITY,
             Scope.COMPLIANCE_SCREENING,
+            Scope.POINTS_VALUATIONS_WRITE,
             Scope.WEBHOOKS_MANAGE,
+            Scope.REPORTS_READ,
             Scope.CONSENTS_MANAGE,
             Scope.PARTNER_MANAGE,
+            Scope.SANDBOX_TESTING,
         }
     ),
     PartnerType.SERVICE_PROVIDER: frozenset(
-        {Scope.MARKET_READ, Scope.FUNDS_READ, Scope.WEBHOOKS_MANAGE, Scope.REPORTS_READ, Scope.PARTNER_MANAGE}
+        {
+            Scope.MARKET_READ,
+            Scope.FUNDS_READ,
+            Scope.WEBHOOKS_MANAGE,
+            Scope.REPORTS_READ,
+            Scope.PARTNER_MANAGE,
+            Scope.SANDBOX_TESTING,
+        }
     ),
 }
 # Which customer-delegated scopes an app of each kind may ask customers for (authorization code flow).
@@ -98,10 +111,11 @@ DELEGATED_SCOPES: Final[dict[PartnerType, frozenset[Scope]]] = {
     PartnerType.LIFESTYLE_PLATFORM: frozenset(
         {Scope.ACCOUNTS_READ, Scope.POINTS_CONVERT, Scope.HOLDINGS_READ, Scope.PROFILE_RISK_READ}
     ),
-    PartnerType.DEVELOPER: frozenset(CUSTOMER_DELEGATED),  # sandbox only, synthetic personas
+    PartnerType.DEVELOPER: frozenset(CUSTOMER_DELEGATED),
     PartnerType.SERVICE_PROVIDER: frozenset(),
 }
-# Which environments a partner may hold (and use) apps in, by stage (partners/lifecycle.py, ADR 0011).
+# Which environments a partner may hold (and use) apps in, by stage (partners/lifecycle.py, ADR 0011):
+# the one gate to production, for every type of partner.
 STAGE_ENVIRONMENTS: Final[dict[PartnerStage, frozenset[Environment]]] = {
     PartnerStage.APPLICATION: frozenset(),
     PartnerStage.SANDBOX: frozenset({Environment.SANDBOX}),
@@ -109,8 +123,6 @@ STAGE_ENVIRONMENTS: Final[dict[PartnerStage, frozenset[Environment]]] = {
     PartnerStage.PILOT: frozenset({Environment.SANDBOX, Environment.PRODUCTION}),
     PartnerStage.PRODUCTION: frozenset({Environment.SANDBOX, Environment.PRODUCTION}),
 }
-# Developers build against the sandbox; production needs the lifecycle review (a later issue).
-SANDBOX_ONLY: Final = frozenset({PartnerType.DEVELOPER})
 REGIONS: Final = frozenset({"CN", "HK", "EU", "US", "SG", "GB"})
 
 
@@ -149,6 +161,11 @@ class Partner:
     def allowed_scopes(self) -> frozenset[Scope]:
         return STAFF if self.operator else ALLOWED_SCOPES[self.type] | DELEGATED_SCOPES[self.type]
 
+    @property
+    def environments(self) -> frozenset[Environment]:
+        """Where the partner's stage lets it hold and use apps (`STAGE_ENVIRONMENTS`)."""
+        return STAGE_ENVIRONMENTS[self.stage]
+
 
 @dataclass(frozen=True, slots=True)
 class App:
@@ -180,5 +197,5 @@ class Client:
         return (
             self.app.status is AppStatus.ACTIVE
             and self.partner.status is PartnerStatus.ACTIVE
-            and self.app.environment in STAGE_ENVIRONMENTS[self.partner.stage]
+            and self.app.environment in self.partner.environments
         )

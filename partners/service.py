@@ -16,6 +16,7 @@ from gateway.domain.clock import Clock
 from gateway.domain.environment import Environment
 from gateway.domain.ids import new_id
 from gateway.domain.jwk import thumbprint
+from gateway.domain.scopes import CUSTOMER_DELEGATED, SANDBOX_ONLY_SCOPES
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
@@ -30,8 +31,6 @@ from partners.errors import (
 from partners.lifecycle import SELF_SERVICE, Lifecycle, LifecycleStore, check_actor, creation_event
 from partners.models import (
     REGIONS,
-    SANDBOX_ONLY,
-    STAGE_ENVIRONMENTS,
     App,
     AppStatus,
     Client,
@@ -325,15 +324,19 @@ class Registry:
                 field="scopes",
                 refused=sorted(requested - allowed),
             )
-        if environment not in STAGE_ENVIRONMENTS[partner.stage]:
+        sandbox_only = sorted(requested & SANDBOX_ONLY_SCOPES)
+        if environment is Environment.PRODUCTION and sandbox_only:
+            raise InvalidAppError(
+                f"a production app cannot hold {', '.join(sandbox_only)}: it is for sandbox apps only",
+                field="scopes",
+                refused=sandbox_only,
+            )
+        # The stage is the one gate to production, for every type of partner (ADR 0011).
+        if environment not in partner.environments:
             raise InvalidAppError(
                 f"a partner in the {partner.stage.value} stage gets no {environment.value} apps",
                 field="environment",
                 stage=partner.stage.value,
-            )
-        if environment is Environment.PRODUCTION and partner.type in SANDBOX_ONLY:
-            raise InvalidAppError(
-                "developer partners get sandbox apps until they graduate", field="environment"
             )
         plan_id = plan_id or ("sandbox" if environment is Environment.SANDBOX else "starter")
         if self.store.get_plan(plan_id) is None:
@@ -353,16 +356,37 @@ class Registry:
         self.store.add_app(app)
         return app
 
-    def create_developer_app(self, *, partner_id: str, name: str, jwks: str, scopes: Iterable[str]) -> App:
-        """A sandbox app a developer registers for itself, its keys as JSON text (`parse_jwks`);
-        at most `MAX_APPS` per developer."""
+    def create_developer_app(
+        self,
+        *,
+        partner_id: str,
+        name: str,
+        jwks: str,
+        scopes: Iterable[str],
+        redirect_uris: Iterable[str] = (),
+        environment: Environment = Environment.SANDBOX,
+    ) -> App:
+        """An app a developer registers for itself, its keys as JSON text (`parse_jwks`): at most
+        `MAX_APPS` per developer, production ones once the stage opens production (starter plan)."""
         keys = parse_jwks(jwks)
         if not has_room_for_app(self.store.list_apps(partner_id)):
             raise InvalidAppError(
                 f"you have {MAX_APPS} apps already, the most a developer may hold", field="name"
             )
+        requested, targets = frozenset(scopes), tuple(redirect_uris)
+        # Without one the app could never finish the authorization code flow its scopes need.
+        if requested & CUSTOMER_DELEGATED and not targets:
+            raise InvalidAppError(
+                "an app with customer-delegated scopes needs at least one redirect URI",
+                field="redirect_uris",
+            )
         return self.create_app(
-            partner_id=partner_id, name=name, environment=Environment.SANDBOX, jwks=keys, scopes=scopes
+            partner_id=partner_id,
+            name=name,
+            environment=environment,
+            jwks=keys,
+            scopes=requested,
+            redirect_uris=targets,
         )
 
     def partner_client(self, partner_id: str, client_id: str) -> Client:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 
 from gateway.app import create_app
+from gateway.demo import seed_personas
 from gateway.domain.environment import Environment
 from gateway.services import Platform
 from gateway.settings import Settings
@@ -95,6 +96,9 @@ def backend_settings(
     else:
         settings = Settings(base_url=BASE_URL, var_dir=var_dir, background_jobs=False)
     prepare(settings)
+    sandbox = Database(settings.database(Environment.SANDBOX))
+    seed_personas(sandbox, FrozenClock(_now()))  # the published personas, as `gateway seed` makes them
+    sandbox.dispose()
     yield settings
     databases = [Database(settings.database(env)) for env in Environment]
     for database in databases:

@@ -27,11 +27,13 @@ from gateway.domain.trading.models import (
     Side,
 )
 from gateway.domain.trading.positions import Positions
+from gateway.domain.trading.venue import Venue
 from gateway.storage.customers import SqlCustomerStore
 from gateway.storage.database import Database
 from gateway.storage.tables.trading import OrderRow
 from gateway.storage.trading import SqlTradingStore
 from sandbox.clock import FrozenClock
+from sandbox.magic import MagicVenue
 from sandbox.prices import PriceFeed
 from sandbox.venue import InProcessVenue
 from tests.delegation import fresh_customer, password_hash
@@ -120,12 +122,14 @@ def request(**terms: object) -> OrderRequest:
     return OrderRequest(**values)  # type: ignore[arg-type]
 
 
-def build_desk(database: Database, clock: FrozenClock) -> Desk:
+def build_desk(database: Database, clock: FrozenClock, *, magic: bool = False) -> Desk:
+    """Order entry, dealing and positions on `database`; `magic` wires them as the sandbox does."""
     catalogue = Catalogue.from_file()
     prices = PriceFeed(catalogue)
     store = SqlTradingStore(database)
     customers = SqlCustomerStore(database)
-    venue = InProcessVenue(prices)
+    forced = MagicVenue(InProcessVenue(prices), prices) if magic else None
+    venue: Venue = forced or InProcessVenue(prices)
     entry = OrderEntry(
         store=store,
         customers=customers,
@@ -135,6 +139,7 @@ def build_desk(database: Database, clock: FrozenClock) -> Desk:
         venue=venue,
         clock=clock,
         signer=AcknowledgementSigner(b"k" * 32),
+        forced=forced,
     )
     dealing = FundDealing(
         store=store, orders=entry, customers=customers, catalogue=catalogue, venue=venue, clock=clock

@@ -20,6 +20,8 @@ class Scope(StrEnum):
     CONSENTS_MANAGE = "consents:manage"
     # The partner's own registration: the calling app's keys, the review request (ADR 0011).
     PARTNER_MANAGE = "partner:manage"
+    # The sandbox's own controls (personas, test clocks, events, scenarios); never on a production app.
+    SANDBOX_TESTING = "sandbox:testing"
     # Customer-delegated scopes: only through a customer's consent (authorization code flow).
     ACCOUNTS_READ = "accounts:read"
     ORDERS_READ = "orders:read"
@@ -50,8 +52,10 @@ PARTNER_OWN: Final = frozenset(
         Scope.REPORTS_READ,
         Scope.CONSENTS_MANAGE,
         Scope.PARTNER_MANAGE,
+        Scope.SANDBOX_TESTING,
     }
 )
+SANDBOX_ONLY_SCOPES: Final = frozenset({Scope.SANDBOX_TESTING})
 STAFF: Final = frozenset({Scope.ADMIN_PARTNERS, Scope.ADMIN_AUDIT, Scope.ADMIN_COMPLIANCE})
 CUSTOMER_DELEGATED: Final = frozenset(Scope) - PARTNER_OWN - STAFF
 

@@ -38,6 +38,16 @@ class SqlCustomerStore:
             if not updated.rowcount:
                 conn.execute(customers.insert().values(id=customer.id, created_at=now, **values))
 
+    def refresh(self, customer: Customer) -> bool:
+        """Rewrite a seeded customer's record (new facts in the seed data), keeping its sign-in state."""
+        with self._db.write() as conn:
+            updated = conn.execute(
+                customers.update()
+                .where(customers.c.id == customer.id, customers.c.document != customer.to_document())
+                .values(document=customer.to_document())
+            )
+        return bool(updated.rowcount)
+
     def get(self, customer_id: str) -> Customer | None:
         with self._db.read() as conn:
             row = conn.execute(sa.select(customers.c.document).where(customers.c.id == customer_id)).first()

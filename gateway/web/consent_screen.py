@@ -18,6 +18,7 @@ from gateway.domain.consent.errors import InvalidConsentError
 from gateway.domain.consent.models import HIGH_RISK, TIERS, OrderPlacementLimit, PointsConversionLimit, Tier
 from gateway.domain.customers.ports import CustomerRecords
 from gateway.domain.identity.models import SessionRecord
+from gateway.domain.identity.ports import AppCustomers
 from gateway.domain.scopes import Scope
 from gateway.edge.authentication import ClientCache
 from gateway.web.labels import PARTNER_TYPE_TEXT, SCOPE_TEXT, TIER_TEXT
@@ -193,15 +194,20 @@ async def authorize(
     customers: NamedDependency[CustomerRecords],
     clients: NamedDependency[ClientCache],
     delegation: NamedDependency[Delegation],
+    app_customers: NamedDependency[AppCustomers],
     client_id: Annotated[str, QueryParameter(required=False)] = "",
     request_uri: Annotated[str, QueryParameter(required=False)] = "",
 ) -> Response[Any]:
     session = current_session(request, login)
     try:
         delegation.pending(client_id, request_uri)
-        if session is None:
+        # A sandbox session belongs to one app's workspace: another app's request signs in afresh.
+        foreign = session is not None and not app_customers.serves(session.customer_id, client_id)
+        if session is None or foreign:
             query = urlencode({"client_id": client_id, "request_uri": request_uri})
-            return to_login(request, f"{environment_of(request).path_prefix}/oauth2/authorize?{query}")
+            return to_login(
+                request, f"{environment_of(request).path_prefix}/oauth2/authorize?{query}", sign_out=foreign
+            )
         transaction_id = delegation.open(client_id, request_uri, session.customer_id)
         transaction = delegation.transaction(transaction_id, session.customer_id)
     except AuthorizationRequestError as exc:

@@ -58,7 +58,7 @@ TIER_TEXT: Final[dict[Tier, tuple[str, str]]] = {
 PARTNER_TYPE_TEXT: Final[dict[PartnerType, str]] = {
     PartnerType.INSTITUTION: "Bank or broker",
     PartnerType.LIFESTYLE_PLATFORM: "E-commerce platform",
-    PartnerType.DEVELOPER: "Independent developer (sandbox)",
+    PartnerType.DEVELOPER: "Independent developer",
     PartnerType.SERVICE_PROVIDER: "Service provider",
 }
 

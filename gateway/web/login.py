@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import secrets
 from typing import Annotated, Any, Final
+from urllib.parse import parse_qs, urlsplit
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
+from gateway.auth.delegation import AuthorizationRequestError, Delegation
 from gateway.auth.login import SESSION_LIFETIME, CustomerLogin, LoginRefusedError, same_token
+from gateway.domain.environment import Environment
+from gateway.domain.errors import DomainError
+from gateway.domain.identity.ports import AppCustomers
 from gateway.edge.rate_limits import LoginThrottle
 from gateway.web.pages import (
     PAGE_OPTIONS,
@@ -59,6 +64,7 @@ async def login_page(
         "login.html",
         csrf_token=token,
         return_to=target,
+        ask_app=_asks_for_app(target, environment_of(request)),
         username="",
         error=None,
         cookies=[_login_csrf_cookie(token)],
@@ -70,6 +76,8 @@ async def sign_in(
     request: Request[Any, Any, Any],
     login: NamedDependency[CustomerLogin],
     login_throttle: NamedDependency[LoginThrottle],
+    app_customers: NamedDependency[AppCustomers],
+    delegation: NamedDependency[Delegation],
     issuer: NamedDependency[str],
 ) -> Response[Any]:
     environment = environment_of(request)
@@ -93,20 +101,26 @@ async def sign_in(
             status=429,
             csrf_token=expected,
             return_to=target,
+            ask_app=_asks_for_app(target, environment),
             username=username,
             error="Too many sign-in attempts. Wait a minute and try again.",
         )
+    asking = _asking_app(target, environment, delegation) or (first(form, "client_id") or "").strip()[:64]
     try:
-        customer_id = login.authenticate(username, password)
-    except LoginRefusedError as exc:
+        customer_id = app_customers.signed_in(
+            login.authenticate(username, password), username, asking or None
+        )
+    except (LoginRefusedError, DomainError) as exc:
         return render(
             request,
             "login.html",
-            status=401,
+            status=401 if isinstance(exc, LoginRefusedError) else 422,
             csrf_token=expected,
             return_to=target,
+            ask_app=_asks_for_app(target, environment),
             username=username,
-            error=str(exc),
+            client_id=asking,
+            error=exc.detail if isinstance(exc, DomainError) else str(exc),
         )
     value, _record = login.start_session(customer_id)
     lifetime = int(SESSION_LIFETIME.total_seconds())
@@ -115,6 +129,27 @@ async def sign_in(
         target,
         cookies=[session_cookie(environment, value, max_age=lifetime), _login_csrf_cookie("", max_age=0)],
     )
+
+
+def _asks_for_app(target: str, environment: Environment) -> bool:
+    """The sandbox signs personas into an app's workspace: outside an authorization request the
+    form asks which app."""
+    authorize = f"{environment.path_prefix}/oauth2/authorize"
+    return environment is Environment.SANDBOX and urlsplit(target).path != authorize
+
+
+def _asking_app(target: str, environment: Environment, delegation: Delegation) -> str | None:
+    """The app whose pending authorization request the sign-in returns to, if it is one."""
+    parts = urlsplit(target)
+    if parts.path != f"{environment.path_prefix}/oauth2/authorize":
+        return None
+    query = parse_qs(parts.query)
+    client_id, request_uri = (query.get(name, [""])[0] for name in ("client_id", "request_uri"))
+    try:
+        delegation.pending(client_id, request_uri)
+    except AuthorizationRequestError:
+        return None  # the consent screen explains the broken request after sign-in
+    return client_id
 
 
 @post("/logout", status_code=303, **PAGE_OPTIONS)

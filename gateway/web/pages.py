@@ -130,8 +130,13 @@ def see_other(location: str, *, cookies: list[Cookie] | None = None) -> Response
     return Redirect(location, status_code=303, headers=SECURITY_HEADERS, cookies=cookies or [])
 
 
-def to_login(request: Request[Any, Any, Any], return_to: str) -> Response[Any]:
-    return see_other(f"{environment_of(request).path_prefix}/login?return_to={quote(return_to, safe='')}")
+def to_login(request: Request[Any, Any, Any], return_to: str, *, sign_out: bool = False) -> Response[Any]:
+    """To the sign-in page and back; `sign_out` first ends the browser's session cookie."""
+    environment = environment_of(request)
+    cookies = [session_cookie(environment, "", max_age=0)] if sign_out else None
+    return see_other(
+        f"{environment.path_prefix}/login?return_to={quote(return_to, safe='')}", cookies=cookies
+    )
 
 
 def local_path(value: str | None, environment: Environment) -> str:

@@ -151,6 +151,7 @@ class OutgoingRequest:
     url: str
     headers: dict[str, str]
     body: bytes
+    attempt: int = 1  # which attempt of the delivery this is, 1-based within its attempt budget
 
 
 @dataclass(frozen=True, slots=True)

@@ -253,7 +253,12 @@ class WebhookService:
             claim.subscription.signing_secrets(now), claim.delivery.message_id, timestamp, claim.delivery.body
         )
         signed["content-type"] = "application/json"
-        return OutgoingRequest(url=claim.subscription.url, headers=signed, body=claim.delivery.body)
+        return OutgoingRequest(
+            url=claim.subscription.url,
+            headers=signed,
+            body=claim.delivery.body,
+            attempt=claim.delivery.attempts + 1,
+        )
 
     def attempt(self, claim: Claim, owner: str, sender: Sender) -> Delivery:
         """Send one claimed delivery and record the attempt."""

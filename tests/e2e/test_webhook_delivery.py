@@ -22,7 +22,7 @@ from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
 from gateway.services import Platform
 from gateway.settings import Settings
-from partners.webhooks.delivery import DeliveryWorker
+from partners.webhooks.delivery import DeliveryWorker, Lane
 from sandbox.clock import FrozenClock
 from tests.delegation import REDIRECT_URI
 from tests.e2e.servers import E2EApp, RealServer, run_cli
@@ -72,7 +72,7 @@ def test_in_process_delivery_backoff_dead_redelivery_and_rotation(
     env = platform.environments[Environment.SANDBOX]
     webhooks = replace(env.webhooks, random=lambda: 1.0)  # every backoff wait is its full ceiling
     sender = HttpSender(timeout_seconds=5)
-    worker = DeliveryWorker([webhooks], sender, name="e2e", batch=500)
+    worker = DeliveryWorker([Lane(webhooks, sender)], name="e2e", batch=500)
 
     def api(method: str, path: str, **kwargs: Any) -> Any:
         response = client.request(method, f"/sandbox{path}", headers=app.headers(client), **kwargs)

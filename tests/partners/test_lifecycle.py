@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -487,6 +488,44 @@ def test_leaving_pilot_shuts_the_production_apps_at_once(
     assert store.get_client(sandbox.client_id).active  # type: ignore[union-attr]
     registry.lifecycle.suspend(partner.id, actor=STAFF, reason="investigation")
     assert not store.get_client(sandbox.client_id).active  # type: ignore[union-attr]
+
+
+def test_a_developer_reaches_production_through_review(
+    registry: Registry, store: InMemoryLifecycleStore
+) -> None:
+    developer = registry.create_developer(organisation="Ada Labs", region="SG")
+    key = json.dumps({"keys": [public_key("k1")]})
+
+    def production_app(scopes: list[str]) -> App:
+        return registry.create_developer_app(
+            partner_id=developer.id,
+            name="live app",
+            jwks=key,
+            scopes=scopes,
+            redirect_uris=["https://ada.example/callback"],
+            environment=Environment.PRODUCTION,
+        )
+
+    for stage in (S.REVIEW, S.PRODUCTION):
+        with pytest.raises(InvalidAppError) as refused:
+            production_app([Scope.MARKET_READ.value])
+        assert refused.value.context["field"] == "environment"  # not before the stage opens production
+        registry.lifecycle.move(developer.id, stage, actor=STAFF, reason="checked the evidence")
+
+    live = production_app([Scope.MARKET_READ.value, Scope.CONSENTS_MANAGE.value, Scope.ORDERS_WRITE.value])
+    with pytest.raises(InvalidAppError) as sandbox_only:
+        production_app([Scope.MARKET_READ.value, Scope.SANDBOX_TESTING.value])
+
+    assert live.client_id.startswith("live_")
+    assert (live.plan_id, live.redirect_uris) == ("starter", ("https://ada.example/callback",))
+    assert store.get_client(live.client_id).active  # type: ignore[union-attr]
+    assert sandbox_only.value.context == {"field": "scopes", "refused": ["sandbox:testing"]}
+    assert [a.client_id for a in store.list_apps(developer.id)] == [live.client_id]
+    assert [e.to_stage for e in registry.lifecycle.history(developer.id)] == [
+        S.SANDBOX,
+        S.REVIEW,
+        S.PRODUCTION,
+    ]
 
 
 # -- app keys ---------------------------------------------------------------------------------------

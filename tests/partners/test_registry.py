@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -23,12 +24,13 @@ from partners.models import (
     AppStatus,
     Client,
     Partner,
+    PartnerStage,
     PartnerStatus,
     PartnerType,
     Plan,
 )
 from partners.ports import RegistryStore
-from partners.service import DEFAULT_PLANS, Registry, validate_public_jwks
+from partners.service import DEFAULT_PLANS, MAX_APPS, Registry, validate_public_jwks
 from sandbox.clock import FrozenClock
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -235,6 +237,7 @@ EXPECTED_SCOPES: dict[PartnerType, set[str]] = {
         "reports:read",
         "consents:manage",
         "partner:manage",
+        "sandbox:testing",
     },
     PartnerType.LIFESTYLE_PLATFORM: {
         "market:read",
@@ -244,16 +247,20 @@ EXPECTED_SCOPES: dict[PartnerType, set[str]] = {
         "reports:read",
         "consents:manage",
         "partner:manage",
+        "sandbox:testing",
     },
-    PartnerType.DEVELOPER: {
+    PartnerType.DEVELOPER: {  # any kind of integration: a bank's, a shop's, a provider's
         "market:read",
         "funds:read",
         "advisory:white-label",
         "compliance:suitability",
         "compliance:screening",
+        "points:valuations:write",
         "webhooks:manage",
+        "reports:read",
         "consents:manage",
         "partner:manage",
+        "sandbox:testing",
     },
     PartnerType.SERVICE_PROVIDER: {
         "market:read",
@@ -261,6 +268,7 @@ EXPECTED_SCOPES: dict[PartnerType, set[str]] = {
         "webhooks:manage",
         "reports:read",
         "partner:manage",
+        "sandbox:testing",
     },
 }
 
@@ -351,20 +359,36 @@ def test_client_ids_carry_their_environment(
     assert store.list_apps(partner.id) == apps
 
 
-def test_a_developer_is_sandbox_only(registry: Registry, store: InMemoryRegistryStore) -> None:
-    developer = new_partner(registry, PartnerType.DEVELOPER)
+def test_the_stage_not_the_type_keeps_a_developer_out_of_production(registry: Registry) -> None:
+    in_sandbox = registry.create_partner(
+        name="Dev sandbox", type=PartnerType.DEVELOPER, region="SG", stage=PartnerStage.SANDBOX
+    )
     with pytest.raises(InvalidAppError) as refused:
-        new_app(registry, developer, environment=Environment.PRODUCTION)
+        new_app(registry, in_sandbox, environment=Environment.PRODUCTION)
     assert isinstance(refused.value, RuleViolationError)
-    assert refused.value.context["field"] == "environment"
-    assert store.apps == {}
-    assert new_app(registry, developer, environment=Environment.SANDBOX).client_id.startswith("sbx_")
+    assert refused.value.context == {"field": "environment", "stage": "sandbox"}
+    assert new_app(registry, in_sandbox, environment=Environment.SANDBOX).client_id.startswith("sbx_")
+    graduated = new_partner(registry, PartnerType.DEVELOPER, name="Dev graduated")  # stage production
+    assert new_app(registry, graduated, environment=Environment.PRODUCTION).client_id.startswith("live_")
 
 
-@pytest.mark.parametrize("partner_type", [t for t in PartnerType if t is not PartnerType.DEVELOPER])
-def test_other_partners_may_go_to_production(registry: Registry, partner_type: PartnerType) -> None:
+@pytest.mark.parametrize("partner_type", list(PartnerType))
+def test_every_partner_type_may_go_to_production(registry: Registry, partner_type: PartnerType) -> None:
     partner = new_partner(registry, partner_type)
     assert new_app(registry, partner, environment=Environment.PRODUCTION).client_id.startswith("live_")
+
+
+@pytest.mark.parametrize("partner_type", list(PartnerType))
+def test_sandbox_controls_never_reach_a_production_app(
+    registry: Registry, store: InMemoryRegistryStore, partner_type: PartnerType
+) -> None:
+    partner = new_partner(registry, partner_type)
+    with pytest.raises(InvalidAppError) as refused:
+        new_app(registry, partner, {"market:read", "sandbox:testing"}, environment=Environment.PRODUCTION)
+    assert refused.value.context == {"field": "scopes", "refused": ["sandbox:testing"]}
+    assert "sandbox:testing" in refused.value.detail
+    assert store.apps == {}
+    assert new_app(registry, partner, {"sandbox:testing"}).scopes == {"sandbox:testing"}
 
 
 def test_an_unknown_plan_is_refused(registry: Registry, store: InMemoryRegistryStore) -> None:
@@ -391,6 +415,99 @@ def test_a_default_plan_missing_from_the_store_is_refused(
     partner = new_partner(registry)
     with pytest.raises(PlanNotFoundError):
         new_app(registry, partner)
+
+
+# -- the developer's self-service path --------------------------------------------------------------
+
+
+def developer_in(registry: Registry, stage: PartnerStage) -> Partner:
+    return registry.create_partner(
+        name=f"Dev {stage.value}", type=PartnerType.DEVELOPER, region="SG", stage=stage
+    )
+
+
+def developer_app(registry: Registry, partner: Partner, scopes: set[str], **options: Any) -> App:
+    return registry.create_developer_app(
+        partner_id=partner.id, name="Dev app", jwks=json.dumps(ec_p256()), scopes=scopes, **options
+    )
+
+
+def test_a_developer_sandbox_app_serves_customers_through_a_loopback_redirect(registry: Registry) -> None:
+    developer = developer_in(registry, PartnerStage.SANDBOX)
+    app = developer_app(
+        registry,
+        developer,
+        {"sandbox:testing", "consents:manage", "orders:write", "points:convert", "accounts:read"},
+        redirect_uris=[
+            "http://127.0.0.1:8400/callback",
+            "https://dev.example/cb",
+            "http://127.0.0.1:8400/callback",
+        ],
+    )
+    assert app.environment is Environment.SANDBOX
+    assert app.plan_id == "sandbox"
+    assert app.redirect_uris == ("http://127.0.0.1:8400/callback", "https://dev.example/cb")
+
+
+@pytest.mark.parametrize(
+    ("redirect_uris", "message"),
+    [
+        ([], "needs at least one redirect URI"),
+        (["http://dev.example/callback"], "https"),
+        (["https://dev.example/cb#fragment"], "without fragment"),
+    ],
+)
+def test_delegated_scopes_need_a_valid_redirect_uri(
+    registry: Registry, store: InMemoryRegistryStore, redirect_uris: list[str], message: str
+) -> None:
+    developer = developer_in(registry, PartnerStage.SANDBOX)
+    with pytest.raises(InvalidAppError, match=message) as refused:
+        developer_app(registry, developer, {"consents:manage", "holdings:read"}, redirect_uris=redirect_uris)
+    assert refused.value.context["field"] == "redirect_uris"
+    assert store.apps == {}
+    assert developer_app(registry, developer, {"market:read"}).redirect_uris == ()  # own calls need none
+
+
+def test_a_developer_gets_production_apps_once_the_stage_opens_production(
+    registry: Registry, store: InMemoryRegistryStore
+) -> None:
+    in_review = developer_in(registry, PartnerStage.REVIEW)
+    with pytest.raises(InvalidAppError) as refused:
+        developer_app(registry, in_review, {"market:read"}, environment=Environment.PRODUCTION)
+    assert refused.value.context["field"] == "environment"
+    for stage in (PartnerStage.PILOT, PartnerStage.PRODUCTION):
+        developer = developer_in(registry, stage)
+        live = developer_app(
+            registry,
+            developer,
+            {"market:read", "consents:manage", "orders:write"},
+            redirect_uris=["https://dev.example/callback"],
+            environment=Environment.PRODUCTION,
+        )
+        assert live.client_id.startswith("live_")
+        assert live.plan_id == "starter"
+        with pytest.raises(InvalidAppError, match="https"):  # no loopback http in production
+            developer_app(
+                registry,
+                developer,
+                {"accounts:read"},
+                redirect_uris=["http://127.0.0.1/callback"],
+                environment=Environment.PRODUCTION,
+            )
+        with pytest.raises(InvalidAppError) as sandbox_only:
+            developer_app(registry, developer, {"sandbox:testing"}, environment=Environment.PRODUCTION)
+        assert sandbox_only.value.context["refused"] == ["sandbox:testing"]
+    assert {a.environment for a in store.apps.values()} == {Environment.PRODUCTION}
+
+
+def test_max_apps_counts_both_environments(registry: Registry, store: InMemoryRegistryStore) -> None:
+    developer = developer_in(registry, PartnerStage.PRODUCTION)
+    for index in range(MAX_APPS):
+        environment = Environment.SANDBOX if index % 2 else Environment.PRODUCTION
+        developer_app(registry, developer, {"market:read"}, environment=environment)
+    with pytest.raises(InvalidAppError, match=f"you have {MAX_APPS} apps already"):
+        developer_app(registry, developer, {"market:read"}, environment=Environment.PRODUCTION)
+    assert len(store.list_apps(developer.id)) == MAX_APPS
 
 
 # -- client keys ------------------------------------------------------------------------------

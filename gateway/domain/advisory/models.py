@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from gateway.domain.advisory.errors import InvalidProposalError
 from gateway.domain.advisory.portfolios import AssetClass, home_market
@@ -22,6 +22,9 @@ from gateway.domain.compliance.suitability import (
 )
 from gateway.domain.market.models import Market
 from gateway.domain.money import Currency, Money
+
+if TYPE_CHECKING:
+    from gateway.domain.customers.models import Customer
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,19 @@ class InvestorProfile:
     customer_id: str | None = None
     appropriateness_passed: bool = False  # EU, for reviewing complex products already held
     derivative_knowledge: bool = False  # HK, likewise
+
+    @classmethod
+    def of_customer(cls, customer: Customer) -> InvestorProfile:
+        """The profile of a brokerage customer, with the Islamic-account constraint of their record."""
+        # The record keeps no EU appropriateness or HK derivative knowledge result: they stay False,
+        # the stricter reading for reviewing positions already held.
+        return cls(
+            risk_level=customer.risk_level,
+            investor_class=customer.investor_class,
+            jurisdiction=customer.residency,
+            islamic_account=customer.islamic_account,
+            customer_id=customer.id,
+        )
 
     @property
     def market(self) -> Market:

@@ -125,7 +125,7 @@ class AdvisoryService:
         """A proposal for the customer behind the consent, from the customer's profile and ledger."""
         customer = customer_behind(caller.consent, self.customers, refusal=NO_CUSTOMER)
         decisions = self._transfer_decisions(customer, caller)
-        profile = _profile(customer)
+        profile = InvestorProfile.of_customer(customer)
         model = self._model(model_id, profile)
         holdings, cash = self._portfolio(customer, profile.market)
         try:
@@ -276,17 +276,6 @@ def _requires_app_token(caller: Recipient) -> None:
         raise ForbiddenError(
             "white-label advisory uses the app's client-credentials token, not a customer's token"
         )
-
-
-def _profile(customer: Customer) -> InvestorProfile:
-    # The customer record carries no Islamic-account flag, EU appropriateness or HK derivative
-    # knowledge record: they stay False, which is the stricter reading for reviewing held positions.
-    return InvestorProfile(
-        risk_level=customer.risk_level,
-        investor_class=customer.investor_class,
-        jurisdiction=customer.residency,
-        customer_id=customer.id,
-    )
 
 
 def _unsuitable(exc: UnsuitableProposalError, *, field: str | None = None) -> UnsuitableProposalError:

@@ -40,6 +40,8 @@ HOME_CURRENCY: Final[Mapping[Jurisdiction, Currency]] = MappingProxyType(
 SUB_ACCOUNT_JURISDICTIONS: Final = frozenset(Jurisdiction(market.value) for market in Market)
 
 MIN_BIRTH_YEAR: Final = 1900
+# Risk questionnaires on file start with the platform; an earlier date is a typing error.
+MIN_RISK_ASSESSMENT_YEAR: Final = 2000
 MAX_DESCRIPTION_LENGTH: Final = 200
 ACCOUNT_NUMBER_MASK: Final = "••••"
 
@@ -301,10 +303,22 @@ class Customer:
     accounts: tuple[Account, ...]
     holdings: tuple[Holding, ...]
     transactions: tuple[Transaction, ...]
+    islamic_account: bool = False  # may hold Shariah-compliant instruments only (SUIT-06)
+    # The day of the last risk questionnaire behind `risk_level`; None: none on file (see PTC-12).
+    risk_assessed_on: date | None = None
 
     def __post_init__(self) -> None:
         if _CUSTOMER_ID.fullmatch(self.id) is None:
             raise InvalidCustomerError("a customer id looks like cus_…", field="id")
+        assessed = self.risk_assessed_on
+        # A datetime is a date too, but its time would leak into the document and break the round trip.
+        if assessed is not None and (
+            isinstance(assessed, datetime) or assessed.year < MIN_RISK_ASSESSMENT_YEAR
+        ):
+            raise InvalidCustomerError(
+                f"the risk assessment date is a calendar date from {MIN_RISK_ASSESSMENT_YEAR}",
+                field="risk_assessed_on",
+            )
         if len(self.username) > _MAX_USERNAME_LENGTH or _USERNAME.fullmatch(self.username) is None:
             raise InvalidCustomerError(
                 "a username is lowercase letters and digits, words joined by '.', '_' or '-'",
@@ -330,6 +344,8 @@ class Customer:
             "residency": self.residency.value,
             "risk_level": self.risk_level.name,
             "investor_class": self.investor_class.value,
+            "islamic_account": self.islamic_account,
+            "risk_assessed_on": None if self.risk_assessed_on is None else self.risk_assessed_on.isoformat(),
             "kyc": {
                 "legal_name": self.kyc.legal_name,
                 "date_of_birth": self.kyc.date_of_birth.isoformat(),
@@ -578,6 +594,9 @@ class _CustomerRecord(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     accounts: tuple[_AccountRecord, ...]
     holdings: tuple[_HoldingRecord, ...]
     transactions: tuple[_TransactionRecord, ...]
+    # Documents written before these facts were kept read as an ordinary account with no assessment.
+    islamic_account: bool = False
+    risk_assessed_on: date | None = None
 
     def to_domain(self) -> Customer:
         return Customer(
@@ -597,4 +616,6 @@ class _CustomerRecord(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
             accounts=tuple(account.to_domain() for account in self.accounts),
             holdings=tuple(holding.to_domain() for holding in self.holdings),
             transactions=tuple(transaction.to_domain() for transaction in self.transactions),
+            islamic_account=self.islamic_account,
+            risk_assessed_on=self.risk_assessed_on,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gateway.domain.identity.models import (
     AuthorizationCode,
@@ -67,3 +67,17 @@ class GrantStore(Protocol):
     def refresh_token(self, token_hash: str) -> RefreshToken | None: ...
     def revoke_refresh_token(self, token_hash: str, *, now: datetime) -> None: ...
     def revoke_refresh_tokens_of_consent(self, consent_id: str, *, now: datetime) -> int: ...
+
+
+@runtime_checkable
+class AppCustomers(Protocol):
+    """Which customer a sign-in stands for when an app asks: in production the customer who signed
+    in, in the sandbox the app's own copy of the persona (sandbox/workspaces.py)."""
+
+    def signed_in(self, customer_id: str, username: str, client_id: str | None) -> str:
+        """The customer the session belongs to; `client_id` is the app asking, if any."""
+        ...
+
+    def serves(self, customer_id: str, client_id: str) -> bool:
+        """Whether a session of `customer_id` may answer an authorization request of `client_id`."""
+        ...

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from gateway.domain.clock import Clock
@@ -61,8 +62,16 @@ from gateway.domain.trading.models import (
     Placement,
     Side,
 )
-from gateway.domain.trading.ports import CustomerDirectory, FxRates, OrderQuery, OrderStore, TradingSession
-from gateway.domain.trading.pretrade import Check, PreTradeReport
+from gateway.domain.trading.ports import (
+    CustomerDirectory,
+    ForcedOutcomes,
+    ForcedRefusal,
+    FxRates,
+    OrderQuery,
+    OrderStore,
+    TradingSession,
+)
+from gateway.domain.trading.pretrade import Check, CheckStatus, PreTradeReport
 from gateway.domain.trading.preview import FxPlan, OrderContext, Preview, Previewer
 from gateway.domain.trading.recorder import OrderRecorder
 from gateway.domain.trading.venue import Execution, Prices, Venue
@@ -81,11 +90,13 @@ class OrderEntry:
         clock: Clock,
         signer: AcknowledgementSigner,
         surveillance: SurveillanceConfig | None = None,
+        forced: ForcedOutcomes | None = None,
     ) -> None:
         self._store = store
         self._catalogue = catalogue
         self._prices = prices
         self._venue = venue
+        self._forced = forced  # the sandbox's magic values; None in production
         self._clock = clock
         self._previewer = Previewer(
             customers=customers, catalogue=catalogue, prices=prices, fx=fx, clock=clock, signer=signer
@@ -112,7 +123,7 @@ class OrderEntry:
         context = self._previewer.context(actor, request)
         now = self._clock.now()
         with self._store.session() as session:
-            return self._previewer.preview(session, actor, request, context, now)
+            return self._force(request, self._previewer.preview(session, actor, request, context, now))
 
     def place(self, actor: Actor, request: OrderRequest) -> Placement:
         with self._store.session() as session:
@@ -133,7 +144,7 @@ class OrderEntry:
                     order_id=existing.id,
                 )
             return Placement(existing, created=False)
-        preview = self._previewer.preview(session, actor, request, context, now)
+        preview = self._force(request, self._previewer.preview(session, actor, request, context, now))
         _refuse_failures(preview.report)
         if context.account is None:  # run_checks already failed the order; this narrows the type
             raise OrderRejectedError("the customer has no account for this market", reasons=[])
@@ -145,6 +156,16 @@ class OrderEntry:
     ) -> tuple[SuitabilityAssessment, str | None]:
         """Suitability of a buy (PTC-08's rules) and the token acknowledging its disclosures, if any."""
         return self._previewer.assess_purchase(actor, instrument, acknowledgement_token)
+
+    def _force(self, request: OrderRequest, preview: Preview) -> Preview:
+        """The preview with the refusal the venue imposes, if any, judged like the check it stands for."""
+        refusal = self._forced.refusal(request) if self._forced is not None else None
+        if refusal is None:
+            return preview
+        if refusal is ForcedRefusal.INSUFFICIENT_FUNDS and request.side is Side.BUY:
+            preview = replace(preview, buying_power=ZERO)
+        report = _with_check(preview.report, _forced_check(refusal, request, preview))
+        return replace(preview, report=report)
 
     # -- cancel and cool off -------------------------------------------------------------------
 
@@ -284,6 +305,11 @@ class OrderEntry:
     ) -> Order:
         book = session.resting(instrument.id, order.side.opposite)
         answer = self._venue.submit(order, instrument, book, own, now)
+        if answer.rejected is not None:  # nothing filled: the holds go back, the order ends rejected
+            order = replace(order, reject_reason=answer.rejected)
+            order = self._recorder.close(session, order, OrderStatus.REJECTED, now)
+            self._recorder.emit(session, order, EventType.ORDER_REJECTED, now)
+            return order
         for execution in answer.executions:
             notional = cents(execution.quantity * execution.price)
             maker = session.order(execution.counter_order_id) if execution.counter_order_id else None
@@ -478,6 +504,52 @@ def _refuse_failures(report: PreTradeReport) -> None:
             + ", ".join(c.code for c in (*failures, *report.unacknowledged)),
             reasons=reasons,
         )
+
+
+def _forced_check(refusal: ForcedRefusal, request: OrderRequest, preview: Preview) -> Check:
+    """The failed check a forced refusal stands for, with the inputs the real check would show."""
+    instrument = preview.instrument
+    if refusal is ForcedRefusal.TRADING_HALTED:
+        return _failed_check(
+            "trading_halted",
+            "PTC-03",
+            f"trading in {instrument.id} is halted",
+            instrument_id=instrument.id,
+            market=instrument.market,
+        )
+    if request.side is Side.BUY:  # as PTC-05 words it when the available cash is nil
+        return _failed_check(
+            "insufficient_buying_power",
+            "PTC-05",
+            "not enough available cash",
+            required=preview.max_cost,
+            available=ZERO,
+            currency=instrument.currency,
+        )
+    return _failed_check(
+        "insufficient_units",
+        "PTC-05",
+        "not enough available units to sell",
+        required=request.quantity or 0,
+        available=ZERO,
+    )
+
+
+def _failed_check(code: str, rule: str, message: str, **inputs: object) -> Check:
+    return Check(
+        code, rule, CheckStatus.FAILED, message, MappingProxyType({k: str(v) for k, v in inputs.items()})
+    )
+
+
+def _with_check(report: PreTradeReport, forced: Check) -> PreTradeReport:
+    """The forced check replaces its rule's verdict; a real failure of that rule stays beside it."""
+    checks = list(report.checks)
+    index = next((i for i, check in enumerate(checks) if check.rule == forced.rule), None)
+    if index is not None and checks[index].status is not CheckStatus.FAILED:
+        checks[index] = forced
+    elif all(check.code != forced.code for check in checks):
+        checks.insert(len(checks) if index is None else index + 1, forced)
+    return PreTradeReport(checks=tuple(checks), required_acknowledgements=report.required_acknowledgements)
 
 
 def _reason(check: Check) -> dict[str, object]:

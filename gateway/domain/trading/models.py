@@ -40,7 +40,7 @@ class OrderStatus(StrEnum):
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     CANCELLED = "cancelled"
-    REJECTED = "rejected"  # blocked by surveillance after it was received (a wash trade)
+    REJECTED = "rejected"  # refused after it was received: a wash trade, or the venue rejected it
 
 
 LIVE_STATUSES: Final = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})

@@ -11,13 +11,22 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol
 
 from gateway.domain.compliance.surveillance import AlertDraft, OrderEvent, Severity
 from gateway.domain.customers.models import Customer
 from gateway.domain.money import Currency
 from gateway.domain.trading.ledger import Balance, JournalEntry
-from gateway.domain.trading.models import Fill, Order, OrderStatus, OrderType, OutboxEvent, Side
+from gateway.domain.trading.models import (
+    Fill,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    OutboxEvent,
+    Side,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +67,23 @@ class CustomerDirectory(Protocol):
 
 class FxRates(Protocol):
     def fx_rate(self, base: Currency, quote: Currency, moment: datetime) -> Decimal: ...
+
+
+class ForcedRefusal(StrEnum):
+    """A pre-trade refusal that a simulated venue imposes, judged like the real check it stands for."""
+
+    TRADING_HALTED = "trading_halted"  # PTC-03: the instrument does not trade now
+    INSUFFICIENT_FUNDS = "insufficient_funds"  # PTC-05: no available cash (a buy) or units (a sell)
+
+
+class ForcedOutcomes(Protocol):
+    """Refusals a simulated venue imposes before it sees the order; production passes none.
+
+    The sandbox keys them on the `client_order_id` (docs/sandbox/magic-values.md); the domain only
+    knows the refusal, never the key.
+    """
+
+    def refusal(self, request: OrderRequest) -> ForcedRefusal | None: ...
 
 
 # -- inside the trading transaction ----------------------------------------------------------------

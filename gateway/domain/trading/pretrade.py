@@ -2,13 +2,21 @@
 
 Preview and placement run the same checks on the same facts; placement never trusts a preview.
 The rule ids below are stable: a partner app can key its messages on `code` and show `message`.
+
+A risk level is only as good as the questionnaire behind it (PTC-12): an assessment counts for 24
+calendar months from the day it was taken, judged on the UTC date of the injected clock (taken on
+2024-05-10, it expires on 2026-05-10; taken on 29 February, on 28 February). Without a date on
+file it has expired. An expired assessment stops every purchase (a buy, a fund subscription, the
+subscription of a points conversion) with `risk_assessment_expired`, naming the date and the 24
+months; sells and redemptions go ahead, so a customer can always get out.
 """
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -23,6 +31,7 @@ from gateway.domain.trading.models import FUND_ORDER_TYPES, OrderType, Side
 CONCENTRATION_LIMIT: Final = Decimal("0.30")  # DOMAIN.md: warn above 30 % of the portfolio in one position
 PRICE_BAND: Final = Decimal("0.10")  # a limit more than 10 % away from the reference is a fat finger
 MARKET_ORDER_COLLAR: Final = Decimal("0.05")  # market orders fill at most 5 % through the reference
+RISK_ASSESSMENT_VALIDITY_MONTHS: Final = 24
 
 RULES: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -30,7 +39,8 @@ RULES: Final[Mapping[str, str]] = MappingProxyType(
         "subscriptions by amount and redemptions by units for funds.",
         "PTC-02": "Stock and ETF quantities are whole multiples of the instrument's lot size.",
         "PTC-03": "Stocks and ETFs trade only while their market is open; fund orders are taken at any "
-        "time and priced at the next NAV cut-off.",
+        "time and priced at the next NAV cut-off. An instrument the venue halted does not trade "
+        "(`trading_halted`).",
         "PTC-04": "The customer has an account for the instrument's market.",
         "PTC-05": "A buy needs the available cash for its highest possible cost, fees and FX included; "
         "a sell needs the available units.",
@@ -40,6 +50,8 @@ RULES: Final[Mapping[str, str]] = MappingProxyType(
         "PTC-09": "A position above 30 % of the portfolio after the order is flagged.",
         "PTC-10": "The order stays within the limits of the customer's consent to this partner.",
         "PTC-11": "An account restricted by surveillance places no new orders until compliance clears it.",
+        "PTC-12": "A purchase needs a risk assessment taken within the last 24 months; a missing one has "
+        "expired. Sells and redemptions need none.",
     }
 )
 
@@ -84,6 +96,8 @@ class OrderFacts:
     suitability: SuitabilityAssessment | None  # None for sells: suitability governs buying
     limit: OrderPlacementLimit | None
     restricted: bool
+    risk_assessed_on: date | None  # the customer's last risk questionnaire, if any is on file
+    today: date  # the clock's date in UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +135,7 @@ def run_checks(facts: OrderFacts) -> PreTradeReport:
         _concentration(facts),
         _consent_limit(facts),
         _restriction(facts),
+        _risk_assessment(facts),
     ]
     applied = tuple(check for check in checks if check is not None)
     acknowledgements = (
@@ -129,6 +144,13 @@ def run_checks(facts: OrderFacts) -> PreTradeReport:
         else ()
     )
     return PreTradeReport(checks=applied, required_acknowledgements=acknowledgements)
+
+
+def risk_assessment_expires_on(assessed_on: date) -> date:
+    """The first day an assessment taken on `assessed_on` no longer counts: 24 months on (PTC-12)."""
+    months = assessed_on.month - 1 + RISK_ASSESSMENT_VALIDITY_MONTHS
+    year, month = assessed_on.year + months // 12, months % 12 + 1
+    return date(year, month, min(assessed_on.day, calendar.monthrange(year, month)[1]))
 
 
 def _check(code: str, rule: str, status: CheckStatus, message: str, **inputs: object) -> Check:
@@ -312,3 +334,41 @@ def _restriction(facts: OrderFacts) -> Check:
             "account_restricted", "PTC-11", "surveillance restricted the account; compliance must clear it"
         )
     return _passed("not_restricted", "PTC-11", "the account is not restricted")
+
+
+def _risk_assessment(facts: OrderFacts) -> Check | None:
+    if facts.side is not Side.BUY:
+        return None
+    assessed = facts.risk_assessed_on
+    months = RISK_ASSESSMENT_VALIDITY_MONTHS
+    if assessed is None:
+        return _failed(
+            "risk_assessment_expired",
+            "PTC-12",
+            f"no risk assessment on file; a purchase needs one taken within the last {months} months",
+            risk_assessed_on="none",
+            validity_months=months,
+            expires_on="none",
+            today=facts.today.isoformat(),
+        )
+    expires = risk_assessment_expires_on(assessed)
+    inputs = {
+        "risk_assessed_on": assessed.isoformat(),
+        "validity_months": months,
+        "expires_on": expires.isoformat(),
+        "today": facts.today.isoformat(),
+    }
+    if facts.today >= expires:
+        return _failed(
+            "risk_assessment_expired",
+            "PTC-12",
+            f"the risk assessment of {assessed.isoformat()} is more than {months} months old "
+            f"(it expired on {expires.isoformat()}); retake the risk questionnaire to buy",
+            **inputs,
+        )
+    return _passed(
+        "risk_assessment_current",
+        "PTC-12",
+        f"the risk assessment of {assessed.isoformat()} is less than {months} months old",
+        **inputs,
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_UP, Decimal
 
 from gateway.domain.clock import Clock
@@ -182,6 +182,8 @@ class Previewer:
             suitability=suitability,
             limit=actor.limit,
             restricted=restricted,
+            risk_assessed_on=customer.risk_assessed_on,
+            today=now.astimezone(UTC).date(),
         )
         report = run_checks(facts)
         token = None
@@ -318,6 +320,7 @@ def _customer_facts(customer: Customer) -> CustomerFacts:
         risk_level=customer.risk_level,
         investor_class=customer.investor_class,
         jurisdiction=customer.residency,
+        islamic_account=customer.islamic_account,
     )
 
 

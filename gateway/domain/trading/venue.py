@@ -25,6 +25,11 @@ class Execution:
 class VenueAnswer:
     executions: tuple[Execution, ...]
     rests: bool  # what is left stays open in the book
+    rejected: str | None = None  # the venue refused the whole order: its reason code
+
+    def __post_init__(self) -> None:
+        if self.rejected is not None and (self.executions or self.rests):
+            raise ValueError("a rejected order neither fills nor rests")
 
 
 class Prices(Protocol):

@@ -1,16 +1,18 @@
-"""The developer portal: self-service sign-up, sandbox apps, a quickstart, usage and webhooks.
+"""The developer portal: self-service sign-up, apps, a quickstart, usage and webhooks.
 
 Server-rendered pages in production's control plane only (`/sandbox/portal/...` is not found): the
-registry lives in the production database, and the apps a developer creates are sandbox apps.
+registry lives in the production database, and so do the apps a developer creates, sandbox or production.
 Developers sign in with gateway.auth.developers (own cookie, key and CSRF token). Every form post
 passes the same-origin check and a CSRF token: the session's, or a double-submit cookie on the
 sign-in and sign-up forms that run before there is a session.
 
 Rules (pinned by tests/gateway/web/portal/test_portal.py):
-- Apps: sandbox only, at most `partners.service.MAX_APPS` per developer, named 2 to 100 characters,
-  scopes from the developer partner's own scopes (partners.models.ALLOWED_SCOPES), at least one.
-  Production apps are never offered here: the partner lifecycle decides (the page shows the stage
-  and the way to review).
+- Apps: at most `partners.service.MAX_APPS` per developer (both environments), named 2 to 100
+  characters, at least one scope: the developer's own (partners.models.ALLOWED_SCOPES) and the
+  customer-delegated ones (DELEGATED_SCOPES) grouped by consent tier. Any delegated scope needs a
+  redirect URI (one per line; https, or loopback http on a sandbox app). Production is offered once
+  the partner's stage opens it (STAGE_ENVIRONMENTS: pilot or production, after review); a production
+  app never holds `sandbox:testing`. The registry decides all of it and names the refused field.
 - Keys: the form takes one public JWK or a JWK Set, read by `partners.service.parse_jwks` (a key
   without `kid` gets its RFC 7638 thumbprint as kid; the registry then validates the set: public
   members only, unique kids, EC P-256, Ed25519 or RSA >= 2048). With "generate in my browser"

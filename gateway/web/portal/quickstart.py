@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Final
 
+from gateway.domain.scopes import PARTNER_OWN
 from gateway.web.portal.app_head import keys
 from partners.models import App
 
@@ -17,10 +18,12 @@ FIRST_CALLS: Final = (
 
 
 def quickstart(app: App, base_url: str) -> str:
-    """The client from the downloaded key, then a first sandbox call."""
+    """The client from the downloaded key, then a first call."""
     key = keys(app)[0]
     call = next(((scope, method, op) for scope, method, op in FIRST_CALLS if scope in app.scopes), None)
-    scope = call[0] if call else sorted(app.scopes)[0]
+    # Client credentials carry only the app's own scopes: a customer-delegated one needs a consent.
+    own = sorted(app.scopes & PARTNER_OWN) or sorted(app.scopes)
+    scope = call[0] if call else own[0]
     lines = [
         "# pip install ./sdk  (the Python SDK, package `openplatform`, in the gateway's repository)",
         "from pathlib import Path",

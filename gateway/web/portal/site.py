@@ -8,11 +8,12 @@ from typing import Any, Final
 from litestar.datastructures import Cookie
 
 from gateway.auth.developers import SESSION_COOKIE, SESSION_LIFETIME, DeveloperAccounts, PortalSession
+from gateway.domain.environment import Environment
 from gateway.domain.errors import DomainError
 from gateway.domain.identity.models import Developer
 from gateway.web.console import Console, strict_cookie
 from gateway.web.pages import SECURITY_HEADERS
-from partners.models import SANDBOX_ONLY, App
+from partners.models import App
 from partners.service import Registry
 
 BASE: Final = "/portal"
@@ -78,7 +79,7 @@ def partner_view(registry: Registry, session: PortalSession) -> dict[str, Any]:
         "region": partner.region,
         "status": partner.status.value,
         "stage": partner.stage.value,
-        "sandbox_only": partner.type in SANDBOX_ONLY,
+        "production_open": Environment.PRODUCTION in partner.environments,
     }
 
 
@@ -89,5 +90,6 @@ def app_summary(app: App) -> dict[str, Any]:
         "environment": app.environment.value,
         "status": app.status.value,
         "scopes": sorted(app.scopes),
+        "redirect_uris": list(app.redirect_uris),
         "created": f"{app.created_at:%Y-%m-%d %H:%M} UTC",
     }

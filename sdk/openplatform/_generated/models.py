@@ -101,6 +101,8 @@ __all__ = [
     'PartnerStageOut',
     'PartnerStatus',
     'PartnerType',
+    'PersonaList',
+    'PersonaOut',
     'PilotCapsIn',
     'PilotCapsOut',
     'PlanList',
@@ -132,6 +134,7 @@ __all__ = [
     'ReasonIn',
     'RebalancePolicyOut',
     'ReconciliationOut',
+    'ResetOut',
     'RestrictionList',
     'RestrictionOut',
     'ReviewRequestIn',
@@ -930,6 +933,27 @@ PartnerStatus: TypeAlias = Literal['active', 'suspended']
 PartnerType: TypeAlias = Literal['institution', 'lifestyle_platform', 'developer', 'service_provider']
 
 
+class PersonaList(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """PersonaList."""
+
+    data: list[PersonaOut]
+    object: Literal['list'] | None = None
+
+
+class PersonaOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """PersonaOut."""
+
+    covers: list[str]
+    display_name: str
+    investor_class: str
+    password: str
+    residency: str
+    restricted: bool
+    risk_level: str
+    sign_in: str
+    summary: str
+
+
 class PilotCapsIn(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """PilotCapsIn."""
 
@@ -1240,6 +1264,15 @@ class ReconciliationOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults
     points_taken: int
 
 
+class ResetOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """ResetOut."""
+
+    generation: int
+    object: Literal['persona_reset'] | None = None
+    reset_at: datetime
+    revoked_consents: int
+
+
 class RestrictionList(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """RestrictionList."""
 
@@ -1326,7 +1359,7 @@ class RiskQuestionnaire(msgspec.Struct, kw_only=True, frozen=True, omit_defaults
 
 SaleContext: TypeAlias = Literal['self_directed', 'advised']
 
-Scope: TypeAlias = Literal['market:read', 'funds:read', 'advisory:white-label', 'compliance:suitability', 'compliance:screening', 'points:valuations:write', 'webhooks:manage', 'reports:read', 'consents:manage', 'partner:manage', 'accounts:read', 'orders:read', 'orders:write', 'points:convert', 'holdings:read', 'profile:risk:read', 'advisory:read', 'alerts:subscribe', 'transactions:read', 'profile:read', 'analytics:read', 'admin:partners', 'admin:audit', 'admin:compliance']
+Scope: TypeAlias = Literal['market:read', 'funds:read', 'advisory:white-label', 'compliance:suitability', 'compliance:screening', 'points:valuations:write', 'webhooks:manage', 'reports:read', 'consents:manage', 'partner:manage', 'sandbox:testing', 'accounts:read', 'orders:read', 'orders:write', 'points:convert', 'holdings:read', 'profile:risk:read', 'advisory:read', 'alerts:subscribe', 'transactions:read', 'profile:read', 'analytics:read', 'admin:partners', 'admin:audit', 'admin:compliance']
 
 
 class Screening(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):

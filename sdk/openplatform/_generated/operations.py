@@ -582,6 +582,22 @@ GET_RISK_PROFILE: Final[Operation[models.RiskProfileView]] = Operation(
     scopes=('profile:risk:read',),
 )
 
+LIST_PERSONAS: Final[Operation[models.PersonaList]] = Operation(
+    id='listPersonas',
+    method='GET',
+    path='/v1/testing/personas',
+    response=models.PersonaList,
+    scopes=('sandbox:testing',),
+)
+
+RESET_PERSONAS: Final[Operation[models.ResetOut]] = Operation(
+    id='resetPersonas',
+    method='POST',
+    path='/v1/testing/personas/reset',
+    response=models.ResetOut,
+    scopes=('sandbox:testing',),
+)
+
 LIST_TRANSACTIONS: Final[Operation[models.TransactionList]] = Operation(
     id='listTransactions',
     method='GET',
@@ -732,6 +748,8 @@ BY_ID: Final[dict[str, Operation[Any]]] = {
     'createPointsValuation': CREATE_POINTS_VALUATION,
     'getProfile': GET_PROFILE,
     'getRiskProfile': GET_RISK_PROFILE,
+    'listPersonas': LIST_PERSONAS,
+    'resetPersonas': RESET_PERSONAS,
     'listTransactions': LIST_TRANSACTIONS,
     'getUsage': GET_USAGE,
     'listWebhookDeliveries': LIST_WEBHOOK_DELIVERIES,

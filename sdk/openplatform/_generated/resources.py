@@ -1594,6 +1594,64 @@ class AsyncPointsResourceWithRawResponse:
         self.create_valuation = raw_async(resource.create_valuation)
 
 
+class TestingResource(SyncResource):
+    """`client.testing`."""
+
+    def list_personas(
+        self,
+    ) -> models.PersonaList:
+        """The published personas as they live in this app's workspace."""
+        return self._client._call(ops.LIST_PERSONAS)
+
+    def reset_personas(
+        self,
+        *,
+        idempotency_key: str | None = None,
+    ) -> models.ResetOut:
+        """Start this app's personas afresh; no other app's workspace is touched."""
+        return self._client._call(ops.RESET_PERSONAS, idempotency_key=idempotency_key)
+
+    @cached_property
+    def with_raw_response(self) -> TestingResourceWithRawResponse:
+        """The same methods, answering with the parsed body and the HTTP response."""
+        return TestingResourceWithRawResponse(self)
+
+
+class TestingResourceWithRawResponse:
+    def __init__(self, resource: TestingResource) -> None:
+        self.list_personas = raw_sync(resource.list_personas)
+        self.reset_personas = raw_sync(resource.reset_personas)
+
+
+class AsyncTestingResource(AsyncResource):
+    """`client.testing`."""
+
+    async def list_personas(
+        self,
+    ) -> models.PersonaList:
+        """The published personas as they live in this app's workspace."""
+        return await self._client._call(ops.LIST_PERSONAS)
+
+    async def reset_personas(
+        self,
+        *,
+        idempotency_key: str | None = None,
+    ) -> models.ResetOut:
+        """Start this app's personas afresh; no other app's workspace is touched."""
+        return await self._client._call(ops.RESET_PERSONAS, idempotency_key=idempotency_key)
+
+    @cached_property
+    def with_raw_response(self) -> AsyncTestingResourceWithRawResponse:
+        """The same methods, answering with the parsed body and the HTTP response."""
+        return AsyncTestingResourceWithRawResponse(self)
+
+
+class AsyncTestingResourceWithRawResponse:
+    def __init__(self, resource: AsyncTestingResource) -> None:
+        self.list_personas = raw_async(resource.list_personas)
+        self.reset_personas = raw_async(resource.reset_personas)
+
+
 class UsageResource(SyncResource):
     """`client.usage`."""
 
@@ -1860,6 +1918,10 @@ class SyncResources:
         return PointsResource(cast('SyncCaller', self))
 
     @property
+    def testing(self) -> TestingResource:
+        return TestingResource(cast('SyncCaller', self))
+
+    @property
     def usage(self) -> UsageResource:
         return UsageResource(cast('SyncCaller', self))
 
@@ -1910,6 +1972,10 @@ class AsyncResources:
     @property
     def points(self) -> AsyncPointsResource:
         return AsyncPointsResource(cast('AsyncCaller', self))
+
+    @property
+    def testing(self) -> AsyncTestingResource:
+        return AsyncTestingResource(cast('AsyncCaller', self))
 
     @property
     def usage(self) -> AsyncUsageResource:

@@ -238,20 +238,19 @@ def test_an_app_key_with_private_material_is_refused(
     assert private["d"] not in response.text
 
 
-def test_a_developer_gets_no_production_app(client: TestClient[Any], platform: Platform) -> None:
+def test_the_stage_not_the_type_decides_a_developers_production_app(
+    client: TestClient[Any], platform: Platform
+) -> None:
     headers = staff_headers(client, platform)
-    developer = create_partner(client, headers, type="developer")
     body, _ = app_body("production", scopes=("market:read",))
+    in_review = create_partner(client, headers, type="developer", stage="review")
+    refused = client.post(f"/admin/partners/{in_review['id']}/apps", json=body, headers=headers)
+    assert assert_problem(refused, 422, "rule-violation")["context"]["field"] == "environment"
 
-    response = client.post(f"/admin/partners/{developer['id']}/apps", json=body, headers=headers)
-
-    problem = assert_problem(response, 422, "rule-violation")
-    assert problem["context"]["field"] == "environment"
-    sandbox, _ = app_body("sandbox", scopes=("market:read",))
-    assert (
-        client.post(f"/admin/partners/{developer['id']}/apps", json=sandbox, headers=headers).status_code
-        == 201
-    )
+    graduated = create_partner(client, headers, type="developer", stage="production")
+    created = client.post(f"/admin/partners/{graduated['id']}/apps", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["environment"] == "production"
 
 
 def test_a_shop_cannot_ask_customers_for_deep_analysis(client: TestClient[Any], platform: Platform) -> None:

@@ -240,6 +240,12 @@ def test_holding_valued_refuses_a_cost_in_another_currency() -> None:
             InvalidCustomerError,
             "kyc.address_country",
         ),
+        (lambda: customer(risk_assessed_on=date(1999, 12, 31)), InvalidCustomerError, "risk_assessed_on"),
+        (
+            lambda: customer(risk_assessed_on=datetime(2026, 3, 1, tzinfo=UTC)),
+            InvalidCustomerError,
+            "risk_assessed_on",
+        ),
     ],
 )
 def test_impossible_records_are_refused(build: Any, error: type[InvalidCustomerError], field: str) -> None:
@@ -354,6 +360,8 @@ def customers(draw: st.DrawFn) -> Customer:
         accounts=accounts,
         holdings=tuple(holdings),
         transactions=booked,
+        islamic_account=draw(st.booleans()),
+        risk_assessed_on=draw(st.none() | st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 12, 31))),
     )
 
 
@@ -396,6 +404,10 @@ def test_round_trip_keeps_the_decimal_exponent(quantity: str) -> None:
         (("residency",), "SG"),
         (("kyc", "date_of_birth"), "02/01/1980"),
         (("transactions", 0, "kind"), "transfer"),
+        (("islamic_account",), "yes"),
+        (("islamic_account",), None),
+        (("risk_assessed_on",), "2026-02-30"),
+        (("risk_assessed_on",), "2026-03-01T00:00:00Z"),
     ],
 )
 def test_from_document_refuses_malformed_documents(path: tuple[str | int, ...], value: object) -> None:
@@ -407,6 +419,20 @@ def test_from_document_refuses_malformed_documents(path: tuple[str | int, ...], 
     with pytest.raises(InvalidCustomerError) as caught:
         Customer.from_document(document)
     assert caught.value.context["field"] == "document"
+
+
+def test_the_islamic_flag_and_the_assessment_date_are_always_written() -> None:
+    plain = customer().to_document()
+    assert (plain["islamic_account"], plain["risk_assessed_on"]) == (False, None)
+    kept = customer(islamic_account=True, risk_assessed_on=date(2000, 1, 1)).to_document()
+    assert (kept["islamic_account"], kept["risk_assessed_on"]) == (True, "2000-01-01")
+
+
+def test_a_document_from_before_the_two_facts_reads_as_ordinary_and_unassessed() -> None:
+    document = customer(islamic_account=True, risk_assessed_on=date(2026, 3, 1)).to_document()
+    del document["islamic_account"], document["risk_assessed_on"]
+    restored = Customer.from_document(document)
+    assert (restored.islamic_account, restored.risk_assessed_on) == (False, None)
 
 
 def test_from_document_refuses_unknown_fields() -> None:
