@@ -30,7 +30,7 @@ from gateway.apis.v1.market.routes import MarketController
 from gateway.apis.v1.orders.routes import OrdersController
 from gateway.apis.v1.partners.routes import AppKeysController, PartnerReviewController
 from gateway.apis.v1.points.routes import PointsController
-from gateway.apis.v1.testing.routes import TestingController
+from gateway.apis.v1.testing.routes import TestClocksController, TestingController
 from gateway.apis.v1.usage.routes import UsageController
 from gateway.apis.v1.webhooks.routes import WebhooksController
 from gateway.auth.client_auth import ClientAssertionVerifier
@@ -56,6 +56,7 @@ from gateway.domain.compliance.service import ComplianceService, SurveillanceSer
 from gateway.domain.consent.service import ConsentService
 from gateway.domain.customers.service import CustomersThemselves
 from gateway.domain.environment import Environment
+from gateway.domain.errors import NotFoundError
 from gateway.domain.market.catalogue import Catalogue
 from gateway.domain.points.service import PointsService
 from gateway.domain.scopes import PARTNER_OWN, STAFF
@@ -82,6 +83,7 @@ from gateway.edge.quotas import (
 )
 from gateway.edge.rate_limits import LoginThrottle, RateLimiter, RateLimitMiddleware
 from gateway.edge.strict_body import decode_strictly
+from gateway.edge.test_clocks import TestClockMiddleware
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.services import EnvironmentServices, Platform, dependencies
 from gateway.settings import Settings
@@ -97,7 +99,7 @@ from gateway.storage.partners import SqlRegistryStore
 from gateway.storage.points import SqlPointsStore
 from gateway.storage.proposals import SqlProposalStore
 from gateway.storage.revocations import SqlRevocations
-from gateway.storage.sandbox import SqlWorkspaceStore
+from gateway.storage.sandbox import SqlClockStore, SqlWorkspaceStore
 from gateway.storage.surveillance import SqlSurveillanceDesk
 from gateway.storage.trading import SqlTradingStore
 from gateway.storage.usage import SqlPlacedOrders, SqlUsageCounters
@@ -115,6 +117,8 @@ from partners.webhooks.delivery import DeliveryWorker, Lane
 from partners.webhooks.ports import Sender
 from partners.webhooks.service import WebhookService
 from partners.webhooks.url_guard import UrlPolicy
+from sandbox.clock_jobs import clocked_jobs
+from sandbox.clocks import ClockRouter, TestClocks
 from sandbox.isolation import check_isolation
 from sandbox.magic import MagicVenue
 from sandbox.personas import load_personas
@@ -152,6 +156,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     dpop = DPoPVerifier(replay.first_use, clock)  # proofs are single use across all workers
     catalogue = Catalogue.from_file()
     prices = PriceFeed(catalogue)
+    webhook_sender = HttpSender(timeout_seconds=settings.webhook_timeout_seconds)
     environments: dict[Environment, EnvironmentServices] = {}
     auth: dict[Environment, EnvironmentAuth] = {}
     for env, database in databases.items():
@@ -173,8 +178,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         grants = SqlGrantStore(database)
         consent_records = SqlConsentRepository(database)
         gate = ConsentGate(consent_records.get, _consent_epoch(sync_redis, settings.namespace, env), clock)
+        # The sandbox's services read the time of the test clock a call or job runs on (ADR 0018).
+        timed: Clock = ClockRouter(clock) if env is Environment.SANDBOX else clock
         consents = ConsentService(
-            consent_records, clock, listeners=(gate.changed, refresh_tokens_die_with_consent(grants, clock))
+            consent_records, timed, listeners=(gate.changed, refresh_tokens_die_with_consent(grants, clock))
         )
         customers = SqlCustomerStore(database)
         nonces = (
@@ -213,24 +220,37 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             fx=prices,
             venue=venue,
             forced=magic,
-            clock=clock,
+            clock=timed,
             signer=AcknowledgementSigner(secret_file(settings.keys_dir / env.value / "acknowledgements.key")),
         )
         fund_dealing = FundDealing(
-            store=trades, orders=orders, customers=customers, catalogue=catalogue, venue=venue, clock=clock
+            store=trades, orders=orders, customers=customers, catalogue=catalogue, venue=venue, clock=timed
         )
-        positions = Positions(store=trades, catalogue=catalogue, prices=prices, clock=clock)
-        workspaces = (
-            SandboxWorkspaces(
+        positions = Positions(store=trades, catalogue=catalogue, prices=prices, clock=timed)
+        points = PointsService(
+            store=SqlPointsStore(database), funds=fund_dealing, catalogue=catalogue, clock=timed
+        )
+        webhooks = webhook_service(settings, env, database, timed)
+        workspaces: SandboxWorkspaces | None = None
+        clocks: TestClocks | None = None
+        if isinstance(timed, ClockRouter):
+            clock_store = SqlClockStore(database)
+            workspaces = SandboxWorkspaces(
                 personas=load_personas(catalogue=catalogue),
                 store=SqlWorkspaceStore(database),
                 consents=ConsentsOfApp(consents),
                 clock=clock,
                 is_app=functools.partial(_is_sandbox_app, clients),
+                listeners=(clock_store.delete_for_app,),  # a reset ends the app's clocks
             )
-            if env is Environment.SANDBOX
-            else None
-        )
+            clocks = TestClocks(
+                store=clock_store,
+                router=timed,
+                jobs=clocked_jobs(fund_dealing, points, consents, webhooks, FailingEndpoints(webhook_sender)),
+                copies=workspaces.customer_for,
+                accounts=functools.partial(_account_ids, customers),
+                partner_of=functools.partial(_partner_of, clients),
+            )
         environments[env] = EnvironmentServices(
             environment=env,
             issuer=issuer,
@@ -249,24 +269,23 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             idempotency=SqlIdempotencyStore(
                 database, lease=timedelta(seconds=settings.idempotency_lease_seconds)
             ),
-            compliance=ComplianceService(SqlComplianceRecords(database), screener, clock),
-            surveillance=SurveillanceService(SqlSurveillanceDesk(database), clock),
+            compliance=ComplianceService(SqlComplianceRecords(database), screener, timed),
+            surveillance=SurveillanceService(SqlSurveillanceDesk(database), timed),
             consents=consents,
             customers=customers,
             # Sandbox personas sign in with published passwords, into the asking app's workspace.
             login=CustomerLogin(customers, clock, lockout=workspaces is None),
             app_customers=workspaces or CustomersThemselves(),
             workspaces=workspaces,
+            clocks=clocks,
             orders=orders,
             fund_dealing=fund_dealing,
             positions=positions,
-            points=PointsService(
-                store=SqlPointsStore(database), funds=fund_dealing, catalogue=catalogue, clock=clock
-            ),
+            points=points,
             advisory=AdvisoryService(
                 catalogue=catalogue,
                 prices=prices,
-                clock=clock,
+                clock=timed,
                 proposals=SqlProposalStore(database),
                 customers=customers,
                 balances=positions,  # valuation reads the ledger, never writes it
@@ -274,9 +293,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
                 transfers=decide,
             ),
             sharing=SharingService(
-                customers=customers, positions=positions, disclosures=customers, clock=clock
+                customers=customers, positions=positions, disclosures=customers, clock=timed
             ),
-            webhooks=webhook_service(settings, env, database, clock),
+            webhooks=webhooks,
             usage=UsageMeter(SqlUsageCounters(database)),
         )
         auth[env] = EnvironmentAuth(tokens, revocations, dpop, gate, nonces)
@@ -317,7 +336,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         ),
     )
     purger = IdempotencyPurger([s.idempotency for s in environments.values()], clock)
-    webhook_sender = HttpSender(timeout_seconds=settings.webhook_timeout_seconds)
     webhook_worker = DeliveryWorker(
         [delivery_lane(env, services.webhooks, webhook_sender) for env, services in environments.items()]
     )
@@ -384,6 +402,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             PointsController,
             UsageController,
             TestingController,
+            TestClocksController,
             WebhooksController,
             PartnersController,
             PartnerLifecycleController,
@@ -420,6 +439,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
                 retention=timedelta(hours=settings.idempotency_retention_hours),
                 max_body_bytes=settings.max_body_bytes,
             ),
+            # Innermost: handlers of a persona on a test clock run in its time (ADR 0018).
+            DefineMiddleware(TestClockMiddleware, clocks=environments[Environment.SANDBOX].clocks),
         ],
         before_request=decode_strictly,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -430,6 +451,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         state=State({"settings": settings, "platform": platform}),
     )
     return app
+
+
+def _account_ids(customers: SqlCustomerStore, customer_id: str) -> list[str]:
+    customer = customers.get(customer_id)
+    return [account.id for account in customer.accounts] if customer else []
+
+
+def _partner_of(clients: ClientCache, client_id: str) -> str:
+    client = clients.get(client_id)
+    if client is None:
+        raise NotFoundError("no such app", client_id=client_id)
+    return client.partner.id
 
 
 def _is_sandbox_app(clients: ClientCache, client_id: str) -> bool:

@@ -45,6 +45,7 @@ from gateway.edge.rate_limits import LoginThrottle
 from gateway.settings import Settings
 from partners.service import Registry
 from partners.webhooks.service import WebhookService
+from sandbox.clocks import TestClocks
 from sandbox.workspaces import SandboxWorkspaces
 
 
@@ -71,6 +72,7 @@ class EnvironmentServices:
     login: CustomerLogin
     app_customers: AppCustomers  # whom a sign-in stands for when an app asks
     workspaces: SandboxWorkspaces | None  # the sandbox's persona workspaces; None in production
+    clocks: TestClocks | None  # the sandbox's test clocks; None in production
     orders: OrderEntry
     fund_dealing: FundDealing
     positions: Positions

@@ -131,6 +131,8 @@ class SandboxWorkspaces:
     consents: AppConsents
     clock: Clock
     is_app: Callable[[str], bool]  # whether a client id names an active sandbox app
+    # Told the client id of every app that reset, after the reset (its test clocks end).
+    listeners: tuple[Callable[[str], object], ...] = ()
 
     def persona(self, username: str) -> Persona:
         for persona in self.personas:
@@ -172,6 +174,8 @@ class SandboxWorkspaces:
         now = self.clock.now()
         generation, old = self.store.next_generation(client_id, at=now)
         revoked = self.consents.revoke_for_customers(client_id, old)
+        for listener in self.listeners:
+            listener(client_id)
         return Reset(client_id, generation, revoked, now)
 
     def _copy(self, client_id: str, persona: Persona, generation: int) -> PersonaCopy:

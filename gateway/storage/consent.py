@@ -3,7 +3,7 @@ the ledger head in one transaction, in SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,15 +90,23 @@ class SqlConsentRepository:
         with self._db.read() as conn:
             return [_consent(row) for row in conn.execute(query)]
 
-    def lapsed(self, now: datetime, *, limit: int = 100) -> Sequence[str]:
+    def lapsed(
+        self, now: datetime, *, limit: int = 100, customer_ids: Collection[str] | None = None
+    ) -> Sequence[str]:
         query = (
             sa.select(consents.c.id)
-            .where((consents.c.status == ConsentStatus.AUTHORIZED.value) & (consents.c.expires_at <= now))
+            .where(_authorized(customer_ids) & (consents.c.expires_at <= now))
             .order_by(consents.c.expires_at, consents.c.id)
             .limit(limit)
         )
         with self._db.read() as conn:
             return [row.id for row in conn.execute(query)]
+
+    def earliest_expiry(self, customer_ids: Collection[str]) -> datetime | None:
+        query = sa.select(sa.func.min(consents.c.expires_at)).where(_authorized(customer_ids))
+        with self._db.read() as conn:
+            earliest = conn.execute(query).scalar()
+        return _utc(earliest) if earliest is not None else None
 
     def events(self, consent_id: str | None = None) -> Sequence[ConsentEvent]:
         query = events.select().order_by(events.c.seq)
@@ -111,6 +119,13 @@ class SqlConsentRepository:
         with self._db.read() as conn:
             row = conn.execute(sa.select(heads.c.seq, heads.c.hash).where(heads.c.id == HEAD_ID)).first()
         return ChainHead(row.seq, row.hash) if row else None
+
+
+def _authorized(customer_ids: Collection[str] | None) -> sa.ColumnElement[bool]:
+    condition = consents.c.status == ConsentStatus.AUTHORIZED.value
+    if customer_ids is not None:
+        condition = condition & consents.c.customer_id.in_(list(customer_ids))
+    return condition
 
 
 def _append(conn: Connection, event: NewEvent) -> ConsentEvent:

@@ -8,7 +8,7 @@ even if a bug ever skipped the lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,6 +21,7 @@ from gateway.domain.ids import new_id
 from gateway.domain.money import Currency
 from gateway.domain.points.models import Conversion, ConversionState, Quote, Reason, Valuation
 from gateway.domain.points.ports import ConversionQuery
+from gateway.domain.trading.models import Order
 from gateway.storage.database import Database, as_utc
 from gateway.storage.paging import keyset_page
 from gateway.storage.tables.points import PointsConversionRow, PointsQuoteRow, PointsValuationRow
@@ -93,13 +94,8 @@ class SqlPointsSession(SqlTradingSession):
         )
         return int(self._conn.execute(query).scalar_one())
 
-    def advancing(self) -> Sequence[Conversion]:
-        query = (
-            conversions.select()
-            .where(conversions.c.state.in_([s.value for s in ADVANCING]))
-            .order_by(conversions.c.created_at, conversions.c.id)
-        )
-        return [_conversion(row) for row in self._conn.execute(query)]
+    def advancing(self, customer_ids: Collection[str] | None = None) -> Sequence[Conversion]:
+        return [_conversion(row) for row in self._conn.execute(_advancing(customer_ids))]
 
     def fill_price(self, order_id: str) -> Decimal | None:
         row = self._conn.execute(
@@ -161,6 +157,14 @@ class SqlPointsStore:
         with self._db.read() as conn:
             return [_conversion(row) for row in conn.execute(select)]
 
+    def advancing_with_orders(
+        self, customer_ids: Collection[str]
+    ) -> Sequence[tuple[Conversion, Order | None]]:
+        with self._db.read() as conn:
+            live = [_conversion(row) for row in conn.execute(_advancing(customer_ids))]
+            found = SqlTradingSession(conn).orders_by_id([c.order_id for c in live if c.order_id])
+        return [(c, found.get(c.order_id) if c.order_id else None) for c in live]
+
     def conversions_created(self, partner_id: str, since: datetime, until: datetime) -> Sequence[Conversion]:
         query = (
             conversions.select()
@@ -173,6 +177,13 @@ class SqlPointsStore:
         )
         with self._db.read() as conn:
             return [_conversion(row) for row in conn.execute(query)]
+
+
+def _advancing(customer_ids: Collection[str] | None) -> sa.Select[Any]:
+    query = conversions.select().where(conversions.c.state.in_([s.value for s in ADVANCING]))
+    if customer_ids is not None:
+        query = query.where(conversions.c.customer_id.in_(list(customer_ids)))
+    return query.order_by(conversions.c.created_at, conversions.c.id)
 
 
 def seed_demo_valuations(database: Database, partner_ids: Sequence[str], clock: Clock) -> list[Valuation]:

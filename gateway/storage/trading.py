@@ -8,7 +8,7 @@ is what keeps the book uncrossed and every balance exact across worker processes
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -142,6 +142,10 @@ class SqlTradingSession:
         row = self._conn.execute(orders.select().where(orders.c.id == order_id)).first()
         return _order(row) if row else None
 
+    def orders_by_id(self, order_ids: Collection[str]) -> dict[str, Order]:
+        rows = self._conn.execute(orders.select().where(orders.c.id.in_(list(order_ids))))
+        return {row.id: _order(row) for row in rows}
+
     def order_by_client_id(self, client_id: str, client_order_id: str) -> Order | None:
         query = orders.select().where(
             (orders.c.client_id == client_id) & (orders.c.client_order_id == client_order_id)
@@ -166,14 +170,12 @@ class SqlTradingSession:
         )
         return [_order(row) for row in self._conn.execute(query)]
 
-    def due_fund_orders(self, dealing_day_before: date) -> Sequence[Order]:
+    def due_fund_orders(
+        self, dealing_day_before: date, account_ids: Collection[str] | None = None
+    ) -> Sequence[Order]:
         query = (
-            orders.select()
-            .where(
-                orders.c.status.in_([s.value for s in LIVE_STATUSES])
-                & orders.c.order_type.in_([t.value for t in FUND_ORDER_TYPES])
-                & (orders.c.dealing_day <= dealing_day_before)
-            )
+            live_fund_orders(account_ids)
+            .where(orders.c.dealing_day <= dealing_day_before)
             .order_by(orders.c.sequence)
         )
         return [_order(row) for row in self._conn.execute(query)]
@@ -332,6 +334,15 @@ class SqlTradingStore:
         with self._db.read() as conn:
             return [_order(row) for row in conn.execute(select)]
 
+    def pending_fund_orders(self, account_ids: Collection[str]) -> Sequence[Order]:
+        query = (
+            live_fund_orders(account_ids)
+            .where(orders.c.dealing_day.is_not(None))
+            .order_by(orders.c.dealing_day, orders.c.sequence)
+        )
+        with self._db.read() as conn:
+            return [_order(row) for row in conn.execute(query)]
+
     def fills(self, order_id: str) -> Sequence[Fill]:
         query = fills.select().where(fills.c.order_id == order_id).order_by(fills.c.executed_at, fills.c.id)
         with self._db.read() as conn:
@@ -365,6 +376,17 @@ class SqlTradingStore:
             for row in conn.execute(sa.select(balances.c.asset, balances.c.total)):
                 totals[row.asset] = totals.get(row.asset, Decimal(0)) + row.total
         return totals
+
+
+def live_fund_orders(account_ids: Collection[str] | None) -> sa.Select[Any]:
+    """Live subscriptions and redemptions, of these accounts only unless None."""
+    query = orders.select().where(
+        orders.c.status.in_([s.value for s in LIVE_STATUSES])
+        & orders.c.order_type.in_([t.value for t in FUND_ORDER_TYPES])
+    )
+    if account_ids is not None:
+        query = query.where(orders.c.account_id.in_(list(account_ids)))
+    return query
 
 
 def active_restriction(conn: Connection, account_id: str) -> Restriction | None:

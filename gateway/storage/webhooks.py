@@ -12,7 +12,7 @@ import base64
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -41,6 +41,7 @@ deliveries = WebhookDeliveryRow.__table__
 attempts = WebhookAttemptRow.__table__
 outbox = OutboxRow.__table__
 SEAL_VERSION: Final = "s1"
+LEASE_OVER: Final = timedelta(microseconds=1)  # the first instant after a lease ends
 
 
 class SecretBox:
@@ -75,10 +76,10 @@ class SqlFanOutSession:
         self._conn = conn
         self._box = box
 
-    def undelivered(self, limit: int) -> Sequence[OutboxMessage]:
+    def undelivered(self, limit: int, partner_id: str | None = None) -> Sequence[OutboxMessage]:
         query = (
             outbox.select()
-            .where(outbox.c.delivered_at.is_(None))
+            .where(_undelivered(partner_id))
             .order_by(outbox.c.created_at, outbox.c.id)
             .limit(limit)
         )
@@ -162,10 +163,10 @@ class SqlWebhookStore:
 
     # -- the worker ------------------------------------------------------------------------------
 
-    def has_undelivered(self) -> bool:
+    def has_undelivered(self, partner_id: str | None = None) -> bool:
         with self._db.read() as conn:
             return (
-                conn.execute(sa.select(outbox.c.id).where(outbox.c.delivered_at.is_(None)).limit(1)).first()
+                conn.execute(sa.select(outbox.c.id).where(_undelivered(partner_id)).limit(1)).first()
                 is not None
             )
 
@@ -174,10 +175,12 @@ class SqlWebhookStore:
         with self._db.write() as conn:
             yield SqlFanOutSession(conn, self._box)
 
-    def claim(self, owner: str, now: datetime, lease_until: datetime, limit: int) -> Sequence[Delivery]:
+    def claim(
+        self, owner: str, now: datetime, lease_until: datetime, limit: int, partner_id: str | None = None
+    ) -> Sequence[Delivery]:
         now = _utc(now)
         due = (
-            deliveries.c.state.in_([state.value for state in DUE_STATES])
+            _waiting(partner_id)
             & (deliveries.c.next_attempt_at <= now)
             & (deliveries.c.lease_until.is_(None) | (deliveries.c.lease_until < now))
         )
@@ -203,6 +206,23 @@ class SqlWebhookStore:
                     row = conn.execute(deliveries.select().where(deliveries.c.id == delivery_id)).one()
                     claimed.append(_delivery(row))
         return claimed
+
+    def next_claimable(self, partner_id: str) -> datetime | None:
+        query = sa.select(deliveries.c.next_attempt_at, deliveries.c.lease_until).where(
+            _waiting(partner_id) & deliveries.c.next_attempt_at.is_not(None)
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        # `claim` takes a leased delivery only once the lease is over (strictly after it ends).
+        return min(
+            (
+                max(as_utc(row.next_attempt_at), as_utc(row.lease_until) + LEASE_OVER)
+                if row.lease_until is not None
+                else as_utc(row.next_attempt_at)
+                for row in rows
+            ),
+            default=None,
+        )
 
     def finish(self, delivery: Delivery, attempt: Attempt, owner: str) -> bool:
         """Log the attempt and, if this worker still holds the lease, store the delivery's new state."""
@@ -291,6 +311,17 @@ class SqlWebhookStore:
                 )
                 for row in conn.execute(query)
             ]
+
+
+def _undelivered(partner_id: str | None) -> sa.ColumnElement[bool]:
+    condition = outbox.c.delivered_at.is_(None)
+    return condition if partner_id is None else condition & (outbox.c.partner_id == partner_id)
+
+
+def _waiting(partner_id: str | None) -> sa.ColumnElement[bool]:
+    """Deliveries still to send (pending or failed), of one partner unless None."""
+    condition = deliveries.c.state.in_([state.value for state in DUE_STATES])
+    return condition if partner_id is None else condition & (deliveries.c.partner_id == partner_id)
 
 
 def _subscription(row: Any, box: SecretBox) -> Subscription:

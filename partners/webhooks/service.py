@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from gateway.domain.clock import Clock
@@ -199,13 +199,16 @@ class WebhookService:
 
     # -- the worker ------------------------------------------------------------------------------
 
-    def fan_out(self, limit: int = 200) -> int:
-        """Turn new outbox rows into one delivery per matching subscription; answers the rows taken."""
-        if not self.store.has_undelivered():  # an idle pass takes no write lock
+    def fan_out(self, limit: int = 200, partner_id: str | None = None) -> int:
+        """Turn new outbox rows into one delivery per matching subscription; answers the rows taken.
+
+        `partner_id` takes that partner's rows only (a test clock's); None takes every partner's.
+        """
+        if not self.store.has_undelivered(partner_id):  # an idle pass takes no write lock
             return 0
         now = self.clock.now()
         with self.store.fan_out() as session:
-            messages = session.undelivered(limit)
+            messages = session.undelivered(limit, partner_id)
             if not messages:
                 return 0
             subscriptions = session.subscriptions_of(sorted({m.partner_id for m in messages}))
@@ -238,10 +241,11 @@ class WebhookService:
             session.mark_fanned_out([m.id for m in messages], now)
             return len(messages)
 
-    def claim(self, owner: str, limit: int = 20) -> list[Claim]:
-        """Lease due deliveries to this worker; another worker skips them until the lease ends."""
+    def claim(self, owner: str, limit: int = 20, partner_id: str | None = None) -> list[Claim]:
+        """Lease due deliveries (of one partner unless None) to this worker; another worker skips
+        them until the lease ends."""
         now = self.clock.now()
-        claimed = self.store.claim(owner, now, now + self.lease, limit)
+        claimed = self.store.claim(owner, now, now + self.lease, limit, partner_id)
         return [Claim(d, self.store.get_subscription(d.subscription_id)) for d in claimed]
 
     def request(self, claim: Claim) -> OutgoingRequest:
@@ -308,10 +312,26 @@ class WebhookService:
             )
         return updated
 
-    def dispatch(self, sender: Sender, owner: str, limit: int = 20) -> int:
-        """One worker pass: fan out new events, then send what is due; answers the attempts made."""
-        self.fan_out()
-        claims = self.claim(owner, limit)
+    def dispatch(self, sender: Sender, owner: str, limit: int = 20, partner_id: str | None = None) -> int:
+        """One worker pass: fan out new events, then send what is due; answers the attempts made.
+
+        `partner_id` fans out and sends that partner's only (a test clock's); None, everyone's.
+        """
+        self.fan_out(partner_id=partner_id)
+        claims = self.claim(owner, limit, partner_id)
         for claim in claims:
             self.attempt(claim, owner, sender)
         return len(claims)
+
+    def next_due(self, partner_id: str, after: datetime) -> datetime | None:
+        """When `dispatch` next has something of the partner to send: the earliest next attempt
+        strictly after `after` of its pending or failed deliveries (just after the lease ends, for
+        one another worker holds), or None when nothing of the partner waits.
+
+        Outbox events of the partner not fanned out yet, and deliveries due by `after` but not
+        sent yet, are due at once: the answer is `after` itself, and a pass then sends them.
+        """
+        if self.store.has_undelivered(partner_id):
+            return after
+        claimable = self.store.next_claimable(partner_id)
+        return max(claimable, after) if claimable is not None else None

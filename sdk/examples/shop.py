@@ -2,7 +2,8 @@
 state change through a signed webhook that it verifies.
 
 Run from the repository root after `make run`: `python sdk/examples/shop.py`. It uses the sandbox,
-where webhooks may go to http on this machine; sign in as a demo sandbox customer when asked.
+where webhooks may go to http on this machine; sign in as a sandbox persona when asked (li.wei,
+password sandbox-pass: docs/sandbox/personas.md).
 """
 
 from __future__ import annotations

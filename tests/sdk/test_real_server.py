@@ -36,6 +36,7 @@ from gateway.demo import DEMO_REDIRECT_URI
 from gateway.demo import approve_in_browser as approve_in_browser_as
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
+from sandbox.personas import load_personas
 from tests.conftest import require_redis
 from tests.e2e.servers import Launch, RealServer
 from tests.receiver import Inbox, webhook_inbox
@@ -333,10 +334,15 @@ def test_a_typed_problem_carries_the_request_id(server: RealServer) -> None:
 def approve_in_browser(
     server: RealServer, authorize_url: str, permissions: list[str], *, prefix: str = ""
 ) -> str:
-    """The customer's side: sign in on the real login page, approve on the consent screen."""
-    login = server.customer("li.wei")
-    customer = {"username": login.username, "password": login.password}
+    """The customer's side: sign in on the real login page, approve on the consent screen; in the
+    sandbox as the published persona, in production as the demo customer `gateway seed` made."""
     environment = Environment.SANDBOX if prefix else Environment.PRODUCTION
+    if environment is Environment.SANDBOX:
+        persona = next(p for p in load_personas() if p.customer.username == "li.wei")
+        customer = {"username": "li.wei", "password": persona.password}
+    else:
+        login = server.customer("li.wei")
+        customer = {"username": login.username, "password": login.password}
     return approve_in_browser_as(
         server.settings, authorize_url, customer, permissions, environment=environment
     )

@@ -4,7 +4,7 @@ database transaction, so a write changes the consent, the ledger and its head to
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 
 from gateway.domain.audit.chain import GENESIS, ChainHead
@@ -73,11 +73,22 @@ class InMemoryConsentRepository:
             key=lambda consent: (consent.created_at, consent.id),
         )
 
-    def lapsed(self, now: datetime, *, limit: int = 100) -> Sequence[str]:
-        due = [
-            c for c in self._consents.values() if c.status is ConsentStatus.AUTHORIZED and c.expires_at <= now
-        ]
+    def lapsed(
+        self, now: datetime, *, limit: int = 100, customer_ids: Collection[str] | None = None
+    ) -> Sequence[str]:
+        due = [c for c in self._authorized(customer_ids) if c.expires_at <= now]
         return [c.id for c in sorted(due, key=lambda consent: (consent.expires_at, consent.id))[:limit]]
+
+    def earliest_expiry(self, customer_ids: Collection[str]) -> datetime | None:
+        return min((c.expires_at for c in self._authorized(customer_ids)), default=None)
+
+    def _authorized(self, customer_ids: Collection[str] | None) -> Iterator[Consent]:
+        wanted = None if customer_ids is None else set(customer_ids)
+        for consent in list(self._consents.values()):
+            if consent.status is ConsentStatus.AUTHORIZED and (
+                wanted is None or consent.customer_id in wanted
+            ):
+                yield consent
 
     def events(self, consent_id: str | None = None) -> Sequence[ConsentEvent]:
         return [event for event in self._events if consent_id is None or event.consent_id == consent_id]

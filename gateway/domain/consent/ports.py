@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -47,8 +47,15 @@ class ConsentRepository(Protocol):
         """Oldest first by (created_at, id)."""
         ...
 
-    def lapsed(self, now: datetime, *, limit: int = 100) -> Sequence[str]:
-        """Ids of authorized consents whose expiry is at or before `now`, soonest first."""
+    def lapsed(
+        self, now: datetime, *, limit: int = 100, customer_ids: Collection[str] | None = None
+    ) -> Sequence[str]:
+        """Ids of authorized consents whose expiry is at or before `now`, soonest first; of these
+        customers only, unless None."""
+        ...
+
+    def earliest_expiry(self, customer_ids: Collection[str]) -> datetime | None:
+        """The soonest expiry of an authorized consent of these customers, lapsed or not."""
         ...
 
     def events(self, consent_id: str | None = None) -> Sequence[ConsentEvent]:

@@ -5,7 +5,7 @@ written in the same transaction as the step itself."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -159,20 +159,35 @@ class ConsentService:
             details={"expires_at": current.expires_at.isoformat()},
         )
 
-    def expire_lapsed(self) -> int:
+    def expire_lapsed(self, customers: Collection[str] | None = None) -> int:
         """Record `expired` in the ledger for every authorized consent past its expiry; returns how many.
 
         Calls are refused at expiry already (`check`); the sweep makes the ledger and the listeners
         (refresh tokens) say so. Two workers sweeping at once: the compare-and-set lets one win.
+        `customers` limits the sweep to these customers' consents (a test clock's); None sweeps all.
         """
+        if customers is not None and not customers:
+            return 0
         done = 0
-        for consent_id in self.repository.lapsed(self.clock.now()):
+        for consent_id in self.repository.lapsed(self.clock.now(), customer_ids=customers):
             try:
                 self.expire(consent_id)
             except ConsentTransitionError:
                 continue  # another worker (or a revocation) got there first
             done += 1
         return done
+
+    def next_due(self, customers: Collection[str], after: datetime) -> datetime | None:
+        """When `expire_lapsed` next has a consent of these customers to expire: the earliest
+        expiry strictly after `after` of their authorized consents, or None when none is authorized.
+
+        A consent that lapsed by `after` but is not recorded as expired yet is due at once: the
+        answer is `after` itself, and a sweep then expires it.
+        """
+        if not customers:
+            return None
+        earliest = self.repository.earliest_expiry(customers)
+        return max(earliest, after) if earliest is not None else None
 
     def check(self, consent_id: str, partner_id: str, scope: Scope) -> Consent:
         """The consent that lets this partner use `scope` right now; the edge calls it on every request."""

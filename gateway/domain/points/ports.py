@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +11,7 @@ from typing import Protocol
 
 from gateway.domain.money import Currency
 from gateway.domain.points.models import Conversion, ConversionState, Quote, Valuation
+from gateway.domain.trading.models import Order
 from gateway.domain.trading.ports import TradingSession
 
 
@@ -39,7 +40,10 @@ class PointsSession(TradingSession, Protocol):
     def conversion_by_quote(self, quote_id: str) -> Conversion | None: ...
     def points_under_consent(self, consent_id: str, since: datetime, until: datetime) -> int: ...
     def points_of_customer(self, customer_id: str, since: datetime, until: datetime) -> int: ...
-    def advancing(self) -> Sequence[Conversion]: ...
+    def advancing(self, customer_ids: Collection[str] | None = None) -> Sequence[Conversion]:
+        """Live conversions of these customers (None: of every customer), oldest first."""
+        ...
+
     def fill_price(self, order_id: str) -> Decimal | None: ...
 
 
@@ -50,6 +54,12 @@ class PointsStore(Protocol):
     def find_conversion(self, partner_id: str, partner_conversion_id: str) -> Conversion | None: ...
     def get_conversion(self, conversion_id: str) -> Conversion | None: ...
     def list_conversions(self, query: ConversionQuery) -> Sequence[Conversion]: ...
+    def advancing_with_orders(
+        self, customer_ids: Collection[str]
+    ) -> Sequence[tuple[Conversion, Order | None]]:
+        """Live conversions of these customers, each with its fund order as it stands (autocommit)."""
+        ...
+
     def conversions_created(
         self, partner_id: str, since: datetime, until: datetime
     ) -> Sequence[Conversion]: ...

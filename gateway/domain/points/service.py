@@ -8,11 +8,12 @@ daily cap read and write the same serialised state (ADR 0008, ADR 0009). Rules: 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from time import time_ns
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from gateway.domain.clock import Clock
@@ -53,11 +54,14 @@ from gateway.domain.points.ports import ConversionQuery, PointsSession, PointsSt
 from gateway.domain.points.reconciliation import Reconciliation, reconcile
 from gateway.domain.trading.dealing import FundDealing
 from gateway.domain.trading.ledger import HOUSE_POINTS, EntryKind, JournalEntry, cash, transfer
-from gateway.domain.trading.models import Actor, EventType, OrderStatus, OutboxEvent
+from gateway.domain.trading.models import Actor, EventType, Order, OrderStatus, OutboxEvent
 
 LIMIT_CODES = frozenset(
     {"fund_not_consented", "max_points_per_conversion", "max_points_per_month", "daily_points_cap"}
 )
+LIVE_STATES = (ConversionState.ACCEPTED, ConversionState.PRICED, ConversionState.ALLOTTED)
+# A conversion that can move whatever the time (its order was cancelled, or dealt already).
+ANY_TIME: Final = datetime.min.replace(tzinfo=UTC)
 STATE_EVENTS = {
     ConversionState.ACCEPTED: EventType.CONVERSION_ACCEPTED,
     ConversionState.PRICED: EventType.CONVERSION_PRICED,
@@ -306,20 +310,43 @@ class PointsService:
 
     # -- the clock-driven job -------------------------------------------------------------------
 
-    def advance(self) -> int:
+    def advance(self, customers: Collection[str] | None = None) -> int:
         """Move every live conversion as far as the clock and its fund order allow; how many moved.
 
-        Idempotent and safe in several workers: it runs under the trading lock and each move is
-        decided from the state it reads there.
+        `customers` limits the run to these customers' conversions (a test clock's); None moves
+        every customer's. Idempotent and safe in several workers: it runs under the trading lock
+        and each move is decided from the state it reads there.
         """
+        if customers is not None and not customers:
+            return 0
         now = self.clock.now()
         moved = 0
         with self.store.session() as session:
             session.lock_trading()
-            for conversion in session.advancing():
+            for conversion in session.advancing(customers):
                 if self._advance_one(session, conversion, now) != conversion:
                     moved += 1
         return moved
+
+    def next_due(self, customers: Collection[str], after: datetime) -> datetime | None:
+        """When `advance` next moves a live conversion of these customers, or None if it never
+        will on time alone.
+
+        The time-based steps (PTS-12) are the dealing day's cut-off (accepted to priced) and the
+        start of the next trading day in the fund's market (allotted to settled): the earliest of
+        those strictly after `after` is the answer. A priced conversion waits for its fund order to
+        be dealt, which the fund dealing job's own due moment (the NAV publication) covers, so it
+        answers None here. A conversion that can move already (its order was dealt or cancelled,
+        or its moment passed while nobody advanced it) is due at once: the answer is `after`.
+        """
+        if not customers:
+            return None
+        moments = [
+            moment
+            for conversion, order in self.store.advancing_with_orders(customers)
+            if (moment := self._moves_from(conversion, order)) is not None
+        ]
+        return max(min(moments), after) if moments else None
 
     def reconciliation(self, partner_id: str, day: date) -> Reconciliation:
         since = datetime.combine(day, time(0), tzinfo=UTC)
@@ -481,28 +508,19 @@ class PointsService:
 
     def _next(self, session: PointsSession, conversion: Conversion, now: datetime) -> Conversion | None:
         """One step of PTS-12, or None when the conversion waits (or is final)."""
-        if conversion.order_id is None or conversion.state not in (
-            ConversionState.ACCEPTED,
-            ConversionState.PRICED,
-            ConversionState.ALLOTTED,
-        ):
+        if conversion.order_id is None or conversion.state not in LIVE_STATES:
             return None
-        instrument = self.catalogue.get(conversion.instrument_id)
-        terms = _terms(instrument)
         order = session.order(conversion.order_id)
-        if order is None:
+        moves_from = self._moves_from(conversion, order)
+        if order is None or moves_from is None or now < moves_from:
             return None
         if order.status is OrderStatus.CANCELLED and conversion.state is not ConversionState.ALLOTTED:
             # Cancelled through the orders API, not by a cooling-off here: the credited cash stays
             # with the customer, so the points count as converted (points_returned stays 0).
             return self._move(session, conversion, ConversionState.REVERSED, now)
         if conversion.state is ConversionState.ACCEPTED:
-            if now < _cut_off(terms, conversion.dealing_day):
-                return None
             return self._move(session, conversion, ConversionState.PRICED, now)
         if conversion.state is ConversionState.PRICED:
-            if order.status is not OrderStatus.FILLED:
-                return None
             allotted = replace(
                 conversion,
                 units=order.filled_quantity,
@@ -511,10 +529,26 @@ class PointsService:
                 cash_remainder=conversion.amount - order.fees - order.filled_notional,
             )
             return self._move(session, allotted, ConversionState.ALLOTTED, now)
-        settles = market_calendar.next_trading_day(instrument.market, conversion.dealing_day)
-        if market_calendar.trading_day_of(instrument.market, now) < settles:
-            return None
         return self._move(session, conversion, ConversionState.SETTLED, now)
+
+    def _moves_from(self, conversion: Conversion, order: Order | None) -> datetime | None:
+        """From when the next step of PTS-12 may happen, given the fund order as it stands:
+        `ANY_TIME` if it may happen now, None while the conversion waits for its order to be dealt
+        (or cannot move at all)."""
+        if order is None or conversion.order_id is None or conversion.state not in LIVE_STATES:
+            return None
+        instrument = self.catalogue.get(conversion.instrument_id)
+        terms = _terms(instrument)
+        if order.status is OrderStatus.CANCELLED and conversion.state is not ConversionState.ALLOTTED:
+            return ANY_TIME
+        if conversion.state is ConversionState.ACCEPTED:
+            return _cut_off(terms, conversion.dealing_day)
+        if conversion.state is ConversionState.PRICED:
+            return ANY_TIME if order.status is OrderStatus.FILLED else None
+        # Settled on the next trading day: from its first moment in the market's time zone.
+        settles = market_calendar.next_trading_day(instrument.market, conversion.dealing_day)
+        zone = market_calendar.time_zone(instrument.market)
+        return datetime.combine(settles, time(0), tzinfo=zone).astimezone(UTC)
 
     def _move(
         self, session: PointsSession, conversion: Conversion, state: ConversionState, now: datetime

@@ -7,6 +7,7 @@ cools off inside the transaction it already holds (ADR 0009).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
@@ -47,7 +48,7 @@ from gateway.domain.trading.models import (
     Placement,
     Side,
 )
-from gateway.domain.trading.ports import CustomerDirectory, TradingSession, TradingTransactions
+from gateway.domain.trading.ports import CustomerDirectory, FundOrderStore, TradingSession
 from gateway.domain.trading.preview import market_account
 from gateway.domain.trading.recorder import OrderRecorder
 from gateway.domain.trading.venue import Venue
@@ -59,7 +60,7 @@ class FundDealing:
     def __init__(
         self,
         *,
-        store: TradingTransactions,
+        store: FundOrderStore,
         orders: OrderEntry,
         customers: CustomerDirectory,
         catalogue: Catalogue,
@@ -75,13 +76,19 @@ class FundDealing:
         self._clock = clock
         self._recorder = OrderRecorder(surveillance or SurveillanceConfig())
 
-    def deal(self) -> int:
-        """Allot subscriptions and pay redemptions whose NAV is published; returns how many."""
+    def deal(self, accounts: Collection[str] | None = None) -> int:
+        """Allot subscriptions and pay redemptions whose NAV is published; returns how many.
+
+        `accounts` limits the run to the orders of these accounts (a test clock's); None deals
+        every account's.
+        """
+        if accounts is not None and not accounts:
+            return 0
         now = self._clock.now()
         done = 0
         with self._store.session() as session:
             session.lock_trading()
-            for order in session.due_fund_orders(now.date()):
+            for order in session.due_fund_orders(now.date(), accounts):
                 instrument = self._catalogue.get(order.instrument_id)
                 if order.dealing_day is None or now < market_calendar.nav_publication_time(
                     instrument.market, order.dealing_day
@@ -94,6 +101,22 @@ class FundDealing:
                     self._pay_redemption(session, order, instrument, nav, now)
                 done += 1
         return done
+
+    def next_due(self, accounts: Collection[str], after: datetime) -> datetime | None:
+        """When `deal` next has an order of these accounts to deal: the earliest NAV publication
+        strictly after `after` of their pending fund orders, or None when none is pending.
+
+        An order whose NAV was out by `after` but that is not dealt yet is due at once: the answer
+        is `after` itself, and a `deal` run then deals it.
+        """
+        if not accounts:
+            return None
+        moments = [
+            market_calendar.nav_publication_time(self._catalogue.get(order.instrument_id).market, day)
+            for order in self._store.pending_fund_orders(accounts)
+            if (day := order.dealing_day) is not None
+        ]
+        return max(min(moments), after) if moments else None
 
     # -- what a points conversion does in its own trading transaction --------------------------
 

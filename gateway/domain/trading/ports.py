@@ -6,7 +6,7 @@ one write transaction at a time per environment (ADR 0008). Reads outside it run
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -109,7 +109,13 @@ class OrderRecords(Protocol):
     def order_by_client_id(self, client_id: str, client_order_id: str) -> Order | None: ...
     def resting(self, instrument_id: str, side: Side) -> Sequence[Order]: ...
     def live_orders(self, account_ids: Sequence[str], since: datetime) -> Sequence[Order]: ...
-    def due_fund_orders(self, dealing_day_before: date) -> Sequence[Order]: ...
+    def due_fund_orders(
+        self, dealing_day_before: date, account_ids: Collection[str] | None = None
+    ) -> Sequence[Order]:
+        """Live fund orders of a dealing day up to `dealing_day_before`, of these accounts (None:
+        of every account), in time priority."""
+        ...
+
     def add_fill(self, fill: Fill) -> None: ...
 
 
@@ -142,6 +148,14 @@ class TradingTransactions(Protocol):
     """The unit of work every trading change runs in."""
 
     def session(self) -> AbstractContextManager[TradingSession]: ...
+
+
+class FundOrderStore(TradingTransactions, Protocol):
+    """Fund dealing's transactions and its read of what is still to deal."""
+
+    def pending_fund_orders(self, account_ids: Collection[str]) -> Sequence[Order]:
+        """Live fund orders of these accounts that have a dealing day, read in autocommit."""
+        ...
 
 
 class OrderStore(TradingTransactions, Protocol):

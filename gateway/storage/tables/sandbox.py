@@ -29,3 +29,25 @@ class PersonaCopyRow(TableRow, table=True):
     generation: int
     persona: str = Field(max_length=100)
     created_at: datetime = moment_field()
+
+
+class TestClockRow(TableRow, table=True):
+    """A sandbox app's test clock (sandbox/clocks.py)."""
+
+    __tablename__ = "sandbox_test_clocks"
+
+    id: str = Field(primary_key=True, max_length=40)
+    client_id: str = Field(index=True, max_length=64)
+    name: str = Field(max_length=100)
+    frozen_time: datetime = moment_field()
+    created_at: datetime = moment_field()
+
+
+class ClockAttachmentRow(TableRow, table=True):
+    """A persona copy that lives in a test clock's time; a customer is on one clock at most."""
+
+    __tablename__ = "sandbox_clock_attachments"
+
+    customer_id: str = Field(primary_key=True, max_length=40)
+    clock_id: str = Field(index=True, max_length=40)
+    persona: str = Field(max_length=100)

@@ -14,6 +14,8 @@ __all__ = [
     'AccountList',
     'AccountOut',
     'AdminUsageReport',
+    'AdvanceIn',
+    'AdvanceOut',
     'AlertList',
     'AlertOut',
     'AlertStatus',
@@ -162,6 +164,9 @@ __all__ = [
     'SubscriptionWithSecret',
     'SuitabilityCheck',
     'SuitabilityCheckIn',
+    'TestClockIn',
+    'TestClockList',
+    'TestClockOut',
     'ThresholdsOut',
     'TokenResponse',
     'TradeReason',
@@ -208,6 +213,21 @@ class AdminUsageReport(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=
     object: Literal['usage'] | None = None
     to: date
     totals: UsageTotalsOut
+
+
+class AdvanceIn(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """AdvanceIn."""
+
+    frozen_time: datetime
+
+
+class AdvanceOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """AdvanceOut."""
+
+    clock: TestClockOut
+    moved: dict[str, int]
+    object: Literal['test_clock_advance'] | None = None
+    steps: int
 
 
 class AlertList(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -1509,6 +1529,32 @@ class SuitabilityCheckIn(msgspec.Struct, kw_only=True, frozen=True, omit_default
     customer: CustomerIn
     product: ProductIn
     reference: Annotated[str, Meta(pattern='^[A-Za-z0-9._:\\-]{1,64}$')] | None = None
+
+
+class TestClockIn(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """TestClockIn."""
+
+    frozen_time: datetime
+    name: str | None = None
+    personas: list[str] | None = None
+
+
+class TestClockList(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """TestClockList."""
+
+    data: list[TestClockOut]
+    object: Literal['list'] | None = None
+
+
+class TestClockOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """TestClockOut."""
+
+    created_at: datetime
+    frozen_time: datetime
+    id: str
+    name: str
+    object: Literal['test_clock'] | None = None
+    personas: list[str]
 
 
 class ThresholdsOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):

@@ -582,6 +582,47 @@ GET_RISK_PROFILE: Final[Operation[models.RiskProfileView]] = Operation(
     scopes=('profile:risk:read',),
 )
 
+LIST_TEST_CLOCKS: Final[Operation[models.TestClockList]] = Operation(
+    id='listTestClocks',
+    method='GET',
+    path='/v1/testing/clocks',
+    response=models.TestClockList,
+    scopes=('sandbox:testing',),
+)
+
+CREATE_TEST_CLOCK: Final[Operation[models.TestClockOut]] = Operation(
+    id='createTestClock',
+    method='POST',
+    path='/v1/testing/clocks',
+    body=models.TestClockIn,
+    response=models.TestClockOut,
+    scopes=('sandbox:testing',),
+)
+
+GET_TEST_CLOCK: Final[Operation[models.TestClockOut]] = Operation(
+    id='getTestClock',
+    method='GET',
+    path='/v1/testing/clocks/{clock_id}',
+    response=models.TestClockOut,
+    scopes=('sandbox:testing',),
+)
+
+DELETE_TEST_CLOCK: Final[Operation[None]] = Operation(
+    id='deleteTestClock',
+    method='DELETE',
+    path='/v1/testing/clocks/{clock_id}',
+    scopes=('sandbox:testing',),
+)
+
+ADVANCE_TEST_CLOCK: Final[Operation[models.AdvanceOut]] = Operation(
+    id='advanceTestClock',
+    method='POST',
+    path='/v1/testing/clocks/{clock_id}/advance',
+    body=models.AdvanceIn,
+    response=models.AdvanceOut,
+    scopes=('sandbox:testing',),
+)
+
 LIST_PERSONAS: Final[Operation[models.PersonaList]] = Operation(
     id='listPersonas',
     method='GET',
@@ -748,6 +789,11 @@ BY_ID: Final[dict[str, Operation[Any]]] = {
     'createPointsValuation': CREATE_POINTS_VALUATION,
     'getProfile': GET_PROFILE,
     'getRiskProfile': GET_RISK_PROFILE,
+    'listTestClocks': LIST_TEST_CLOCKS,
+    'createTestClock': CREATE_TEST_CLOCK,
+    'getTestClock': GET_TEST_CLOCK,
+    'deleteTestClock': DELETE_TEST_CLOCK,
+    'advanceTestClock': ADVANCE_TEST_CLOCK,
     'listPersonas': LIST_PERSONAS,
     'resetPersonas': RESET_PERSONAS,
     'listTransactions': LIST_TRANSACTIONS,

@@ -1597,6 +1597,49 @@ class AsyncPointsResourceWithRawResponse:
 class TestingResource(SyncResource):
     """`client.testing`."""
 
+    def list_test_clocks(
+        self,
+    ) -> models.TestClockList:
+        """This app's test clocks."""
+        return self._client._call(ops.LIST_TEST_CLOCKS)
+
+    def create_test_clock(
+        self,
+        *,
+        frozen_time: datetime,
+        name: str | None = None,
+        personas: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> models.TestClockOut:
+        """A test clock for some of this app's personas, starting at `frozen_time`."""
+        return self._client._call(ops.CREATE_TEST_CLOCK, body={'frozen_time': frozen_time, 'name': name, 'personas': personas}, idempotency_key=idempotency_key)
+
+    def get_test_clock(
+        self,
+        clock_id: Annotated[str, Meta(max_length=64)],
+    ) -> models.TestClockOut:
+        """One of this app's test clocks."""
+        return self._client._call(ops.GET_TEST_CLOCK, path={'clock_id': clock_id})
+
+    def delete_test_clock(
+        self,
+        clock_id: Annotated[str, Meta(max_length=64)],
+        *,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """Delete the clock; its personas return to the present."""
+        return self._client._call(ops.DELETE_TEST_CLOCK, path={'clock_id': clock_id}, idempotency_key=idempotency_key)
+
+    def advance_test_clock(
+        self,
+        clock_id: Annotated[str, Meta(max_length=64)],
+        *,
+        frozen_time: datetime,
+        idempotency_key: str | None = None,
+    ) -> models.AdvanceOut:
+        """Move the clock forward; the jobs due in the span run in time order."""
+        return self._client._call(ops.ADVANCE_TEST_CLOCK, path={'clock_id': clock_id}, body={'frozen_time': frozen_time}, idempotency_key=idempotency_key)
+
     def list_personas(
         self,
     ) -> models.PersonaList:
@@ -1619,12 +1662,60 @@ class TestingResource(SyncResource):
 
 class TestingResourceWithRawResponse:
     def __init__(self, resource: TestingResource) -> None:
+        self.list_test_clocks = raw_sync(resource.list_test_clocks)
+        self.create_test_clock = raw_sync(resource.create_test_clock)
+        self.get_test_clock = raw_sync(resource.get_test_clock)
+        self.delete_test_clock = raw_sync(resource.delete_test_clock)
+        self.advance_test_clock = raw_sync(resource.advance_test_clock)
         self.list_personas = raw_sync(resource.list_personas)
         self.reset_personas = raw_sync(resource.reset_personas)
 
 
 class AsyncTestingResource(AsyncResource):
     """`client.testing`."""
+
+    async def list_test_clocks(
+        self,
+    ) -> models.TestClockList:
+        """This app's test clocks."""
+        return await self._client._call(ops.LIST_TEST_CLOCKS)
+
+    async def create_test_clock(
+        self,
+        *,
+        frozen_time: datetime,
+        name: str | None = None,
+        personas: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> models.TestClockOut:
+        """A test clock for some of this app's personas, starting at `frozen_time`."""
+        return await self._client._call(ops.CREATE_TEST_CLOCK, body={'frozen_time': frozen_time, 'name': name, 'personas': personas}, idempotency_key=idempotency_key)
+
+    async def get_test_clock(
+        self,
+        clock_id: Annotated[str, Meta(max_length=64)],
+    ) -> models.TestClockOut:
+        """One of this app's test clocks."""
+        return await self._client._call(ops.GET_TEST_CLOCK, path={'clock_id': clock_id})
+
+    async def delete_test_clock(
+        self,
+        clock_id: Annotated[str, Meta(max_length=64)],
+        *,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """Delete the clock; its personas return to the present."""
+        return await self._client._call(ops.DELETE_TEST_CLOCK, path={'clock_id': clock_id}, idempotency_key=idempotency_key)
+
+    async def advance_test_clock(
+        self,
+        clock_id: Annotated[str, Meta(max_length=64)],
+        *,
+        frozen_time: datetime,
+        idempotency_key: str | None = None,
+    ) -> models.AdvanceOut:
+        """Move the clock forward; the jobs due in the span run in time order."""
+        return await self._client._call(ops.ADVANCE_TEST_CLOCK, path={'clock_id': clock_id}, body={'frozen_time': frozen_time}, idempotency_key=idempotency_key)
 
     async def list_personas(
         self,
@@ -1648,6 +1739,11 @@ class AsyncTestingResource(AsyncResource):
 
 class AsyncTestingResourceWithRawResponse:
     def __init__(self, resource: AsyncTestingResource) -> None:
+        self.list_test_clocks = raw_async(resource.list_test_clocks)
+        self.create_test_clock = raw_async(resource.create_test_clock)
+        self.get_test_clock = raw_async(resource.get_test_clock)
+        self.delete_test_clock = raw_async(resource.delete_test_clock)
+        self.advance_test_clock = raw_async(resource.advance_test_clock)
         self.list_personas = raw_async(resource.list_personas)
         self.reset_personas = raw_async(resource.reset_personas)
 

@@ -103,7 +103,8 @@ def handlers(app: Any) -> Iterator[tuple[str, HTTPRouteHandler]]:
     for route in app.routes:
         assert isinstance(route, HTTPRoute), f"{route.path}: only HTTP routes are inventoried"
         for handler in route.route_handlers:
-            if handler.fn.__qualname__ != GENERATED_OPTIONS:  # Litestar's own answer: an Allow header
+            # A handler run in a worker thread is wrapped (no `__qualname__`); Litestar's own OPTIONS is not.
+            if getattr(handler.fn, "__qualname__", "") != GENERATED_OPTIONS:  # an Allow header
                 yield route.path, handler
 
 

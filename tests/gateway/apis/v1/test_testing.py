@@ -27,9 +27,11 @@ def workspace_app(platform: Platform) -> DelegatingApp:
     return delegating_app(platform, SANDBOX, scopes=SCOPES)
 
 
-def sign_in_through_app(client: TestClient[Any], partner: DelegatingApp, persona: str) -> tuple[Browser, str]:
-    """PAR for an accounts consent, then the persona signs in on the way to the consent screen."""
-    consent = partner.create_consent(client, [Scope.ACCOUNTS_READ.value])
+def sign_in_through_app(
+    client: TestClient[Any], partner: DelegatingApp, persona: str, permissions: list[str] | None = None
+) -> tuple[Browser, str]:
+    """PAR for a consent (accounts by default), then the persona signs in on the way to the consent screen."""
+    consent = partner.create_consent(client, permissions or [Scope.ACCOUNTS_READ.value])
     pushed = partner.push(client, consent["id"])
     assert pushed.status_code == 201, pushed.text
     authorize_url = partner.authorize_url(pushed.json()["request_uri"])
