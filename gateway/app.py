@@ -19,6 +19,7 @@ from gateway.adapters.webhook_sender import HttpSender
 from gateway.apis import meta
 from gateway.apis.admin.lifecycle import PartnerLifecycleController
 from gateway.apis.admin.routes import AuditController, PartnersController
+from gateway.apis.admin.sandbox import SandboxCohortsController
 from gateway.apis.admin.surveillance import SurveillanceController
 from gateway.apis.admin.usage import UsageAdminController
 from gateway.apis.oauth import routes as oauth_routes
@@ -30,7 +31,10 @@ from gateway.apis.v1.market.routes import MarketController
 from gateway.apis.v1.orders.routes import OrdersController
 from gateway.apis.v1.partners.routes import AppKeysController, PartnerReviewController
 from gateway.apis.v1.points.routes import PointsController
+from gateway.apis.v1.testing.conformance import ConformanceController
+from gateway.apis.v1.testing.events import EventsController
 from gateway.apis.v1.testing.routes import TestClocksController, TestingController
+from gateway.apis.v1.testing.scenarios import ScenariosController
 from gateway.apis.v1.usage.routes import UsageController
 from gateway.apis.v1.webhooks.routes import WebhooksController
 from gateway.auth.client_auth import ClientAssertionVerifier
@@ -38,6 +42,7 @@ from gateway.auth.delegation import Delegation, refresh_tokens_die_with_consent
 from gateway.auth.developers import DeveloperAccounts
 from gateway.auth.dpop import DPoPVerifier
 from gateway.auth.dpop_nonces import DPoPNonces
+from gateway.auth.evidence import EvidenceSigner
 from gateway.auth.keys import KeyRing
 from gateway.auth.login import CustomerLogin
 from gateway.auth.pairwise import PairwiseSubjects
@@ -70,6 +75,7 @@ from gateway.domain.trading.venue import Venue
 from gateway.edge.access import SECURITY_SCHEME, public
 from gateway.edge.audit import AuditMiddleware, AuditTrail
 from gateway.edge.authentication import AuthenticationMiddleware, ClientCache, EnvironmentAuth
+from gateway.edge.conformance import ConformanceMiddleware, ConformanceRecorder
 from gateway.edge.consent_gate import ConsentEpoch, ConsentGate, MemoryEpoch, RedisEpoch
 from gateway.edge.entry import Gateway
 from gateway.edge.faults import FaultPoints
@@ -89,6 +95,7 @@ from gateway.services import EnvironmentServices, Platform, dependencies
 from gateway.settings import Settings
 from gateway.storage.audit import SqlAuditLog
 from gateway.storage.compliance import SqlComplianceRecords
+from gateway.storage.conformance import SqlConformanceLog
 from gateway.storage.consent import SqlConsentRepository
 from gateway.storage.customers import SqlCustomerStore
 from gateway.storage.database import Database
@@ -100,6 +107,7 @@ from gateway.storage.points import SqlPointsStore
 from gateway.storage.proposals import SqlProposalStore
 from gateway.storage.revocations import SqlRevocations
 from gateway.storage.sandbox import SqlClockStore, SqlWorkspaceStore
+from gateway.storage.sandbox_reports import SqlCohortRecords
 from gateway.storage.surveillance import SqlSurveillanceDesk
 from gateway.storage.trading import SqlTradingStore
 from gateway.storage.usage import SqlPlacedOrders, SqlUsageCounters
@@ -108,6 +116,7 @@ from gateway.web import consent_screen, dashboard
 from gateway.web import login as login_pages
 from gateway.web import partner_review as partner_review_pages
 from gateway.web import supervisor as supervisor_pages
+from gateway.web import supervisor_sandbox as supervisor_sandbox_pages
 from gateway.web.pages import static_files, template_config
 from gateway.web.portal import routes as portal_pages
 from openapi.spec import PublishedOpenAPIConfig
@@ -119,10 +128,15 @@ from partners.webhooks.service import WebhookService
 from partners.webhooks.url_guard import UrlPolicy
 from sandbox.clock_jobs import clocked_jobs
 from sandbox.clocks import ClockRouter, TestClocks
+from sandbox.conformance import Conformance, Graduation
+from sandbox.events import SandboxEvents
 from sandbox.isolation import check_isolation
 from sandbox.magic import MagicVenue
 from sandbox.personas import load_personas
 from sandbox.prices import PriceFeed
+from sandbox.scenarios import Scenarios
+from sandbox.supervision import SandboxCohorts
+from sandbox.tapes import TapeRouter, TapeVenue
 from sandbox.venue import InProcessVenue
 from sandbox.webhooks import FailingEndpoints
 from sandbox.workspaces import ConsentsOfApp, SandboxWorkspaces
@@ -142,6 +156,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
     check_isolation(settings.database(Environment.PRODUCTION), settings.database(Environment.SANDBOX))
     clock = clock or SystemClock()
     databases = {env: Database(settings.database(env)) for env in Environment}
+    # What the sandbox sees of its apps' traffic, for their conformance score (sandbox/conformance.py).
+    observations = ConformanceRecorder(SqlConformanceLog(databases[Environment.SANDBOX]), clock)
     registry_store = SqlRegistryStore(databases[Environment.PRODUCTION])
     clients = ClientCache(registry_store.get_client)
     # A registry change bites at once in this worker, in the others within the client cache's TTL.
@@ -181,7 +197,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         # The sandbox's services read the time of the test clock a call or job runs on (ADR 0018).
         timed: Clock = ClockRouter(clock) if env is Environment.SANDBOX else clock
         consents = ConsentService(
-            consent_records, timed, listeners=(gate.changed, refresh_tokens_die_with_consent(grants, clock))
+            consent_records,
+            timed,
+            listeners=(
+                gate.changed,
+                refresh_tokens_die_with_consent(grants, clock),
+                *((observations.consent_changed,) if env is Environment.SANDBOX else ()),
+            ),
         )
         customers = SqlCustomerStore(database)
         nonces = (
@@ -209,14 +231,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         # Order entry, fund dealing and positions share the environment's trading store: one
         # trading transaction at a time under the trading lock (ADR 0008).
         trades = SqlTradingStore(database)
-        # The sandbox's venue answers its magic client order ids (docs/sandbox/magic-values.md).
-        magic = MagicVenue(InProcessVenue(prices), prices) if env is Environment.SANDBOX else None
+        # The sandbox's venue answers its magic client order ids (docs/sandbox/magic-values.md) and
+        # plays a scenario run's price tape (docs/sandbox/scenarios.md).
+        tapes = TapeRouter(prices) if env is Environment.SANDBOX else None
+        quotes = tapes or prices
+        magic = TapeVenue(MagicVenue(InProcessVenue(quotes), quotes), tapes, timed) if tapes else None
         venue: Venue = magic or InProcessVenue(prices)
         orders = OrderEntry(
             store=trades,
             customers=customers,
             catalogue=catalogue,
-            prices=prices,
+            prices=quotes,
             fx=prices,
             venue=venue,
             forced=magic,
@@ -233,6 +258,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         webhooks = webhook_service(settings, env, database, timed)
         workspaces: SandboxWorkspaces | None = None
         clocks: TestClocks | None = None
+        sandbox_events: SandboxEvents | None = None
+        scenarios: Scenarios | None = None
         if isinstance(timed, ClockRouter):
             clock_store = SqlClockStore(database)
             workspaces = SandboxWorkspaces(
@@ -251,6 +278,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
                 accounts=functools.partial(_account_ids, customers),
                 partner_of=functools.partial(_partner_of, clients),
             )
+            sandbox_events = SandboxEvents(trades, customers, catalogue, timed, workspaces.customer_for)
+            if tapes is not None:
+                scenarios = Scenarios(
+                    orders=orders,
+                    catalogue=catalogue,
+                    tapes=tapes,
+                    router=timed,
+                    personas=workspaces.persona,
+                    workspaces=SqlWorkspaceStore(database),
+                    surveillance=SurveillanceService(SqlSurveillanceDesk(database), timed),
+                    webhooks=webhooks,
+                    sender=FailingEndpoints(webhook_sender),
+                )
         environments[env] = EnvironmentServices(
             environment=env,
             issuer=issuer,
@@ -297,6 +337,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             ),
             webhooks=webhooks,
             usage=UsageMeter(SqlUsageCounters(database)),
+            sandbox_events=sandbox_events,
+            scenarios=scenarios,
+            conformance=Conformance(observations, webhooks, webhook_sender, clock)
+            if env is Environment.SANDBOX
+            else None,
         )
         auth[env] = EnvironmentAuth(tokens, revocations, dpop, gate, nonces)
     limiter = RateLimiter(_limits_storage(settings), settings.namespace)
@@ -334,6 +379,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             environments[Environment.PRODUCTION].auth_server.revocations,
             clock,
         ),
+        graduation=_graduation(registry, environments, clock),
+        # Read only, over the sandbox's database; partners come from production's registry.
+        sandbox_cohorts=SandboxCohorts(
+            records=SqlCohortRecords(databases[Environment.SANDBOX]),
+            usage=environments[Environment.SANDBOX].usage,
+            partners=registry,
+            catalogue=catalogue,
+            prices=prices,
+            clock=clock,
+        ),
     )
     purger = IdempotencyPurger([s.idempotency for s in environments.values()], clock)
     webhook_worker = DeliveryWorker(
@@ -366,6 +421,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             for env, services in environments.items()
         ),
     ]
+    jobs.append(PeriodicTask("flush conformance observations", observations.flush, usage_every))
     if settings.webhooks_embedded:
         # A deployment with a separate `gateway worker` sets WEBHOOKS_EMBEDDED=0 (ADR 0010).
         jobs.append(PeriodicTask("deliver webhooks", webhook_worker.run_once, timedelta(seconds=2)))
@@ -380,6 +436,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         for services in environments.values():
             services.audit.flush()
             services.usage.flush()
+        observations.flush()
         webhook_sender.close()
         bridge: Any = getattr(limiter.storage, "bridge", None)
         if bridge is not None:
@@ -403,18 +460,23 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
             UsageController,
             TestingController,
             TestClocksController,
+            EventsController,
+            ScenariosController,
             WebhooksController,
             PartnersController,
             PartnerLifecycleController,
             AppKeysController,
             PartnerReviewController,
+            ConformanceController,
             AuditController,
             SurveillanceController,
             UsageAdminController,
+            SandboxCohortsController,
             *login_pages.ROUTES,
             *consent_screen.ROUTES,
             *dashboard.ROUTES,
             *supervisor_pages.ROUTES,
+            *supervisor_sandbox_pages.ROUTES,
             *partner_review_pages.ROUTES,
             *portal_pages.ROUTES,
             static_files(),
@@ -422,6 +484,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Gateway:
         template_config=template_config(),
         dependencies=dependencies(),
         middleware=[
+            # Outermost, acting in the sandbox only: it sees every answer, the refusals of
+            # authentication, the rate limit and idempotency included (gateway/edge/conformance.py).
+            DefineMiddleware(
+                ConformanceMiddleware, recorder=observations, auth=auth[Environment.SANDBOX], clock=clock
+            ),
             DefineMiddleware(AuthenticationMiddleware, environments=auth, clients=clients),
             # Between authentication and the rate limit: it sees the app and the limiter's 429s.
             DefineMiddleware(
@@ -463,6 +530,16 @@ def _partner_of(clients: ClientCache, client_id: str) -> str:
     if client is None:
         raise NotFoundError("no such app", client_id=client_id)
     return client.partner.id
+
+
+def _graduation(
+    registry: Registry, environments: dict[Environment, EnvironmentServices], clock: Clock
+) -> Graduation:
+    """Review requests carry the sandbox's score of the app, signed by the sandbox issuer."""
+    sandbox = environments[Environment.SANDBOX]
+    if sandbox.conformance is None:
+        raise RuntimeError("the sandbox has no conformance suite")
+    return Graduation(registry, sandbox.conformance, EvidenceSigner(sandbox.keys, sandbox.issuer), clock)
 
 
 def _is_sandbox_app(clients: ClientCache, client_id: str) -> bool:

@@ -46,6 +46,10 @@ from gateway.settings import Settings
 from partners.service import Registry
 from partners.webhooks.service import WebhookService
 from sandbox.clocks import TestClocks
+from sandbox.conformance import Conformance, Graduation
+from sandbox.events import SandboxEvents
+from sandbox.scenarios import Scenarios
+from sandbox.supervision import SandboxCohorts
 from sandbox.workspaces import SandboxWorkspaces
 
 
@@ -81,6 +85,9 @@ class EnvironmentServices:
     sharing: SharingService
     webhooks: WebhookService
     usage: UsageMeter
+    sandbox_events: SandboxEvents | None = None  # the sandbox's events on demand; None in production
+    scenarios: Scenarios | None = None  # the sandbox's scenario library; None in production
+    conformance: Conformance | None = None  # the sandbox's conformance suite; None in production
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +104,8 @@ class Platform:
     quotas: BusinessQuotas
     developers: DeveloperAccounts  # the developer portal's accounts and sessions
     staff: StaffLogin  # the supervisor console's officers and sessions
+    graduation: Graduation  # review requests with the sandbox's signed evidence, and the staff's read
+    sandbox_cohorts: SandboxCohorts  # the supervisor's report of each partner's sandbox cohort
 
 
 def _platform(request: Request[Any, Any, Any]) -> Platform:

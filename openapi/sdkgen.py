@@ -360,6 +360,8 @@ def _success(spec: Spec, raw: dict[str, Any]) -> tuple[str, str]:
     statuses = sorted(s for s in raw.get("responses", {}) if s.startswith("2"))
     for status in statuses:
         content = raw["responses"][status].get("content") or {}
+        if len(content) > 1:  # the caller chose the media type (e.g. `format=csv`): answer the text
+            return "str", "*/*"
         if "application/json" in content:
             schema = content["application/json"]["schema"]
             return (_ref_name(schema) if "$ref" in schema else "Any"), "application/json"

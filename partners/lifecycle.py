@@ -17,6 +17,12 @@ Rule table (ADR 0011):
 - Suspension and reactivation are orthogonal to the stage (status active/suspended), need a reason,
   and a suspension of a suspended partner (or a reactivation of an active one) is a conflict.
 - The one partner-initiated move is `sandbox -> review` (`request_review`), actor `partner:<client_id>`.
+  It carries the app's conformance evidence (`Evidence`, made by sandbox/conformance.py).
+- Graduation on evidence: a staff move into `pilot` or `production` needs the partner's evidence to
+  pass every required check. The evidence is the pack of the latest review request, unless the
+  partner was back in the sandbox since (then it has none). Without passing evidence the move needs
+  an override reason (20..500 characters), recorded in the event's details as an override; an
+  override reason is refused when the evidence passes (there is nothing to override).
 - Which environments a stage may hold apps in: `STAGE_ENVIRONMENTS` in partners/models.py.
 """
 
@@ -46,6 +52,9 @@ SELF_SERVICE: Final = "self-service"
 MIN_REASON: Final = 3
 MAX_REASON: Final = 500
 MAX_ACTOR: Final = 200
+MIN_OVERRIDE: Final = 20  # an override is a written justification, not a word
+# The stages a partner enters only on passing evidence, or by an override (docs/sandbox/graduation.md).
+GRADUATING: Final = frozenset({PartnerStage.PILOT, PartnerStage.PRODUCTION})
 # Pilot caps have ceilings so a typo cannot open the gates wide (a pilot is small by definition).
 MAX_PILOT_CUSTOMERS: Final = 100_000
 MAX_PILOT_NOTIONAL: Final = Decimal("100000000")
@@ -62,6 +71,44 @@ STAFF_TRANSITIONS: Final[Mapping[PartnerStage, frozenset[PartnerStage]]] = {
 PARTNER_TRANSITIONS: Final[Mapping[PartnerStage, frozenset[PartnerStage]]] = {
     S.SANDBOX: frozenset({S.REVIEW})
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The conformance evidence a review request carries: the signed pack and its verdict."""
+
+    id: str
+    client_id: str  # the sandbox app the pack scores
+    passed: bool  # every required check passed
+    failed: tuple[str, ...]  # the required checks that failed
+    issued_at: datetime
+    pack: str  # the signed pack, a compact JWS (sandbox/conformance.py)
+
+    def details(self) -> dict[str, str]:
+        """As the review request's event keeps it."""
+        return {
+            "evidence_id": self.id,
+            "evidence_client_id": self.client_id,
+            "evidence": "passed" if self.passed else "failed",
+            "evidence_failed": ",".join(self.failed),
+            "evidence_issued_at": self.issued_at.isoformat(),
+            "evidence_pack": self.pack,
+        }
+
+    @classmethod
+    def of(cls, details: Mapping[str, str]) -> Evidence | None:
+        """The evidence an event's details hold, or None."""
+        if "evidence_pack" not in details:
+            return None
+        failed = details.get("evidence_failed", "")
+        return cls(
+            id=details["evidence_id"],
+            client_id=details["evidence_client_id"],
+            passed=details["evidence"] == "passed",
+            failed=tuple(failed.split(",")) if failed else (),
+            issued_at=datetime.fromisoformat(details["evidence_issued_at"]),
+            pack=details["evidence_pack"],
+        )
 
 
 class LifecycleEventKind(StrEnum):
@@ -115,6 +162,16 @@ def check_reason(reason: str) -> str:
             f"a reason of {MIN_REASON} to {MAX_REASON} characters is required", field="reason"
         )
     return reason
+
+
+def check_override(override: str) -> str:
+    override = override.strip()
+    if not MIN_OVERRIDE <= len(override) <= MAX_REASON:
+        raise InvalidLifecycleRequestError(
+            f"an override reason of {MIN_OVERRIDE} to {MAX_REASON} characters is required",
+            field="override_reason",
+        )
+    return override
 
 
 def check_actor(actor: str) -> str:
@@ -186,8 +243,20 @@ class Lifecycle:
         """Per partner, when it entered its current stage (its last creation or stage move)."""
         return self.store.stage_entered_at()
 
-    def move(self, partner_id: str, to: PartnerStage, *, actor: str, reason: str) -> Partner:
-        """A staff move along `STAFF_TRANSITIONS`."""
+    def evidence(self, partner_id: str) -> Evidence | None:
+        """The pack of the latest review request, unless the partner was back in the sandbox since."""
+        for event in reversed(self.history(partner_id)):
+            if event.kind is LifecycleEventKind.REVIEW_REQUESTED:
+                return Evidence.of(event.details)
+            if event.to_stage is PartnerStage.SANDBOX and event.from_stage is not PartnerStage.SANDBOX:
+                return None  # sent back (or created) in the sandbox after it: it graduates on new evidence
+        return None
+
+    def move(
+        self, partner_id: str, to: PartnerStage, *, actor: str, reason: str, override: str | None = None
+    ) -> Partner:
+        """A staff move along `STAFF_TRANSITIONS`; into pilot or production on passing evidence, or
+        with an `override` reason."""
         partner = self.partner(partner_id)
         if to not in STAFF_TRANSITIONS[partner.stage]:
             raise IllegalTransitionError(
@@ -201,12 +270,48 @@ class Lifecycle:
             raise IllegalTransitionError(
                 "set the pilot caps before moving a partner into pilot", field="pilot_caps"
             )
+        if to not in GRADUATING and override is not None:
+            raise InvalidLifecycleRequestError(
+                "an override reason belongs to a move into pilot or production", field="override_reason"
+            )
+        details = self._graduation(partner_id, to, override) if to in GRADUATING else {}
         return self._change(
-            partner, replace(partner, stage=to), LifecycleEventKind.STAGE_CHANGED, actor, reason
+            partner, replace(partner, stage=to), LifecycleEventKind.STAGE_CHANGED, actor, reason, details
         )
 
-    def request_review(self, partner_id: str, *, actor: str, reason: str) -> Partner:
-        """The partner's own move: from sandbox into review, nothing else."""
+    def _graduation(self, partner_id: str, to: PartnerStage, override: str | None) -> dict[str, str]:
+        """The details a move into pilot or production records: the evidence it rests on, or the override."""
+        evidence = self.evidence(partner_id)
+        if evidence is not None and evidence.passed:
+            if override is not None:
+                raise InvalidLifecycleRequestError(
+                    "the evidence passes every required check: there is nothing to override",
+                    field="override_reason",
+                )
+            return {"evidence": "passed", "evidence_id": evidence.id}
+        verdict = "missing" if evidence is None else "failed"
+        failed = evidence.failed if evidence is not None else ()
+        if override is None:
+            raise IllegalTransitionError(
+                f"moving into {to.value} needs conformance evidence that passes every required check "
+                f"(the evidence is {verdict}), or an override reason",
+                field="override_reason",
+                rule="evidence_required",
+                evidence=verdict,
+                failed=list(failed),
+            )
+        return {
+            "override": "true",
+            "override_reason": check_override(override),
+            "evidence": verdict,
+            "evidence_failed": ",".join(failed),
+            **({"evidence_id": evidence.id} if evidence is not None else {}),
+        }
+
+    def request_review(
+        self, partner_id: str, *, actor: str, reason: str, evidence: Evidence | None = None
+    ) -> Partner:
+        """The partner's own move: from sandbox into review, nothing else; with its app's evidence."""
         partner = self.partner(partner_id)
         if PartnerStage.REVIEW not in PARTNER_TRANSITIONS.get(partner.stage, frozenset()):
             raise IllegalTransitionError(
@@ -222,6 +327,7 @@ class Lifecycle:
             LifecycleEventKind.REVIEW_REQUESTED,
             actor,
             reason,
+            evidence.details() if evidence is not None else None,
         )
 
     def suspend(self, partner_id: str, *, actor: str, reason: str) -> Partner:

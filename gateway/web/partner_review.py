@@ -7,6 +7,9 @@
 - Rule: a compliance officer acts on partners; a supervisor (the regulator) reads only.
 - Every change is recorded in the partner's history under `officer:<username>` and, as every
   state-changing call, in the production audit chain.
+- The partner page shows the conformance evidence of the latest review request, check by check
+  (docs/sandbox/graduation.md). A move into pilot or production without passing evidence needs an
+  override reason, which the history keeps and the audit chain records as an override.
 """
 
 from __future__ import annotations
@@ -21,19 +24,32 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
+from gateway.apis.admin.lifecycle import record_override
 from gateway.auth.staff import StaffLogin, StaffSession
 from gateway.domain.errors import ConflictError, DomainError, NotFoundError
 from gateway.domain.money import Currency
+from gateway.edge.audit import AuditTrail
 from gateway.web.pages import first, see_other
 from gateway.web.supervisor import BASE, OPTIONS, STAFF, acting_officer
-from partners.lifecycle import MAX_REASON, MIN_REASON, STAFF_TRANSITIONS, LifecycleEvent, LifecycleEventKind
+from partners.lifecycle import (
+    GRADUATING,
+    MAX_REASON,
+    MIN_OVERRIDE,
+    MIN_REASON,
+    STAFF_TRANSITIONS,
+    LifecycleEvent,
+    LifecycleEventKind,
+)
 from partners.models import Partner, PartnerStage, PartnerStatus, PilotCaps
 from partners.service import REVIEW_ORDER, Registry
+from sandbox.conformance import Graduation, OpenedEvidence
 
 PARTNERS: Final = f"{BASE}/partners"
 MAX_LISTED: Final = 500  # filter by stage beyond that
 NOTICES: Final = {
     "stage": "Stage changed. Your name and reason are in the partner's history.",
+    "override": "Stage changed by an override. Your name and override reason are in the partner's "
+    "history and the audit trail.",
     "caps": "Pilot caps set. Your name and reason are in the partner's history.",
     "suspended": "Partner suspended. Its apps are refused from now on.",
     "reactivated": "Partner reactivated.",
@@ -97,8 +113,37 @@ def _entered(history: list[LifecycleEvent], partner: Partner) -> datetime:
     return moves[-1] if moves else partner.created_at
 
 
+HIDDEN_DETAILS: Final = frozenset({"evidence_pack"})  # the signed pack is shown check by check instead
+
+
+def _evidence(opened: OpenedEvidence | None) -> dict[str, Any] | None:
+    if opened is None:
+        return None
+    evidence = opened.evidence
+    return {
+        "id": evidence.id,
+        "client_id": evidence.client_id,
+        "passed": evidence.passed,
+        "failed": ", ".join(evidence.failed),
+        "issued_at": _moment(evidence.issued_at),
+        "period": f"{_moment(opened.start)} to {_moment(opened.end)}",
+        "verified": opened.verified,
+        "checks": [
+            {
+                "id": check.id.value,
+                "title": check.title,
+                "required": check.required,
+                "passed": check.passed,
+                "evidence": ", ".join(f"{k}={v}" for k, v in check.evidence.items() if v not in (None, [])),
+            }
+            for check in opened.checks
+        ],
+    }
+
+
 def _partner_page(
     registry: Registry,
+    graduation: Graduation,
     session: StaffSession,
     partner_id: str,
     *,
@@ -115,6 +160,7 @@ def _partner_page(
         return _no_such_partner(session)
     history = lifecycle.history(partner_id)
     caps = partner.pilot_caps
+    evidence = _evidence(graduation.evidence(partner_id))
     return STAFF.render(
         "staff_partner.html",
         session=session,
@@ -131,6 +177,11 @@ def _partner_page(
         },
         may_set_caps=partner.stage is not PartnerStage.PRODUCTION,
         targets=sorted(s.value for s in STAFF_TRANSITIONS[partner.stage]),
+        evidence=evidence,
+        # A move into pilot or production without passing evidence needs an override reason.
+        needs_override=bool(STAFF_TRANSITIONS[partner.stage] & GRADUATING)
+        and not (evidence is not None and evidence["passed"]),
+        override_min=MIN_OVERRIDE,
         currencies=[c.value for c in Currency],
         apps=[
             {
@@ -149,7 +200,10 @@ def _partner_page(
                 "from_stage": e.from_stage.value if e.from_stage else "",
                 "to_stage": e.to_stage.value,
                 "reason": e.reason,
-                "details": ", ".join(f"{k}={v}" for k, v in sorted(e.details.items())),
+                "details": ", ".join(
+                    f"{k}={v}" for k, v in sorted(e.details.items()) if k not in HIDDEN_DETAILS
+                ),
+                "override": e.details.get("override") == "true",
             }
             for e in reversed(history)  # newest first
         ],
@@ -169,11 +223,12 @@ async def partner_page(
     request: Request[Any, Any, Any],
     staff: NamedDependency[StaffLogin],
     registry: NamedDependency[Registry],
+    graduation: NamedDependency[Graduation],
     partner_id: FromPath[str],
     notice: Notice = None,
 ) -> Response[Any]:
     session = STAFF.signed_in(request, staff)
-    return _partner_page(registry, session, partner_id, notice=NOTICES.get(notice or ""))
+    return _partner_page(registry, graduation, session, partner_id, notice=NOTICES.get(notice or ""))
 
 
 def _caps_of(form: dict[str, list[str]]) -> PilotCaps | str:
@@ -189,29 +244,50 @@ def _caps_of(form: dict[str, list[str]]) -> PilotCaps | str:
         return "customers and daily points are whole numbers; the daily notional an amount like 50000.00"
 
 
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """What a staff form post works with."""
+
+    staff: StaffLogin
+    registry: Registry
+    graduation: Graduation
+    audit: AuditTrail  # production's: the override's own record
+    issuer: str
+
+
 async def _act(
-    request: Request[Any, Any, Any],
-    staff: StaffLogin,
-    registry: Registry,
-    issuer: str,
-    partner_id: str,
-    kind: LifecycleEventKind,
+    request: Request[Any, Any, Any], desk: Desk, partner_id: str, kind: LifecycleEventKind
 ) -> Response[Any]:
-    session, form = await acting_officer(request, staff, issuer, "changes a partner's lifecycle")
+    session, form = await acting_officer(request, desk.staff, desk.issuer, "changes a partner's lifecycle")
+    registry = desk.registry
     lifecycle = registry.lifecycle
     actor = session.officer.identity
     reason = first(form, "reason") or ""
+
+    def page(error: str, status: int) -> Template:
+        return _partner_page(registry, desk.graduation, session, partner_id, error=error, status=status)
+
     try:
         if kind is LifecycleEventKind.STAGE_CHANGED:
             target = first(form, "stage") or ""
             if target not in {s.value for s in PartnerStage}:
-                return _partner_page(registry, session, partner_id, error="choose a stage", status=422)
-            lifecycle.move(partner_id, PartnerStage(target), actor=actor, reason=reason)
+                return page("choose a stage", 422)
+            override = (first(form, "override_reason") or "").strip() or None
+            lifecycle.move(partner_id, PartnerStage(target), actor=actor, reason=reason, override=override)
             notice = "stage"
+            if override is not None:
+                record_override(
+                    desk.audit,
+                    lifecycle,
+                    partner_id,
+                    actor=actor,
+                    request_id=str(request.scope["state"].get("request_id", "")),
+                )
+                notice = "override"
         elif kind is LifecycleEventKind.PILOT_CAPS_SET:
             caps = _caps_of(form)
             if isinstance(caps, str):
-                return _partner_page(registry, session, partner_id, error=caps, status=422)
+                return page(caps, 422)
             lifecycle.set_pilot_caps(partner_id, caps, actor=actor, reason=reason)
             notice = "caps"
         elif kind is LifecycleEventKind.SUSPENDED:
@@ -223,8 +299,7 @@ async def _act(
     except NotFoundError:
         return _no_such_partner(session)
     except DomainError as exc:
-        status = 409 if isinstance(exc, ConflictError) else 422
-        return _partner_page(registry, session, partner_id, error=exc.detail, status=status)
+        return page(exc.detail, 409 if isinstance(exc, ConflictError) else 422)
     request.scope["state"]["actor"] = actor
     request.scope["state"]["object_id"] = partner_id
     return see_other(f"{PARTNERS}/{partner_id}?notice={notice}")
@@ -235,10 +310,13 @@ async def move_stage(
     request: Request[Any, Any, Any],
     staff: NamedDependency[StaffLogin],
     registry: NamedDependency[Registry],
+    graduation: NamedDependency[Graduation],
+    audit: NamedDependency[AuditTrail],
     issuer: NamedDependency[str],
     partner_id: FromPath[str],
 ) -> Response[Any]:
-    return await _act(request, staff, registry, issuer, partner_id, LifecycleEventKind.STAGE_CHANGED)
+    desk = Desk(staff, registry, graduation, audit, issuer)
+    return await _act(request, desk, partner_id, LifecycleEventKind.STAGE_CHANGED)
 
 
 @post(f"{PARTNERS}/{{partner_id:str}}/pilot-caps", status_code=303, **OPTIONS)
@@ -246,10 +324,13 @@ async def set_pilot_caps(
     request: Request[Any, Any, Any],
     staff: NamedDependency[StaffLogin],
     registry: NamedDependency[Registry],
+    graduation: NamedDependency[Graduation],
+    audit: NamedDependency[AuditTrail],
     issuer: NamedDependency[str],
     partner_id: FromPath[str],
 ) -> Response[Any]:
-    return await _act(request, staff, registry, issuer, partner_id, LifecycleEventKind.PILOT_CAPS_SET)
+    desk = Desk(staff, registry, graduation, audit, issuer)
+    return await _act(request, desk, partner_id, LifecycleEventKind.PILOT_CAPS_SET)
 
 
 @post(f"{PARTNERS}/{{partner_id:str}}/suspension", status_code=303, **OPTIONS)
@@ -257,10 +338,13 @@ async def suspend(
     request: Request[Any, Any, Any],
     staff: NamedDependency[StaffLogin],
     registry: NamedDependency[Registry],
+    graduation: NamedDependency[Graduation],
+    audit: NamedDependency[AuditTrail],
     issuer: NamedDependency[str],
     partner_id: FromPath[str],
 ) -> Response[Any]:
-    return await _act(request, staff, registry, issuer, partner_id, LifecycleEventKind.SUSPENDED)
+    desk = Desk(staff, registry, graduation, audit, issuer)
+    return await _act(request, desk, partner_id, LifecycleEventKind.SUSPENDED)
 
 
 @post(f"{PARTNERS}/{{partner_id:str}}/reactivation", status_code=303, **OPTIONS)
@@ -268,10 +352,13 @@ async def reactivate(
     request: Request[Any, Any, Any],
     staff: NamedDependency[StaffLogin],
     registry: NamedDependency[Registry],
+    graduation: NamedDependency[Graduation],
+    audit: NamedDependency[AuditTrail],
     issuer: NamedDependency[str],
     partner_id: FromPath[str],
 ) -> Response[Any]:
-    return await _act(request, staff, registry, issuer, partner_id, LifecycleEventKind.REACTIVATED)
+    desk = Desk(staff, registry, graduation, audit, issuer)
+    return await _act(request, desk, partner_id, LifecycleEventKind.REACTIVATED)
 
 
 ROUTES: Final = [partner_list, partner_page, move_stage, set_pilot_caps, suspend, reactivate]

@@ -28,10 +28,12 @@ from partners.errors import (
     LifecycleConflictError,
 )
 from partners.lifecycle import (
+    GRADUATING,
     PARTNER_TRANSITIONS,
     SELF_SERVICE,
     STAFF_TRANSITIONS,
     STAGE_MOVES,
+    Evidence,
     LifecycleEvent,
     LifecycleEventKind,
     LifecycleStore,
@@ -55,6 +57,12 @@ NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 S = PartnerStage
 CAPS = PilotCaps(customers=50, daily_notional=Decimal("20000"), daily_points=100_000)
 STAFF = "cli_staff"
+# Moves into pilot or production rest on conformance evidence; tests of other rules override it.
+OVERRIDE = "certified by the bank's own conformance report"
+
+
+def override_for(target: PartnerStage) -> str | None:
+    return OVERRIDE if target in GRADUATING else None
 
 
 class InMemoryLifecycleStore:
@@ -195,7 +203,9 @@ def test_staff_moves_follow_the_rule_table(
 ) -> None:
     partner = partner_in(registry, source, caps=source is not S.PRODUCTION)
     if target in STAFF_TRANSITIONS[source]:
-        moved = registry.lifecycle.move(partner.id, target, actor=STAFF, reason="checked the evidence")
+        moved = registry.lifecycle.move(
+            partner.id, target, actor=STAFF, reason="checked the evidence", override=override_for(target)
+        )
         assert moved.stage is target
         assert registry.partner(partner.id).stage is target
     else:
@@ -221,9 +231,11 @@ def test_the_rule_table_written_out() -> None:
 
 def test_production_never_goes_back_to_pilot(registry: Registry) -> None:
     partner = partner_in(registry, S.PILOT, caps=True)
-    registry.lifecycle.move(partner.id, S.PRODUCTION, actor=STAFF, reason="pilot went well")
+    registry.lifecycle.move(
+        partner.id, S.PRODUCTION, actor=STAFF, reason="pilot went well", override=OVERRIDE
+    )
     with pytest.raises(IllegalTransitionError):
-        registry.lifecycle.move(partner.id, S.PILOT, actor=STAFF, reason="second thoughts")
+        registry.lifecycle.move(partner.id, S.PILOT, actor=STAFF, reason="second thoughts", override=OVERRIDE)
 
 
 def test_review_may_send_a_partner_back_to_the_sandbox(registry: Registry) -> None:
@@ -240,7 +252,9 @@ def test_pilot_needs_caps_first(registry: Registry, store: InMemoryLifecycleStor
     assert refused.value.context["field"] == "pilot_caps"
     assert registry.partner(partner.id).stage is S.REVIEW
     registry.lifecycle.set_pilot_caps(partner.id, CAPS, actor=STAFF, reason="pilot terms agreed")
-    piloting = registry.lifecycle.move(partner.id, S.PILOT, actor=STAFF, reason="ready for a pilot")
+    piloting = registry.lifecycle.move(
+        partner.id, S.PILOT, actor=STAFF, reason="ready for a pilot", override=OVERRIDE
+    )
     assert piloting.stage is S.PILOT
     assert piloting.pilot_caps == replace(CAPS, daily_notional=Decimal("20000.00"))
     assert [e.kind for e in store.lifecycle_events(partner.id)] == [
@@ -365,7 +379,7 @@ def test_a_concurrent_change_is_a_conflict_not_a_lost_update(
 
     store.interfere = other_staff_member
     with pytest.raises(LifecycleConflictError):
-        registry.lifecycle.move(partner.id, S.PRODUCTION, actor=STAFF, reason="approved")
+        registry.lifecycle.move(partner.id, S.PRODUCTION, actor=STAFF, reason="approved", override=OVERRIDE)
     assert registry.partner(partner.id).stage is S.SANDBOX
     assert [e.kind for e in store.lifecycle_events(partner.id)] == [LifecycleEventKind.CREATED]
 
@@ -392,7 +406,9 @@ def test_any_sequence_of_moves_keeps_stage_and_history_in_step(
         if with_caps and registry.partner(partner.id).stage is not S.PRODUCTION:
             registry.lifecycle.set_pilot_caps(partner.id, CAPS, actor=STAFF, reason="pilot terms")
         with contextlib.suppress(IllegalTransitionError):
-            registry.lifecycle.move(partner.id, target, actor=STAFF, reason="a step")
+            registry.lifecycle.move(
+                partner.id, target, actor=STAFF, reason="a step", override=override_for(target)
+            )
     history = store.lifecycle_events(partner.id)
     for index, event in enumerate(history[1:], start=1):
         assert event.from_stage is history[index - 1].to_stage  # each event starts where the last ended
@@ -510,7 +526,9 @@ def test_a_developer_reaches_production_through_review(
         with pytest.raises(InvalidAppError) as refused:
             production_app([Scope.MARKET_READ.value])
         assert refused.value.context["field"] == "environment"  # not before the stage opens production
-        registry.lifecycle.move(developer.id, stage, actor=STAFF, reason="checked the evidence")
+        registry.lifecycle.move(
+            developer.id, stage, actor=STAFF, reason="checked the evidence", override=override_for(stage)
+        )
 
     live = production_app([Scope.MARKET_READ.value, Scope.CONSENTS_MANAGE.value, Scope.ORDERS_WRITE.value])
     with pytest.raises(InvalidAppError) as sandbox_only:
@@ -582,6 +600,124 @@ def test_unknown_apps_and_kids_are_not_found(registry: Registry) -> None:
     assert issubclass(IllegalTransitionError, ConflictError)
 
 
+# -- graduation on evidence ------------------------------------------------------------------------
+
+
+def evidence(*failed: str) -> Evidence:
+    return Evidence(
+        id="evp_0123456789abcdef",
+        client_id="sbx_app",
+        passed=not failed,
+        failed=failed,
+        issued_at=NOW,
+        pack="eyJhbGciOiJFUzI1NiJ9.e30.c2ln",
+    )
+
+
+def in_review(registry: Registry, pack: Evidence | None) -> Partner:
+    partner = partner_in(registry, S.SANDBOX)
+    registry.lifecycle.set_pilot_caps(partner.id, CAPS, actor=STAFF, reason="pilot terms")
+    return registry.lifecycle.request_review(
+        partner.id, actor="partner:sbx_app", reason="our app is done", evidence=pack
+    )
+
+
+def test_the_review_request_keeps_its_evidence(registry: Registry) -> None:
+    pack = evidence("retry_after")
+    partner = in_review(registry, pack)
+
+    asked = registry.lifecycle.history(partner.id)[-1]
+
+    assert asked.kind is LifecycleEventKind.REVIEW_REQUESTED
+    assert Evidence.of(asked.details) == pack
+    assert asked.details["evidence"] == "failed"
+    assert registry.lifecycle.evidence(partner.id) == pack
+
+
+@pytest.mark.parametrize("target", sorted(GRADUATING))
+@pytest.mark.parametrize("pack", [None, evidence("retry_after", "scopes")])
+def test_graduating_without_passing_evidence_needs_an_override(
+    registry: Registry, store: InMemoryLifecycleStore, target: PartnerStage, pack: Evidence | None
+) -> None:
+    partner = in_review(registry, pack)
+    before = list(store.events)
+
+    with pytest.raises(IllegalTransitionError) as refused:
+        registry.lifecycle.move(partner.id, target, actor=STAFF, reason="looks fine")
+    with pytest.raises(InvalidLifecycleRequestError) as short:
+        registry.lifecycle.move(partner.id, target, actor=STAFF, reason="looks fine", override="  trust me  ")
+
+    assert refused.value.context["rule"] == "evidence_required"
+    assert refused.value.context["field"] == "override_reason"
+    assert refused.value.context["evidence"] == ("missing" if pack is None else "failed")
+    assert refused.value.context["failed"] == ([] if pack is None else ["retry_after", "scopes"])
+    assert short.value.context["field"] == "override_reason"
+    assert store.events == before  # nothing changed
+    assert registry.partner(partner.id).stage is S.REVIEW
+
+    moved = registry.lifecycle.move(partner.id, target, actor=STAFF, reason="looks fine", override=OVERRIDE)
+
+    assert moved.stage is target
+    event = registry.lifecycle.history(partner.id)[-1]
+    assert (event.kind, event.actor, event.reason) == (LifecycleEventKind.STAGE_CHANGED, STAFF, "looks fine")
+    assert event.details["override"] == "true"
+    assert event.details["override_reason"] == OVERRIDE
+    assert event.details["evidence"] == ("missing" if pack is None else "failed")
+    assert event.details["evidence_failed"] == ("" if pack is None else "retry_after,scopes")
+
+
+def test_passing_evidence_graduates_without_an_override_and_refuses_one(
+    registry: Registry, store: InMemoryLifecycleStore
+) -> None:
+    pack = evidence()
+    partner = in_review(registry, pack)
+    before = list(store.events)
+
+    with pytest.raises(InvalidLifecycleRequestError) as needless:
+        registry.lifecycle.move(partner.id, S.PILOT, actor=STAFF, reason="suite passed", override=OVERRIDE)
+    assert needless.value.context["field"] == "override_reason"
+    assert store.events == before
+
+    registry.lifecycle.move(partner.id, S.PILOT, actor=STAFF, reason="suite passed")
+    moved = registry.lifecycle.move(partner.id, S.PRODUCTION, actor=STAFF, reason="pilot went well")
+
+    assert moved.stage is S.PRODUCTION
+    assert [dict(e.details) for e in registry.lifecycle.history(partner.id)[-2:]] == [
+        {"evidence": "passed", "evidence_id": pack.id},
+        {"evidence": "passed", "evidence_id": pack.id},
+    ]
+
+
+def test_evidence_lapses_when_the_partner_goes_back_to_the_sandbox(registry: Registry) -> None:
+    partner = in_review(registry, evidence())
+    registry.lifecycle.move(partner.id, S.SANDBOX, actor=STAFF, reason="consent handling missing")
+    registry.lifecycle.move(partner.id, S.REVIEW, actor=STAFF, reason="asked by phone")
+
+    assert registry.lifecycle.evidence(partner.id) is None
+    with pytest.raises(IllegalTransitionError) as refused:
+        registry.lifecycle.move(partner.id, S.PILOT, actor=STAFF, reason="looks fine")
+    assert refused.value.context["evidence"] == "missing"
+
+    registry.lifecycle.move(partner.id, S.SANDBOX, actor=STAFF, reason="ask again yourselves")
+    fresh = evidence()
+    registry.lifecycle.request_review(partner.id, actor="partner:sbx_app", reason="fixed", evidence=fresh)
+    assert registry.lifecycle.move(partner.id, S.PILOT, actor=STAFF, reason="suite passed").stage is S.PILOT
+    # Pulled back from pilot into review, the partner keeps the evidence it graduated on.
+    registry.lifecycle.move(partner.id, S.REVIEW, actor=STAFF, reason="complaints")
+    assert registry.lifecycle.evidence(partner.id) == fresh
+
+
+def test_an_override_belongs_to_graduating_moves_only(
+    registry: Registry, store: InMemoryLifecycleStore
+) -> None:
+    partner = in_review(registry, None)
+    before = list(store.events)
+    with pytest.raises(InvalidLifecycleRequestError) as refused:
+        registry.lifecycle.move(partner.id, S.SANDBOX, actor=STAFF, reason="tests missing", override=OVERRIDE)
+    assert refused.value.context["field"] == "override_reason"
+    assert store.events == before
+
+
 # -- registry listeners -----------------------------------------------------------------------------
 
 
@@ -601,7 +737,9 @@ def test_every_committed_change_tells_the_listeners_of_each_app(
         lambda: registry.lifecycle.set_pilot_caps(partner.id, CAPS, actor=STAFF, reason="new terms"),
         lambda: registry.lifecycle.suspend(partner.id, actor=STAFF, reason="investigation"),
         lambda: registry.lifecycle.reactivate(partner.id, actor=STAFF, reason="cleared"),
-        lambda: registry.lifecycle.move(partner.id, S.PRODUCTION, actor=STAFF, reason="pilot went well"),
+        lambda: registry.lifecycle.move(
+            partner.id, S.PRODUCTION, actor=STAFF, reason="pilot went well", override=OVERRIDE
+        ),
     ]
     for change in changes:
         change()

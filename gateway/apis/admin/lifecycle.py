@@ -1,10 +1,14 @@
-"""Staff APIs of the partner lifecycle: stage moves, pilot caps and the history (ADR 0011)."""
+"""Staff APIs of the partner lifecycle: stage moves, pilot caps and the history (ADR 0011).
+
+A move into pilot or production rests on the partner's conformance evidence; without passing
+evidence it needs `override_reason`, which the lifecycle event keeps and the audit trail records as
+an override of its own (docs/sandbox/graduation.md)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post, put
@@ -12,11 +16,21 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
 from gateway.apis.schemas import Amount, RequestBody, Rule, problems
+from gateway.domain.audit.chain import AuditEntry
 from gateway.domain.money import Currency
 from gateway.domain.scopes import Scope
 from gateway.edge.access import staff
+from gateway.edge.audit import AuditTrail
 from gateway.services import PrincipalDep
-from partners.lifecycle import MAX_PILOT_CUSTOMERS, MAX_PILOT_POINTS, LifecycleEvent, LifecycleEventKind
+from partners.lifecycle import (
+    MAX_PILOT_CUSTOMERS,
+    MAX_PILOT_POINTS,
+    MAX_REASON,
+    MIN_OVERRIDE,
+    Lifecycle,
+    LifecycleEvent,
+    LifecycleEventKind,
+)
 from partners.models import Partner, PartnerStage, PartnerStatus, PilotCaps
 from partners.service import Registry
 
@@ -31,6 +45,21 @@ Reason = Annotated[
 ]
 
 
+OverrideReason = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=MIN_OVERRIDE,
+        max_length=MAX_REASON,
+        pattern=REASON_PATTERN,
+        description=(
+            "why the partner moves into pilot or production without conformance evidence that passes "
+            "every required check; recorded in the history and the audit trail as an override"
+        ),
+    ),
+]
+OVERRIDE_ACTION: Final = "OVERRIDE graduation evidence"
+
+
 class ReasonIn(RequestBody):
     reason: Reason
 
@@ -38,6 +67,41 @@ class ReasonIn(RequestBody):
 class StageChangeIn(RequestBody):
     stage: PartnerStage
     reason: Reason
+    override_reason: OverrideReason | None = None
+
+
+def record_override(
+    trail: AuditTrail, lifecycle: Lifecycle, partner_id: str, *, actor: str, request_id: str
+) -> None:
+    """An override of the graduation evidence, as its own record in the audit chain (beside the
+    call's): who moved the partner where, without which evidence, and why."""
+    event = next(
+        e
+        for e in reversed(lifecycle.history(partner_id))
+        if e.kind is LifecycleEventKind.STAGE_CHANGED and e.actor == actor and e.details.get("override")
+    )
+    failed = event.details.get("evidence_failed", "")
+    trail.add(
+        AuditEntry(
+            occurred_at=event.at,
+            actor=actor,
+            action=OVERRIDE_ACTION,
+            resource=f"partners/{partner_id}",
+            outcome=200,
+            request_id=request_id,
+            details={
+                "override": True,
+                "partner_id": partner_id,
+                "lifecycle_event_id": event.id,
+                "from_stage": event.from_stage.value if event.from_stage else None,
+                "to_stage": event.to_stage.value,
+                "override_reason": event.details.get("override_reason", ""),
+                "evidence": event.details.get("evidence", "missing"),
+                "evidence_id": event.details.get("evidence_id"),
+                "failed_checks": failed.split(",") if failed else [],
+            },
+        )
+    )
 
 
 class PilotCapsIn(RequestBody):
@@ -141,6 +205,11 @@ class PartnerLifecycleController(Controller):
         "/stage",
         operation_id="adminMovePartnerStage",
         status_code=200,
+        description=(
+            "Into pilot or production only on conformance evidence that passes every required "
+            "check, or with `override_reason` (a 409 with `context.rule` `evidence_required` says "
+            "which checks failed)."
+        ),
         responses=problems(
             404,
             409,
@@ -158,13 +227,27 @@ class PartnerLifecycleController(Controller):
         partner_id: PartnerId,
         data: JSONBody[StageChangeIn],
         registry: NamedDependency[Registry],
+        audit: NamedDependency[AuditTrail],
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
     ) -> PartnerLifecycleOut:
         request.scope["state"]["object_id"] = partner_id
-        partner = registry.lifecycle.move(
-            partner_id, data.stage, actor=principal.client_id, reason=data.reason
+        lifecycle = registry.lifecycle
+        partner = lifecycle.move(
+            partner_id,
+            data.stage,
+            actor=principal.client_id,
+            reason=data.reason,
+            override=data.override_reason,
         )
+        if data.override_reason is not None:
+            record_override(
+                audit,
+                lifecycle,
+                partner_id,
+                actor=principal.client_id,
+                request_id=str(request.scope["state"].get("request_id", "")),
+            )
         return PartnerLifecycleOut.of(partner)
 
     @put(

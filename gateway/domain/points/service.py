@@ -564,24 +564,28 @@ class PointsService:
 
     @staticmethod
     def _emit(session: PointsSession, conversion: Conversion, now: datetime) -> None:
-        payload: dict[str, object] = {
-            "conversion_id": conversion.id,
-            "partner_conversion_id": conversion.partner_conversion_id,
-            "state": conversion.state.value,
-            "points": conversion.points,
-            "points_returned": conversion.points_returned,
-            "amount": str(conversion.amount),
-            "units": str(conversion.units),
-            "currency": conversion.currency.value,
-            "fund": conversion.fund_code,
-            "instrument_id": conversion.instrument_id,
-        }
-        if conversion.reasons:
-            payload["reasons"] = [r.as_document() for r in conversion.reasons]
-        event = OutboxEvent(
-            _event_id(), STATE_EVENTS[conversion.state], conversion.partner_id, conversion.id, payload, now
-        )
-        session.emit(event)
+        session.emit(conversion_event(conversion, now))
+
+
+def conversion_event(conversion: Conversion, now: datetime) -> OutboxEvent:
+    """The webhook event of the conversion's current state."""
+    payload: dict[str, object] = {
+        "conversion_id": conversion.id,
+        "partner_conversion_id": conversion.partner_conversion_id,
+        "state": conversion.state.value,
+        "points": conversion.points,
+        "points_returned": conversion.points_returned,
+        "amount": str(conversion.amount),
+        "units": str(conversion.units),
+        "currency": conversion.currency.value,
+        "fund": conversion.fund_code,
+        "instrument_id": conversion.instrument_id,
+    }
+    if conversion.reasons:
+        payload["reasons"] = [r.as_document() for r in conversion.reasons]
+    return OutboxEvent(
+        _event_id(), STATE_EVENTS[conversion.state], conversion.partner_id, conversion.id, payload, now
+    )
 
 
 def _consent_refusal(

@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 from gateway.storage.tables import (
     audit,
     compliance,
+    conformance,
     consent,
     customers,
     developers,
@@ -30,6 +31,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "audit",
     "compliance",
+    "conformance",
     "consent",
     "customers",
     "developers",

@@ -27,6 +27,7 @@ from partners.service import (
     Registry,
     has_room_for_app,
 )
+from sandbox.conformance import Graduation
 
 APP_NAME_MIN: Final = 2
 APP_NAME_MAX: Final = 100
@@ -118,14 +119,16 @@ async def request_review(
     request: Request[Any, Any, Any],
     developers: NamedDependency[DeveloperAccounts],
     registry: NamedDependency[Registry],
+    graduation: NamedDependency[Graduation],
     issuer: NamedDependency[str],
 ) -> Response[Any]:
-    """The partner's one own lifecycle move (partners/lifecycle.py): from the sandbox into review."""
+    """The partner's one own lifecycle move (partners/lifecycle.py): from the sandbox into review,
+    with the evidence pack computed from its sandbox traffic (sandbox/conformance.py)."""
     session, form = await PORTAL.signed_in_form(request, developers, issuer)
     reason = (first(form, "reason") or "").strip()[:600]
     actor = f"developer:{session.developer.id}"
     try:
-        partner = registry.lifecycle.request_review(session.developer.partner_id, actor=actor, reason=reason)
+        partner = graduation.request_review(session.developer.partner_id, actor=actor, reason=reason).partner
     except DomainError as exc:  # no reason, or not in the sandbox stage
         status = 409 if isinstance(exc, ConflictError) else 422
         return _apps_page(registry, session, error=sentence(exc), reason=reason, status=status)

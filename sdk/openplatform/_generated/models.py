@@ -37,10 +37,21 @@ __all__ = [
     'CheckStatus',
     'ClassDriftOut',
     'ClearIn',
+    'CohortAlertLineOut',
+    'CohortBreachOut',
+    'CohortCallsOut',
+    'CohortCapsOut',
+    'CohortComplaintsOut',
+    'CohortConversionLineOut',
+    'CohortDayOut',
+    'CohortOrderLineOut',
+    'CohortWebhooksOut',
     'Complexity',
     'ComplianceDisclosureOut',
     'ComplianceReasonOut',
     'Confirmation',
+    'ConformanceCheckOut',
+    'ConformanceOut',
     'ConsentIn',
     'ConsentList',
     'ConsentOut',
@@ -57,8 +68,12 @@ __all__ = [
     'DeliveryOut',
     'DeliveryState',
     'Environment',
+    'EventType',
+    'EvidencePackOut',
     'FeeLineOut',
     'FillOut',
+    'ForgedDeliveryList',
+    'ForgedDeliveryOut',
     'FundTermsOut',
     'FxOut',
     'HoldingList',
@@ -78,6 +93,7 @@ __all__ = [
     'LifecycleHistory',
     'Liquidity',
     'Liveness',
+    'LogEntryOut',
     'Market',
     'MarketQuoteOut',
     'MoneyIn',
@@ -147,6 +163,13 @@ __all__ = [
     'RiskProfileView',
     'RiskQuestionnaire',
     'SaleContext',
+    'SandboxCohortList',
+    'SandboxCohortReport',
+    'SandboxCohortSummary',
+    'ScenarioList',
+    'ScenarioOut',
+    'ScenarioRunIn',
+    'ScenarioRunOut',
     'Scope',
     'Screening',
     'ScreeningHitOut',
@@ -173,6 +196,8 @@ __all__ = [
     'TradeSide',
     'TransactionList',
     'TransactionOut',
+    'TriggerEventIn',
+    'TriggeredEventOut',
     'UsageCountOut',
     'UsageReport',
     'UsageTotalsOut',
@@ -413,6 +438,85 @@ class ClearIn(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
 
     reason: Annotated[str, Meta(pattern='^\\s*\\S[\\s\\S]{8,}\\S\\s*$', min_length=10, max_length=500)]
 
+
+class CohortAlertLineOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """CohortAlertLineOut."""
+
+    alerts: int
+    rule: str
+    severity: Severity
+
+
+class CohortBreachOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """CohortBreachOut."""
+
+    cap: Literal['daily_customers', 'daily_exposure']
+    day: date
+    excess: str
+    limit: str
+    unit: str
+    value: str
+
+
+class CohortCallsOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """CohortCallsOut."""
+
+    calls: int
+    errors: int
+    throttled: int
+
+
+class CohortCapsOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """CohortCapsOut."""
+
+    currency: Currency
+    daily_customers: int
+    daily_exposure: str
+
+
+class CohortComplaintsOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """CohortComplaintsOut."""
+
+    detail: str
+    recorded: Literal[False] | None = None
+
+
+class CohortConversionLineOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """CohortConversionLineOut."""
+
+    conversions: int
+    points: int
+    state: ConversionState
+
+
+class CohortDayOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """CohortDayOut."""
+
+    calls: int
+    customers: int
+    day: date
+    errors: int
+    exposure: str
+    orders: int
+    throttled: int
+
+
+class CohortOrderLineOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """CohortOrderLineOut."""
+
+    currency: Currency
+    notional: str
+    orders: int
+    status: OrderStatus
+
+
+class CohortWebhooksOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """CohortWebhooksOut."""
+
+    dead: int
+    deliveries: int
+    failed: int
+
 Complexity: TypeAlias = Literal['non_complex', 'complex']
 
 
@@ -437,6 +541,29 @@ class Confirmation(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True
     """Confirmation."""
 
     jkt: str
+
+
+class ConformanceCheckOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """ConformanceCheckOut."""
+
+    evidence: dict[str, Any]
+    id: str
+    passed: bool
+    required: bool
+    title: str
+
+
+class ConformanceOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """ConformanceOut."""
+
+    checks: list[ConformanceCheckOut]
+    client_id: str
+    failed: list[str]
+    object: Literal['conformance_score'] | None = None
+    partner_id: str
+    passed: bool
+    period_end: datetime
+    period_start: datetime
 
 
 class ConsentIn(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -574,6 +701,18 @@ DeliveryState: TypeAlias = Literal['pending', 'failed', 'succeeded', 'dead']
 
 Environment: TypeAlias = Literal['production', 'sandbox']
 
+EventType: TypeAlias = Literal['order.accepted', 'order.filled', 'order.partially_filled', 'order.cancelled', 'order.rejected', 'order.cooling_off_cancelled', 'fill.created', 'conversion.accepted', 'conversion.priced', 'conversion.allotted', 'conversion.settled', 'conversion.rejected', 'conversion.reversed']
+
+
+class EvidencePackOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """EvidencePackOut."""
+
+    id: str
+    issued_at: datetime
+    object: Literal['evidence_pack'] | None = None
+    pack: str
+    score: ConformanceOut
+
 
 class FeeLineOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """FeeLineOut."""
@@ -593,6 +732,23 @@ class FillOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     notional: str
     price: str
     quantity: str
+
+
+class ForgedDeliveryList(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """ForgedDeliveryList."""
+
+    data: list[ForgedDeliveryOut]
+    object: Literal['list'] | None = None
+
+
+class ForgedDeliveryOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """ForgedDeliveryOut."""
+
+    error: str | None
+    refused: bool
+    status_code: int | None
+    subscription_id: str
+    url: str
 
 
 class FundTermsOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -747,6 +903,16 @@ class Liveness(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """Liveness."""
 
     status: Literal['ok'] | None = None
+
+
+class LogEntryOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """LogEntryOut."""
+
+    details: dict[str, str]
+    kind: str
+    step: int
+    subject: str
+    time: str
 
 Market: TypeAlias = Literal['CN', 'HK', 'US']
 
@@ -944,6 +1110,7 @@ PartnerStage: TypeAlias = Literal['application', 'sandbox', 'review', 'pilot', '
 class PartnerStageOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """PartnerStageOut."""
 
+    evidence: EvidencePackOut | None = None
     id: str
     object: Literal['partner'] | None = None
     stage: PartnerStage
@@ -1379,6 +1546,96 @@ class RiskQuestionnaire(msgspec.Struct, kw_only=True, frozen=True, omit_defaults
 
 SaleContext: TypeAlias = Literal['self_directed', 'advised']
 
+
+class SandboxCohortList(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """SandboxCohortList."""
+
+    caps: CohortCapsOut
+    data: list[SandboxCohortSummary]
+    end: date
+    start: date
+
+
+class SandboxCohortReport(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """SandboxCohortReport."""
+
+    alerts: list[CohortAlertLineOut]
+    breaches: list[CohortBreachOut]
+    calls: CohortCallsOut
+    caps: CohortCapsOut
+    complaints: CohortComplaintsOut
+    consents: dict[str, int]
+    conversions: list[CohortConversionLineOut]
+    customers: int
+    days: list[CohortDayOut]
+    end: date
+    exposure: str
+    object: Literal['sandbox_cohort'] | None = None
+    orders: list[CohortOrderLineOut]
+    partner_id: str
+    partner_name: str | None
+    stage: str | None
+    start: date
+    webhooks: CohortWebhooksOut
+
+
+class SandboxCohortSummary(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """SandboxCohortSummary."""
+
+    alerts: int
+    breaches: int
+    calls: int
+    customers: int
+    errors: int
+    exposure: str
+    orders: int
+    partner_id: str
+    partner_name: str | None
+    stage: str | None
+    throttled: int
+    webhooks_dead: int
+    webhooks_failed: int
+
+
+class ScenarioList(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """ScenarioList."""
+
+    data: list[ScenarioOut]
+    object: Literal['list'] | None = None
+
+
+class ScenarioOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """ScenarioOut."""
+
+    instrument_id: str
+    name: str
+    object: Literal['scenario'] | None = None
+    persona: str
+    seed: int
+    starts_at: datetime
+    summary: str
+
+
+class ScenarioRunIn(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """ScenarioRunIn."""
+
+    persona: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    seed: Annotated[int, Meta(ge=0, le=4294967295)] | None = None
+
+
+class ScenarioRunOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """ScenarioRunOut."""
+
+    ids: dict[str, str]
+    instrument_id: str
+    log: list[LogEntryOut]
+    object: Literal['scenario_run'] | None = None
+    persona: str
+    scenario: str
+    seed: int
+    sha256: str
+    starts_at: datetime
+
 Scope: TypeAlias = Literal['market:read', 'funds:read', 'advisory:white-label', 'compliance:suitability', 'compliance:screening', 'points:valuations:write', 'webhooks:manage', 'reports:read', 'consents:manage', 'partner:manage', 'sandbox:testing', 'accounts:read', 'orders:read', 'orders:write', 'points:convert', 'holdings:read', 'profile:risk:read', 'advisory:read', 'alerts:subscribe', 'transactions:read', 'profile:read', 'analytics:read', 'admin:partners', 'admin:audit', 'admin:compliance']
 
 
@@ -1433,6 +1690,7 @@ Side: TypeAlias = Literal['buy', 'sell']
 class StageChangeIn(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """StageChangeIn."""
 
+    override_reason: Annotated[str, Meta(pattern='\\S.*\\S.*\\S', min_length=20, max_length=500)] | None = None
     reason: Annotated[str, Meta(pattern='\\S.*\\S.*\\S', min_length=3, max_length=500)]
     stage: PartnerStage
 
@@ -1597,6 +1855,22 @@ class TransactionOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=Tr
     kind: str | None = None
     quantity: str | None = None
     transaction_id: str | None = None
+
+
+class TriggerEventIn(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """TriggerEventIn."""
+
+    type: EventType
+
+
+class TriggeredEventOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """TriggeredEventOut."""
+
+    created_at: datetime
+    data: dict[str, Any]
+    id: str
+    object: Literal['event'] | None = None
+    type: EventType
 
 
 class UsageCountOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):

@@ -127,6 +127,31 @@ ADMIN_LIST_PLANS: Final[Operation[models.PlanList]] = Operation(
     scopes=('admin:partners',),
 )
 
+ADMIN_LIST_SANDBOX_COHORTS: Final[Operation[models.SandboxCohortList]] = Operation(
+    id='adminListSandboxCohorts',
+    method='GET',
+    path='/admin/sandbox/cohorts',
+    response=models.SandboxCohortList,
+    scopes=('admin:compliance',),
+)
+
+ADMIN_GET_SANDBOX_COHORT: Final[Operation[models.SandboxCohortReport]] = Operation(
+    id='adminGetSandboxCohort',
+    method='GET',
+    path='/admin/sandbox/cohorts/{partner_id}',
+    response=models.SandboxCohortReport,
+    scopes=('admin:compliance',),
+)
+
+ADMIN_EXPORT_SANDBOX_COHORT: Final[Operation[str]] = Operation(
+    id='adminExportSandboxCohort',
+    method='GET',
+    path='/admin/sandbox/cohorts/{partner_id}/export',
+    response=str,
+    media_type='*/*',
+    scopes=('admin:compliance',),
+)
+
 ADMIN_LIST_ALERTS: Final[Operation[models.AlertList]] = Operation(
     id='adminListAlerts',
     method='GET',
@@ -623,6 +648,31 @@ ADVANCE_TEST_CLOCK: Final[Operation[models.AdvanceOut]] = Operation(
     scopes=('sandbox:testing',),
 )
 
+GET_CONFORMANCE: Final[Operation[models.ConformanceOut]] = Operation(
+    id='getConformance',
+    method='GET',
+    path='/v1/testing/conformance',
+    response=models.ConformanceOut,
+    scopes=('sandbox:testing',),
+)
+
+SEND_FORGED_WEBHOOKS: Final[Operation[models.ForgedDeliveryList]] = Operation(
+    id='sendForgedWebhooks',
+    method='POST',
+    path='/v1/testing/conformance/forged-webhooks',
+    response=models.ForgedDeliveryList,
+    scopes=('sandbox:testing',),
+)
+
+TRIGGER_EVENT: Final[Operation[models.TriggeredEventOut]] = Operation(
+    id='triggerEvent',
+    method='POST',
+    path='/v1/testing/events',
+    body=models.TriggerEventIn,
+    response=models.TriggeredEventOut,
+    scopes=('sandbox:testing',),
+)
+
 LIST_PERSONAS: Final[Operation[models.PersonaList]] = Operation(
     id='listPersonas',
     method='GET',
@@ -636,6 +686,23 @@ RESET_PERSONAS: Final[Operation[models.ResetOut]] = Operation(
     method='POST',
     path='/v1/testing/personas/reset',
     response=models.ResetOut,
+    scopes=('sandbox:testing',),
+)
+
+LIST_SCENARIOS: Final[Operation[models.ScenarioList]] = Operation(
+    id='listScenarios',
+    method='GET',
+    path='/v1/testing/scenarios',
+    response=models.ScenarioList,
+    scopes=('sandbox:testing',),
+)
+
+RUN_SCENARIO: Final[Operation[models.ScenarioRunOut]] = Operation(
+    id='runScenario',
+    method='POST',
+    path='/v1/testing/scenarios/{name}/runs',
+    body=models.ScenarioRunIn,
+    response=models.ScenarioRunOut,
     scopes=('sandbox:testing',),
 )
 
@@ -734,6 +801,9 @@ BY_ID: Final[dict[str, Operation[Any]]] = {
     'adminMovePartnerStage': ADMIN_MOVE_PARTNER_STAGE,
     'adminSuspendPartner': ADMIN_SUSPEND_PARTNER,
     'adminListPlans': ADMIN_LIST_PLANS,
+    'adminListSandboxCohorts': ADMIN_LIST_SANDBOX_COHORTS,
+    'adminGetSandboxCohort': ADMIN_GET_SANDBOX_COHORT,
+    'adminExportSandboxCohort': ADMIN_EXPORT_SANDBOX_COHORT,
     'adminListAlerts': ADMIN_LIST_ALERTS,
     'adminGetAlert': ADMIN_GET_ALERT,
     'adminClearAlert': ADMIN_CLEAR_ALERT,
@@ -794,8 +864,13 @@ BY_ID: Final[dict[str, Operation[Any]]] = {
     'getTestClock': GET_TEST_CLOCK,
     'deleteTestClock': DELETE_TEST_CLOCK,
     'advanceTestClock': ADVANCE_TEST_CLOCK,
+    'getConformance': GET_CONFORMANCE,
+    'sendForgedWebhooks': SEND_FORGED_WEBHOOKS,
+    'triggerEvent': TRIGGER_EVENT,
     'listPersonas': LIST_PERSONAS,
     'resetPersonas': RESET_PERSONAS,
+    'listScenarios': LIST_SCENARIOS,
+    'runScenario': RUN_SCENARIO,
     'listTransactions': LIST_TRANSACTIONS,
     'getUsage': GET_USAGE,
     'listWebhookDeliveries': LIST_WEBHOOK_DELIVERIES,

@@ -131,10 +131,11 @@ class AdminResource(SyncResource):
         *,
         reason: Annotated[str, Meta(pattern='\\S.*\\S.*\\S', min_length=3, max_length=500)],
         stage: models.PartnerStage,
+        override_reason: Annotated[str, Meta(pattern='\\S.*\\S.*\\S', min_length=20, max_length=500)] | None = None,
         idempotency_key: str | None = None,
     ) -> models.PartnerLifecycleOut:
         """MoveStage."""
-        return self._client._call(ops.ADMIN_MOVE_PARTNER_STAGE, path={'partner_id': partner_id}, body={'reason': reason, 'stage': stage}, idempotency_key=idempotency_key)
+        return self._client._call(ops.ADMIN_MOVE_PARTNER_STAGE, path={'partner_id': partner_id}, body={'override_reason': override_reason, 'reason': reason, 'stage': stage}, idempotency_key=idempotency_key)
 
     def suspend_partner(
         self,
@@ -151,6 +152,36 @@ class AdminResource(SyncResource):
     ) -> models.PlanList:
         """ListPlans."""
         return self._client._call(ops.ADMIN_LIST_PLANS)
+
+    def list_sandbox_cohorts(
+        self,
+        *,
+        from_: date | None = None,
+        to: date | None = None,
+    ) -> models.SandboxCohortList:
+        """Every partner with sandbox activity in the period, with its totals and cap breaches."""
+        return self._client._call(ops.ADMIN_LIST_SANDBOX_COHORTS, query={'from': from_, 'to': to})
+
+    def get_sandbox_cohort(
+        self,
+        partner_id: Annotated[str, Meta(max_length=40)],
+        *,
+        from_: date | None = None,
+        to: date | None = None,
+    ) -> models.SandboxCohortReport:
+        """One partner's sandbox cohort over the period: its numbers per day and its cap breaches."""
+        return self._client._call(ops.ADMIN_GET_SANDBOX_COHORT, path={'partner_id': partner_id}, query={'from': from_, 'to': to})
+
+    def export_sandbox_cohort(
+        self,
+        partner_id: Annotated[str, Meta(max_length=40)],
+        *,
+        format: Literal['csv', 'json'],
+        from_: date | None = None,
+        to: date | None = None,
+    ) -> str:
+        """One partner's sandbox cohort as a download: CSV, one row per day and metric, or JSON."""
+        return self._client._call(ops.ADMIN_EXPORT_SANDBOX_COHORT, path={'partner_id': partner_id}, query={'format': format, 'from': from_, 'to': to})
 
     def list_alerts(
         self,
@@ -241,6 +272,9 @@ class AdminResourceWithRawResponse:
         self.move_partner_stage = raw_sync(resource.move_partner_stage)
         self.suspend_partner = raw_sync(resource.suspend_partner)
         self.list_plans = raw_sync(resource.list_plans)
+        self.list_sandbox_cohorts = raw_sync(resource.list_sandbox_cohorts)
+        self.get_sandbox_cohort = raw_sync(resource.get_sandbox_cohort)
+        self.export_sandbox_cohort = raw_sync(resource.export_sandbox_cohort)
         self.get_alert = raw_sync(resource.get_alert)
         self.clear_alert = raw_sync(resource.clear_alert)
         self.clear_restriction = raw_sync(resource.clear_restriction)
@@ -352,10 +386,11 @@ class AsyncAdminResource(AsyncResource):
         *,
         reason: Annotated[str, Meta(pattern='\\S.*\\S.*\\S', min_length=3, max_length=500)],
         stage: models.PartnerStage,
+        override_reason: Annotated[str, Meta(pattern='\\S.*\\S.*\\S', min_length=20, max_length=500)] | None = None,
         idempotency_key: str | None = None,
     ) -> models.PartnerLifecycleOut:
         """MoveStage."""
-        return await self._client._call(ops.ADMIN_MOVE_PARTNER_STAGE, path={'partner_id': partner_id}, body={'reason': reason, 'stage': stage}, idempotency_key=idempotency_key)
+        return await self._client._call(ops.ADMIN_MOVE_PARTNER_STAGE, path={'partner_id': partner_id}, body={'override_reason': override_reason, 'reason': reason, 'stage': stage}, idempotency_key=idempotency_key)
 
     async def suspend_partner(
         self,
@@ -372,6 +407,36 @@ class AsyncAdminResource(AsyncResource):
     ) -> models.PlanList:
         """ListPlans."""
         return await self._client._call(ops.ADMIN_LIST_PLANS)
+
+    async def list_sandbox_cohorts(
+        self,
+        *,
+        from_: date | None = None,
+        to: date | None = None,
+    ) -> models.SandboxCohortList:
+        """Every partner with sandbox activity in the period, with its totals and cap breaches."""
+        return await self._client._call(ops.ADMIN_LIST_SANDBOX_COHORTS, query={'from': from_, 'to': to})
+
+    async def get_sandbox_cohort(
+        self,
+        partner_id: Annotated[str, Meta(max_length=40)],
+        *,
+        from_: date | None = None,
+        to: date | None = None,
+    ) -> models.SandboxCohortReport:
+        """One partner's sandbox cohort over the period: its numbers per day and its cap breaches."""
+        return await self._client._call(ops.ADMIN_GET_SANDBOX_COHORT, path={'partner_id': partner_id}, query={'from': from_, 'to': to})
+
+    async def export_sandbox_cohort(
+        self,
+        partner_id: Annotated[str, Meta(max_length=40)],
+        *,
+        format: Literal['csv', 'json'],
+        from_: date | None = None,
+        to: date | None = None,
+    ) -> str:
+        """One partner's sandbox cohort as a download: CSV, one row per day and metric, or JSON."""
+        return await self._client._call(ops.ADMIN_EXPORT_SANDBOX_COHORT, path={'partner_id': partner_id}, query={'format': format, 'from': from_, 'to': to})
 
     def list_alerts(
         self,
@@ -462,6 +527,9 @@ class AsyncAdminResourceWithRawResponse:
         self.move_partner_stage = raw_async(resource.move_partner_stage)
         self.suspend_partner = raw_async(resource.suspend_partner)
         self.list_plans = raw_async(resource.list_plans)
+        self.list_sandbox_cohorts = raw_async(resource.list_sandbox_cohorts)
+        self.get_sandbox_cohort = raw_async(resource.get_sandbox_cohort)
+        self.export_sandbox_cohort = raw_async(resource.export_sandbox_cohort)
         self.get_alert = raw_async(resource.get_alert)
         self.clear_alert = raw_async(resource.clear_alert)
         self.clear_restriction = raw_async(resource.clear_restriction)
@@ -1323,7 +1391,7 @@ class PartnerResource(SyncResource):
         reason: Annotated[str, Meta(pattern='\\S.*\\S.*\\S', min_length=3, max_length=500)],
         idempotency_key: str | None = None,
     ) -> models.PartnerStageOut:
-        """RequestReview."""
+        """Ask for the production review, with this app's signed conformance evidence."""
         return self._client._call(ops.REQUEST_PARTNER_REVIEW, body={'reason': reason}, idempotency_key=idempotency_key)
 
     @cached_property
@@ -1373,7 +1441,7 @@ class AsyncPartnerResource(AsyncResource):
         reason: Annotated[str, Meta(pattern='\\S.*\\S.*\\S', min_length=3, max_length=500)],
         idempotency_key: str | None = None,
     ) -> models.PartnerStageOut:
-        """RequestReview."""
+        """Ask for the production review, with this app's signed conformance evidence."""
         return await self._client._call(ops.REQUEST_PARTNER_REVIEW, body={'reason': reason}, idempotency_key=idempotency_key)
 
     @cached_property
@@ -1640,6 +1708,29 @@ class TestingResource(SyncResource):
         """Move the clock forward; the jobs due in the span run in time order."""
         return self._client._call(ops.ADVANCE_TEST_CLOCK, path={'clock_id': clock_id}, body={'frozen_time': frozen_time}, idempotency_key=idempotency_key)
 
+    def get_conformance(
+        self,
+    ) -> models.ConformanceOut:
+        """This app's conformance score now: each check, whether it passes, and what the sandbox saw."""
+        return self._client._call(ops.GET_CONFORMANCE)
+
+    def send_forged_webhooks(
+        self,
+        *,
+        idempotency_key: str | None = None,
+    ) -> models.ForgedDeliveryList:
+        """Send a forged delivery (a wrong signature) to each of this app's webhook endpoints."""
+        return self._client._call(ops.SEND_FORGED_WEBHOOKS, idempotency_key=idempotency_key)
+
+    def trigger_event(
+        self,
+        *,
+        type: models.EventType,
+        idempotency_key: str | None = None,
+    ) -> models.TriggeredEventOut:
+        """Emit one event of any type for this app's partner, delivered like a real one."""
+        return self._client._call(ops.TRIGGER_EVENT, body={'type': type}, idempotency_key=idempotency_key)
+
     def list_personas(
         self,
     ) -> models.PersonaList:
@@ -1654,6 +1745,23 @@ class TestingResource(SyncResource):
         """Start this app's personas afresh; no other app's workspace is touched."""
         return self._client._call(ops.RESET_PERSONAS, idempotency_key=idempotency_key)
 
+    def list_scenarios(
+        self,
+    ) -> models.ScenarioList:
+        """The scenario library."""
+        return self._client._call(ops.LIST_SCENARIOS)
+
+    def run_scenario(
+        self,
+        name: Annotated[str, Meta(max_length=64)],
+        *,
+        persona: Annotated[str, Meta(min_length=1, max_length=64)] | None = None,
+        seed: Annotated[int, Meta(ge=0, le=4294967295)] | None = None,
+        idempotency_key: str | None = None,
+    ) -> models.ScenarioRunOut:
+        """Run a scenario for this app now; answers its event log and the log's SHA-256."""
+        return self._client._call(ops.RUN_SCENARIO, path={'name': name}, body={'persona': persona, 'seed': seed}, idempotency_key=idempotency_key)
+
     @cached_property
     def with_raw_response(self) -> TestingResourceWithRawResponse:
         """The same methods, answering with the parsed body and the HTTP response."""
@@ -1667,8 +1775,13 @@ class TestingResourceWithRawResponse:
         self.get_test_clock = raw_sync(resource.get_test_clock)
         self.delete_test_clock = raw_sync(resource.delete_test_clock)
         self.advance_test_clock = raw_sync(resource.advance_test_clock)
+        self.get_conformance = raw_sync(resource.get_conformance)
+        self.send_forged_webhooks = raw_sync(resource.send_forged_webhooks)
+        self.trigger_event = raw_sync(resource.trigger_event)
         self.list_personas = raw_sync(resource.list_personas)
         self.reset_personas = raw_sync(resource.reset_personas)
+        self.list_scenarios = raw_sync(resource.list_scenarios)
+        self.run_scenario = raw_sync(resource.run_scenario)
 
 
 class AsyncTestingResource(AsyncResource):
@@ -1717,6 +1830,29 @@ class AsyncTestingResource(AsyncResource):
         """Move the clock forward; the jobs due in the span run in time order."""
         return await self._client._call(ops.ADVANCE_TEST_CLOCK, path={'clock_id': clock_id}, body={'frozen_time': frozen_time}, idempotency_key=idempotency_key)
 
+    async def get_conformance(
+        self,
+    ) -> models.ConformanceOut:
+        """This app's conformance score now: each check, whether it passes, and what the sandbox saw."""
+        return await self._client._call(ops.GET_CONFORMANCE)
+
+    async def send_forged_webhooks(
+        self,
+        *,
+        idempotency_key: str | None = None,
+    ) -> models.ForgedDeliveryList:
+        """Send a forged delivery (a wrong signature) to each of this app's webhook endpoints."""
+        return await self._client._call(ops.SEND_FORGED_WEBHOOKS, idempotency_key=idempotency_key)
+
+    async def trigger_event(
+        self,
+        *,
+        type: models.EventType,
+        idempotency_key: str | None = None,
+    ) -> models.TriggeredEventOut:
+        """Emit one event of any type for this app's partner, delivered like a real one."""
+        return await self._client._call(ops.TRIGGER_EVENT, body={'type': type}, idempotency_key=idempotency_key)
+
     async def list_personas(
         self,
     ) -> models.PersonaList:
@@ -1731,6 +1867,23 @@ class AsyncTestingResource(AsyncResource):
         """Start this app's personas afresh; no other app's workspace is touched."""
         return await self._client._call(ops.RESET_PERSONAS, idempotency_key=idempotency_key)
 
+    async def list_scenarios(
+        self,
+    ) -> models.ScenarioList:
+        """The scenario library."""
+        return await self._client._call(ops.LIST_SCENARIOS)
+
+    async def run_scenario(
+        self,
+        name: Annotated[str, Meta(max_length=64)],
+        *,
+        persona: Annotated[str, Meta(min_length=1, max_length=64)] | None = None,
+        seed: Annotated[int, Meta(ge=0, le=4294967295)] | None = None,
+        idempotency_key: str | None = None,
+    ) -> models.ScenarioRunOut:
+        """Run a scenario for this app now; answers its event log and the log's SHA-256."""
+        return await self._client._call(ops.RUN_SCENARIO, path={'name': name}, body={'persona': persona, 'seed': seed}, idempotency_key=idempotency_key)
+
     @cached_property
     def with_raw_response(self) -> AsyncTestingResourceWithRawResponse:
         """The same methods, answering with the parsed body and the HTTP response."""
@@ -1744,8 +1897,13 @@ class AsyncTestingResourceWithRawResponse:
         self.get_test_clock = raw_async(resource.get_test_clock)
         self.delete_test_clock = raw_async(resource.delete_test_clock)
         self.advance_test_clock = raw_async(resource.advance_test_clock)
+        self.get_conformance = raw_async(resource.get_conformance)
+        self.send_forged_webhooks = raw_async(resource.send_forged_webhooks)
+        self.trigger_event = raw_async(resource.trigger_event)
         self.list_personas = raw_async(resource.list_personas)
         self.reset_personas = raw_async(resource.reset_personas)
+        self.list_scenarios = raw_async(resource.list_scenarios)
+        self.run_scenario = raw_async(resource.run_scenario)
 
 
 class UsageResource(SyncResource):

@@ -73,6 +73,10 @@ STAFF_PAGES: Final = frozenset(
         ("POST", "/supervisor/partners/{partner_id:str}/pilot-caps"),
         ("POST", "/supervisor/partners/{partner_id:str}/suspension"),
         ("POST", "/supervisor/partners/{partner_id:str}/reactivation"),
+        # Sandbox cohort pages (tests/gateway/web/test_supervisor_sandbox.py proves the same of them).
+        ("GET", "/supervisor/sandbox"),
+        ("GET", "/supervisor/sandbox/{partner_id:str}"),
+        ("GET", "/supervisor/sandbox/{partner_id:str}/export"),
     }
 )
 # Developer portal pages: open at the edge, the developer's signed session checked by the handler

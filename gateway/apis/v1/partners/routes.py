@@ -1,5 +1,6 @@
 """Partner self-service (ADR 0011): an app manages its own private_key_jwt keys, and a partner in
-the sandbox asks for its production review.
+the sandbox asks for its production review, which carries the calling app's signed conformance
+evidence (docs/sandbox/graduation.md).
 
 Access rule: a client-credentials token with `partner:manage`, and only for the calling app itself
 (`/v1/app/...` has no client id in the path, so there is nothing to guess or enumerate). Removing a
@@ -24,6 +25,7 @@ from gateway.edge.access import requires
 from gateway.edge.principal import Principal
 from gateway.services import PrincipalDep
 from partners.service import Registry
+from sandbox.conformance import Graduation
 
 Kid = Annotated[str, PathParameter(min_length=1, max_length=128)]
 
@@ -100,6 +102,12 @@ class PartnerReviewController(Controller):
     @post(
         "/review-request",
         operation_id="requestPartnerReview",
+        summary="Ask for the production review, with this app's signed conformance evidence",
+        description=(
+            "From the sandbox stage only. The answer's `evidence.pack` is the app's conformance score "
+            "(`getConformance`) signed by the sandbox issuer; staff move the partner on only when it "
+            "passes every required check, or by a recorded override (docs/sandbox/graduation.md)."
+        ),
         status_code=200,
         responses=problems(409),
         **requires(Scope.PARTNER_MANAGE),
@@ -107,15 +115,16 @@ class PartnerReviewController(Controller):
     async def request_review(
         self,
         data: JSONBody[ReviewRequestIn],
-        registry: NamedDependency[Registry],
+        graduation: NamedDependency[Graduation],
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
         idempotency_key: IdempotencyKey,
     ) -> PartnerStageOut:
-        """Move the caller's partner from the sandbox into review (the one move a partner makes)."""
+        """Move the caller's partner from the sandbox into review (the one move a partner makes),
+        with the calling app's conformance score signed as an evidence pack."""
         client_id = own_app(principal)
-        partner = registry.lifecycle.request_review(
-            principal.partner_id, actor=f"partner:{client_id}", reason=data.reason
+        review = graduation.request_review(
+            principal.partner_id, actor=f"partner:{client_id}", reason=data.reason, client=principal.client
         )
-        request.scope["state"]["object_id"] = partner.id
-        return PartnerStageOut.of(partner)
+        request.scope["state"]["object_id"] = review.partner.id
+        return PartnerStageOut.of_review(review)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from gateway.apis.schemas import RequestBody
+from gateway.domain.trading.models import EventType, OutboxEvent
 from sandbox.clocks import Advance, TestClock
+from sandbox.scenarios import DEFAULT_SEED, MAX_SEED, START, Scenario, ScenarioRun
 from sandbox.workspaces import PersonaCopy, Reset
 
 
@@ -98,3 +100,86 @@ class AdvanceOut(msgspec.Struct, frozen=True, kw_only=True):
     @classmethod
     def of(cls, advance: Advance) -> AdvanceOut:
         return cls(clock=TestClockOut.of(advance.clock), steps=advance.steps, moved=dict(advance.moved))
+
+
+# -- events on demand and scenarios (docs/sandbox/scenarios.md) -------------------------------------
+
+
+class TriggerEventIn(RequestBody):
+    type: EventType  # any event type the outbox emits for orders, fills and points conversions
+
+
+class TriggeredEventOut(msgspec.Struct, frozen=True, kw_only=True):
+    object: Literal["event"] = "event"
+    id: str  # the `webhook-id` its deliveries carry
+    type: EventType
+    created_at: datetime
+    data: dict[str, Any]  # the payload, as a delivery's `data` carries it; `sandbox_trigger` is true
+
+    @classmethod
+    def of(cls, event: OutboxEvent) -> TriggeredEventOut:
+        return cls(id=event.id, type=event.type, created_at=event.created_at, data=dict(event.payload))
+
+
+class ScenarioOut(msgspec.Struct, frozen=True, kw_only=True):
+    object: Literal["scenario"] = "scenario"
+    name: str
+    summary: str
+    instrument_id: str  # the instrument its tape plays
+    persona: str  # the sign-in name it trades as unless the run names another
+    seed: int  # the seed of its tape unless the run names another
+    starts_at: datetime  # the fixed moment every run starts at
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> ScenarioOut:
+        return cls(
+            name=scenario.name,
+            summary=scenario.summary,
+            instrument_id=scenario.instrument_id,
+            persona=scenario.persona,
+            seed=DEFAULT_SEED,
+            starts_at=START,
+        )
+
+
+class ScenarioList(msgspec.Struct, frozen=True, kw_only=True):
+    object: Literal["list"] = "list"
+    data: list[ScenarioOut]
+
+
+class ScenarioRunIn(RequestBody):
+    seed: Annotated[int, msgspec.Meta(ge=0, le=MAX_SEED)] = DEFAULT_SEED
+    persona: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None  # a sign-in name
+
+
+class LogEntryOut(msgspec.Struct, frozen=True, kw_only=True):
+    step: int
+    time: str  # ISO 8601 in UTC, exactly as hashed
+    kind: str
+    subject: str  # a label (`order#1`), an instrument id, a sign-in name
+    details: dict[str, str]
+
+
+class ScenarioRunOut(msgspec.Struct, frozen=True, kw_only=True):
+    object: Literal["scenario_run"] = "scenario_run"
+    scenario: str
+    seed: int
+    persona: str
+    instrument_id: str
+    starts_at: datetime
+    log: list[LogEntryOut]
+    sha256: str  # of the log's canonical JSON (RFC 8785): the same for the same scenario and seed
+    ids: dict[str, str]  # each label of the log -> the real id of this run's object (not hashed)
+
+    @classmethod
+    def of(cls, run: ScenarioRun) -> ScenarioRunOut:
+        return cls(
+            scenario=run.scenario,
+            seed=run.seed,
+            persona=run.persona,
+            instrument_id=run.instrument_id,
+            starts_at=run.starts_at,
+            log=[LogEntryOut(**document) for document in run.documents],
+            sha256=run.sha256,
+            ids=dict(run.ids),
+        )

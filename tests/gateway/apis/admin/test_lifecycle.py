@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
+from gateway.apis.admin.lifecycle import OVERRIDE_ACTION
 from gateway.demo import new_private_jwk, public_part
 from gateway.domain.environment import Environment
 from gateway.domain.scopes import Scope
@@ -19,6 +20,9 @@ from partners.models import PartnerStage, PartnerStatus, PartnerType, PilotCaps
 from tests.support import PartnerApp, register_app, staff_app, wait_until
 
 CAPS = {"customers": 25, "daily_notional": "50000.00", "daily_points": 200000}
+# No sandbox traffic stands behind these partners: their moves into pilot or production are
+# overrides (tests/gateway/apis/admin/test_graduation.py tests the evidence itself).
+OVERRIDE = "known institution, certified outside the sandbox"
 
 
 def staff_headers(client: TestClient[Any], platform: Platform) -> tuple[PartnerApp, dict[str, str]]:
@@ -37,9 +41,10 @@ def new_partner(client: TestClient[Any], headers: dict[str, str], **fields: Any)
 def move(
     client: TestClient[Any], headers: dict[str, str], partner_id: str, stage: str, reason: str = "checked it"
 ) -> Any:
-    return client.post(
-        f"/admin/partners/{partner_id}/stage", json={"stage": stage, "reason": reason}, headers=headers
-    )
+    body = {"stage": stage, "reason": reason}
+    if stage in ("pilot", "production"):
+        body["override_reason"] = OVERRIDE
+    return client.post(f"/admin/partners/{partner_id}/stage", json=body, headers=headers)
 
 
 def history(client: TestClient[Any], headers: dict[str, str], partner_id: str) -> dict[str, Any]:
@@ -64,7 +69,11 @@ def audit_record(platform: Platform, request_id: str) -> dict[str, Any]:
     found: list[Any] = []
 
     def recorded() -> bool:
-        found[:] = [r.entry for r in log.records() if r.entry.request_id == request_id]
+        found[:] = [
+            r.entry
+            for r in log.records()
+            if r.entry.request_id == request_id and r.entry.action != OVERRIDE_ACTION
+        ]
         return bool(found)
 
     wait_until(recorded, timeout=10)
@@ -342,7 +351,13 @@ def test_a_sandbox_partner_asks_for_review_once(client: TestClient[Any], platfor
     asked = client.post(path, json={"reason": "our robo-advisor is ready"}, headers=headers)
 
     assert asked.status_code == 200, asked.text
-    assert asked.json() == {"id": developer.partner_id, "object": "partner", "stage": "review"}
+    answer = asked.json()
+    assert {k: answer[k] for k in ("id", "object", "stage")} == {
+        "id": developer.partner_id,
+        "object": "partner",
+        "stage": "review",
+    }
+    assert answer["evidence"]["score"]["client_id"] == developer.client_id  # docs/sandbox/graduation.md
     assert_problem(client.post(path, json={"reason": "again please"}, headers=headers), 409, "conflict")
     _, staff = staff_headers(client, platform)
     events = history(client, staff, developer.partner_id)["data"]

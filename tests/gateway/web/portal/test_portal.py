@@ -626,6 +626,8 @@ def test_a_sandbox_app_with_delegated_scopes_takes_a_loopback_redirect_uri(
         "http://127.0.0.1:8400/callback",
         "https://dev.example/cb",
     ]
+    # The page says how to sign in on the consent screen: as a published persona.
+    assert "<code>li.wei</code> with the password <code>sandbox-pass</code>" in page.text
 
 
 REDIRECT_REFUSALS = [
@@ -670,7 +672,11 @@ def test_a_developer_creates_production_apps_once_review_opens_production(
     )
     in_review = dev.browser.get("/portal/apps")
     platform.registry.lifecycle.move(
-        partner_id, PartnerStage.PRODUCTION, actor="staff:test", reason="review passed"
+        partner_id,
+        PartnerStage.PRODUCTION,
+        actor="staff:test",
+        reason="review passed",
+        override="no sandbox traffic in this test: staff override",
     )
     after = dev.browser.get("/portal/apps")
     form = dev.browser.get("/portal/apps/new?environment=production")
