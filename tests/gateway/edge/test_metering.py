@@ -237,6 +237,8 @@ BAD_PERIODS: Final = (
     ({"from": "2026-11-1"}, "from", "YYYY-MM-DD"),
     ({"to": "2026-13-01"}, "to", "YYYY-MM-DD"),
     ({"to": "20261101"}, "to", "YYYY-MM-DD"),
+    ({"to": "2026-11-0100"}, "to", "YYYY-MM-DD"),  # Python 3.11 alone would read it as 2026-11-01
+    ({"to": "0001-01-01"}, "to", "between 2000-01-01 and 2099-12-31"),  # no overflow into a 500
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Annotated, Final
 
@@ -20,6 +21,10 @@ from gateway.services import PrincipalDep
 from partners.usage import MAX_RANGE_DAYS, totals
 
 DEFAULT_DAYS: Final = 30
+# Usage is counted from the platform's first day; far dates are refused, not computed into overflow.
+FIRST_DAY: Final = date(2000, 1, 1)
+LAST_DAY: Final = date(2099, 12, 31)
+_DAY: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Dates arrive as text and are read here, so that a bad one is refused naming the wire field
 # (`from`, a Python keyword, cannot be the parameter's own name).
 From = Annotated[
@@ -43,14 +48,18 @@ To = Annotated[
 
 
 def _day(value: str | None, field: str) -> date | None:
+    """A UTC day spelt exactly YYYY-MM-DD (no week dates or compact forms) in the modelled years."""
     if value is None:
         return None
     try:
-        if len(value) != len("YYYY-MM-DD"):
+        if _DAY.fullmatch(value) is None:
             raise ValueError(value)
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise RuleViolationError(f"`{field}` must be a date as YYYY-MM-DD", field=field) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise RuleViolationError(f"`{field}` must lie between {FIRST_DAY} and {LAST_DAY}", field=field)
+    return day
 
 
 def usage_period(today: date, start: str | None, end: str | None) -> tuple[date, date]:
