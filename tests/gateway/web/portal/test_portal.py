@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from html import escape, unescape
+from html import unescape
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openplatform
 import pytest
 from litestar.testing import TestClient
@@ -26,133 +24,30 @@ from gateway.auth.developers import (
     check_password,
 )
 from gateway.demo import new_private_jwk, public_part
-from gateway.domain.consent.models import TIERS
 from gateway.domain.environment import Environment
-from gateway.domain.identity.models import Developer
 from gateway.domain.jwk import thumbprint
 from gateway.services import Platform
 from gateway.storage.developers import SqlDeveloperStore
-from gateway.web.labels import SCOPE_TEXT, TIER_TEXT
 from partners.lifecycle import SELF_SERVICE, LifecycleEventKind
-from partners.models import ALLOWED_SCOPES, DELEGATED_SCOPES, PartnerStage, PartnerStatus, PartnerType
+from partners.models import PartnerStage, PartnerStatus, PartnerType
 from partners.service import MAX_APPS
 from tests.conftest import BASE_URL
 from tests.delegation import (
-    PASSWORD,
-    REDIRECT_URI,
     Browser,
-    DelegatingApp,
-    authorize,
     hidden,
-    password_hash,
-    seed_customer,
+)
+from tests.gateway.web.portal.developers import (
+    GOOD_PASSWORD,
+    create_app,
+    created_client_id,
+    new_developer,
+    sign_in,
+    sign_up_form,
+    signed_in,
+    text_of,
 )
 from tests.gateway.web.portal.test_chart import Line
-from tests.support import Holder, PartnerApp, database_of
-
-GOOD_PASSWORD = "tide-lantern-orbit-42"
-SVG = "{http://www.w3.org/2000/svg}"
-
-
-@dataclass
-class DeveloperBrowser:
-    browser: Browser
-    developer: Developer
-
-
-def new_developer(platform: Platform, *, email: str | None = None) -> Developer:
-    """A developer partner and account made without the sign-up form (Argon2id is slow: hash once)."""
-    partner = platform.registry.create_partner(
-        name=f"Dev org {secrets.token_hex(5)}",
-        type=PartnerType.DEVELOPER,
-        region="SG",
-        stage=PartnerStage.SANDBOX,
-    )
-    developer = Developer(
-        f"dev_{secrets.token_hex(8)}",
-        email or f"dev.{secrets.token_hex(5)}@example.com",
-        partner.id,
-        platform.clock.now(),
-    )
-    store = SqlDeveloperStore(database_of(platform, Environment.PRODUCTION))
-    assert store.add(developer, password_hash())
-    return developer
-
-
-def sign_in(browser: Browser, email: str, password: str = PASSWORD, return_to: str = "") -> httpx.Response:
-    page = browser.get("/portal/login", params={"return_to": return_to} if return_to else None)
-    assert page.status_code == 200, page.text
-    return browser.post(
-        "/portal/login",
-        data={
-            "email": email,
-            "password": password,
-            "csrf_token": hidden(page.text, "csrf_token"),
-            "return_to": hidden(page.text, "return_to"),
-        },
-    )
-
-
-def signed_in(client: TestClient[Any], platform: Platform) -> DeveloperBrowser:
-    developer = new_developer(platform)
-    browser = Browser(client, "")
-    answer = sign_in(browser, developer.email)
-    assert answer.status_code == 303, answer.text
-    return DeveloperBrowser(browser, developer)
-
-
-def sign_up_form(browser: Browser, **fields: str) -> httpx.Response:
-    page = browser.get("/portal/signup")
-    assert page.status_code == 200, page.text
-    data = {
-        "email": f"ada.{secrets.token_hex(4)}@example.com",
-        "organisation": f"Ada Labs {secrets.token_hex(4)}",
-        "region": "SG",
-        "password": GOOD_PASSWORD,
-        "csrf_token": hidden(page.text, "csrf_token"),
-    } | fields
-    return browser.post("/portal/signup", data=data)
-
-
-def create_app(
-    dev: DeveloperBrowser, *, jwk: Any, scopes: tuple[str, ...] = ("funds:read",), **extra: str
-) -> httpx.Response:
-    page = dev.browser.get("/portal/apps/new")
-    assert page.status_code == 200, page.text
-    data: dict[str, Any] = {
-        "name": "My sandbox app",
-        "scopes": list(scopes),
-        "key_source": "upload",
-        "jwk": jwk if isinstance(jwk, str) else json.dumps(jwk),
-        "csrf_token": hidden(page.text, "csrf_token"),
-    } | extra
-    return dev.browser.post("/portal/apps", data=data)
-
-
-def created_client_id(answer: httpx.Response) -> str:
-    assert answer.status_code == 303, answer.text
-    found = re.fullmatch(r"/portal/apps/((?:sbx|live)_[0-9a-f]+)\?notice=created", answer.headers["location"])
-    assert found, answer.headers["location"]
-    return found.group(1)
-
-
-def scope_boxes(html: str) -> dict[str, bool]:
-    """Every scope the new-app form offers, and whether its box is ticked."""
-    boxes = re.findall(r'<input[^>]*name="scopes"[^>]*>', html)
-    return {re.search(r'value="([^"]+)"', box).group(1): " checked" in box for box in boxes}  # type: ignore[union-attr]
-
-
-def group_of(html: str, testid: str) -> str:
-    """The markup of one fieldset of the form, up to its end."""
-    start = html.index(f'data-testid="{testid}"')
-    return html[start : html.index("</fieldset>", start)]
-
-
-def text_of(html: str, testid: str) -> str:
-    found = re.search(rf'data-testid="{testid}"[^>]*>(.*?)</', html, re.S)
-    assert found, f"no element {testid}"
-    return unescape(found.group(1))
-
+from tests.support import database_of
 
 # -- sign-up --------------------------------------------------------------------------------------
 
@@ -567,204 +462,6 @@ def test_a_developer_applies_for_review_once_with_a_reason(
     assert text_of(after.text, "stage") == "review"
     assert 'data-testid="review-form"' not in after.text
     assert created_client_id(create_app(dev, jwk=public_part(new_private_jwk())))  # sandbox apps go on
-
-
-# -- scopes for every persona, redirect URIs, production after review --------------------------------
-
-
-def test_the_form_offers_own_and_delegated_scopes_grouped_by_consent_tier(
-    client: TestClient[Any], platform: Platform
-) -> None:
-    dev = signed_in(client, platform)
-
-    page = dev.browser.get("/portal/apps/new")
-
-    assert page.status_code == 200, page.text
-    boxes = scope_boxes(page.text)
-    own = {s.value for s in ALLOWED_SCOPES[PartnerType.DEVELOPER]}
-    assert set(boxes) == own | {s.value for s in DELEGATED_SCOPES[PartnerType.DEVELOPER]}
-    assert {"sandbox:testing", "points:valuations:write", "reports:read"} <= own
-    assert {scope for scope, ticked in boxes.items() if ticked} == {
-        "funds:read",
-        "market:read",
-        "sandbox:testing",
-    }
-    for scope in own:
-        assert f'data-testid="scope-{scope}"' in group_of(page.text, "scopes-own"), scope
-    for scope, tier in TIERS.items():
-        group = group_of(page.text, f"tier-{tier.value}")
-        assert f'data-testid="scope-{scope.value}"' in group, scope
-        assert escape(SCOPE_TEXT[scope][0]) in group
-        assert escape(TIER_TEXT[tier][0]) in group
-    assert 'data-testid="redirect-uris"' in page.text
-    assert 'data-testid="environment-choice"' not in page.text  # the sandbox stage opens no production
-
-
-def test_a_sandbox_app_with_delegated_scopes_takes_a_loopback_redirect_uri(
-    client: TestClient[Any], platform: Platform
-) -> None:
-    dev = signed_in(client, platform)
-    scopes = ("sandbox:testing", "consents:manage", "orders:write", "points:convert", "accounts:read")
-
-    client_id = created_client_id(
-        create_app(
-            dev,
-            jwk=public_part(new_private_jwk()),
-            scopes=scopes,
-            redirect_uris="http://127.0.0.1:8400/callback\r\n\r\n  https://dev.example/cb  \n",
-        )
-    )
-    page = dev.browser.get(f"/portal/apps/{client_id}")
-
-    registered = platform.registry.store.get_client(client_id)
-    assert registered is not None
-    assert registered.app.environment is Environment.SANDBOX
-    assert registered.app.scopes == set(scopes)
-    assert registered.app.redirect_uris == ("http://127.0.0.1:8400/callback", "https://dev.example/cb")
-    assert registered.plan.id == "sandbox"
-    assert re.findall(r'data-testid="redirect-uri">([^<]*)<', page.text) == [
-        "http://127.0.0.1:8400/callback",
-        "https://dev.example/cb",
-    ]
-    # The page says how to sign in on the consent screen: as a published persona.
-    assert "<code>li.wei</code> with the password <code>sandbox-pass</code>" in page.text
-
-
-REDIRECT_REFUSALS = [
-    (
-        "http://dev.example/callback",
-        "Redirect URIs use https (loopback http in the sandbox only). (http://dev.example/callback)",
-    ),
-    ("https://dev.example/cb#top", "without fragment, wildcard or credentials"),
-    ("  \n ", "An app with customer-delegated scopes needs at least one redirect URI."),
-]
-
-
-def test_delegated_scopes_need_an_https_or_loopback_redirect_uri(
-    client: TestClient[Any], platform: Platform
-) -> None:
-    dev = signed_in(client, platform)
-
-    for uris, message in REDIRECT_REFUSALS:
-        answer = create_app(
-            dev,
-            jwk=public_part(new_private_jwk()),
-            scopes=("consents:manage", "holdings:read"),
-            redirect_uris=uris,
-        )
-
-        assert answer.status_code == 422, (uris, answer.text)
-        assert 'data-field="redirect_uris"' in answer.text, uris
-        assert message in unescape(answer.text), uris
-        assert scope_boxes(answer.text)["holdings:read"]  # the form keeps what was entered
-    assert platform.registry.store.list_apps(dev.developer.partner_id) == []
-
-
-def test_a_developer_creates_production_apps_once_review_opens_production(
-    client: TestClient[Any], platform: Platform
-) -> None:
-    dev = signed_in(client, platform)
-    partner_id = dev.developer.partner_id
-    before = dev.browser.get("/portal/apps")
-    asked = dev.browser.post(
-        "/portal/review-request",
-        data={"csrf_token": hidden(before.text, "csrf_token"), "reason": "Points into funds for SG shops"},
-    )
-    in_review = dev.browser.get("/portal/apps")
-    platform.registry.lifecycle.move(
-        partner_id,
-        PartnerStage.PRODUCTION,
-        actor="staff:test",
-        reason="review passed",
-        override="no sandbox traffic in this test: staff override",
-    )
-    after = dev.browser.get("/portal/apps")
-    form = dev.browser.get("/portal/apps/new?environment=production")
-    key = public_part(new_private_jwk())
-
-    with_controls = create_app(
-        dev, jwk=key, scopes=("market:read", "sandbox:testing"), environment="production"
-    )
-    with_loopback = create_app(
-        dev,
-        jwk=key,
-        scopes=("consents:manage", "accounts:read"),
-        redirect_uris="http://127.0.0.1:8400/callback",
-        environment="production",
-    )
-    live_id = created_client_id(
-        create_app(
-            dev,
-            jwk=key,
-            scopes=("market:read", "consents:manage", "orders:write", "points:convert"),
-            redirect_uris="https://dev.example/callback",
-            environment="production",
-        )
-    )
-    sandbox_id = created_client_id(create_app(dev, jwk=key, scopes=("sandbox:testing",)))
-    page = dev.browser.get(f"/portal/apps/{live_id}")
-    listing = dev.browser.get("/portal/apps")
-
-    assert "Production opens after a partner review" in unescape(before.text)
-    assert "sandbox only" not in before.text.lower()
-    assert 'data-testid="new-production-app"' not in before.text
-    assert asked.status_code == 303, asked.text
-    assert "Production opens when the review is passed" in in_review.text
-    assert 'data-testid="production-open"' in after.text
-    assert 'data-testid="new-production-app"' in after.text
-    assert 'data-testid="environment-choice"' in form.text
-    assert re.search(r'value="production" checked', form.text)
-    assert not scope_boxes(form.text)["sandbox:testing"]  # never pre-ticked on a production app
-    assert with_controls.status_code == 422, with_controls.text
-    assert 'data-field="scopes"' in with_controls.text
-    assert "A production app cannot hold sandbox:testing" in with_controls.text
-    assert with_loopback.status_code == 422, with_loopback.text
-    assert 'data-field="redirect_uris"' in with_loopback.text
-    live = platform.registry.store.get_client(live_id)
-    assert live is not None
-    assert live_id.startswith("live_")
-    assert live.app.environment is Environment.PRODUCTION
-    assert live.app.redirect_uris == ("https://dev.example/callback",)
-    assert live.plan.id == "starter"
-    assert live.active
-    assert sandbox_id.startswith("sbx_")
-    assert text_of(page.text, "issuer") == BASE_URL
-    assert text_of(page.text, "redirect-uri") == "https://dev.example/callback"
-    assert f'data-testid="app-{live_id}"' in listing.text
-    assert f'data-testid="app-{sandbox_id}"' in listing.text
-    assert len(platform.registry.store.list_apps(partner_id)) == 2
-
-
-def test_a_portal_app_runs_the_delegated_flow_for_a_sandbox_customer(
-    client: TestClient[Any], platform: Platform
-) -> None:
-    dev = signed_in(client, platform)
-    private = new_private_jwk()
-    client_id = created_client_id(
-        create_app(
-            dev,
-            jwk=public_part(private),
-            scopes=("sandbox:testing", "consents:manage", "accounts:read", "holdings:read"),
-            redirect_uris=REDIRECT_URI,
-        )
-    )
-    app = PartnerApp(
-        client_id=client_id,
-        partner_id=dev.developer.partner_id,
-        private_jwk=private,
-        environment=Environment.SANDBOX,
-        issuer=platform.settings.issuer(Environment.SANDBOX),
-        clock=platform.clock,
-    )
-    partner = DelegatingApp(app, Holder(platform.clock))
-    customer = seed_customer(platform, Environment.SANDBOX)
-
-    grant = authorize(client, partner, customer, ["accounts:read", "holdings:read"])
-    accounts = partner.call(client, "GET", "/v1/accounts", grant.access_token)
-
-    assert set(grant.scope.split()) == {"accounts:read", "holdings:read"}
-    assert accounts.status_code == 200, accounts.text
-    assert len(accounts.json()["data"]) == len(customer.accounts)
 
 
 # -- the quickstart, for real ------------------------------------------------------------------------

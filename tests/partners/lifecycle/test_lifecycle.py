@@ -7,7 +7,7 @@ import itertools
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,165 +28,35 @@ from partners.errors import (
     LifecycleConflictError,
 )
 from partners.lifecycle import (
-    GRADUATING,
     PARTNER_TRANSITIONS,
     SELF_SERVICE,
     STAFF_TRANSITIONS,
-    STAGE_MOVES,
-    Evidence,
-    LifecycleEvent,
     LifecycleEventKind,
     LifecycleStore,
 )
 from partners.models import (
     STAGE_ENVIRONMENTS,
     App,
-    AppStatus,
-    Client,
     Partner,
     PartnerStage,
     PartnerStatus,
     PartnerType,
     PilotCaps,
-    Plan,
 )
 from partners.service import MAX_APP_KEYS, AppKeyStore, Registry
 from sandbox.clock import FrozenClock
-
-NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-S = PartnerStage
-CAPS = PilotCaps(customers=50, daily_notional=Decimal("20000"), daily_points=100_000)
-STAFF = "cli_staff"
-# Moves into pilot or production rest on conformance evidence; tests of other rules override it.
-OVERRIDE = "certified by the bank's own conformance report"
-
-
-def override_for(target: PartnerStage) -> str | None:
-    return OVERRIDE if target in GRADUATING else None
-
-
-class InMemoryLifecycleStore:
-    """The registry port plus the lifecycle history and key changes, in dictionaries."""
-
-    def __init__(self) -> None:
-        self.partners: dict[str, Partner] = {}
-        self.plans: dict[str, Plan] = {}
-        self.apps: dict[str, App] = {}
-        self.events: list[LifecycleEvent] = []
-        self.interfere: Callable[[Partner], None] | None = None  # a concurrent writer, for one test
-
-    def add_partner(self, partner: Partner) -> None:
-        self.partners[partner.id] = partner
-
-    def add_partner_with_event(self, partner: Partner, event: LifecycleEvent) -> None:
-        self.partners[partner.id] = partner
-        self.events.append(event)
-
-    def change_partner(self, before: Partner, after: Partner, event: LifecycleEvent) -> bool:
-        if self.interfere is not None:
-            self.interfere(before)
-        current = self.partners[before.id]
-        if (current.stage, current.status) != (before.stage, before.status):
-            return False
-        self.partners[before.id] = after
-        self.events.append(event)
-        return True
-
-    def lifecycle_events(self, partner_id: str) -> list[LifecycleEvent]:
-        return [e for e in self.events if e.partner_id == partner_id]
-
-    def stage_entered_at(self) -> dict[str, datetime]:
-        return {e.partner_id: e.at for e in self.events if e.kind in STAGE_MOVES}
-
-    def get_partner(self, partner_id: str) -> Partner | None:
-        return self.partners.get(partner_id)
-
-    def find_partner_by_name(self, name: str) -> Partner | None:
-        return next((p for p in self.partners.values() if p.name == name), None)
-
-    def list_partners(self) -> list[Partner]:
-        return list(self.partners.values())
-
-    def upsert_plan(self, plan: Plan) -> None:
-        self.plans[plan.id] = plan
-
-    def get_plan(self, plan_id: str) -> Plan | None:
-        return self.plans.get(plan_id)
-
-    def list_plans(self) -> list[Plan]:
-        return list(self.plans.values())
-
-    def add_app(self, app: App) -> None:
-        self.apps[app.client_id] = app
-
-    def list_apps(self, partner_id: str) -> list[App]:
-        return [a for a in self.apps.values() if a.partner_id == partner_id]
-
-    def set_app_status(self, client_id: str, status: AppStatus) -> None:
-        self.apps[client_id] = replace(self.apps[client_id], status=status)
-
-    def get_client(self, client_id: str) -> Client | None:
-        app = self.apps.get(client_id)
-        if app is None:
-            return None
-        return Client(app=app, partner=self.partners[app.partner_id], plan=self.plans[app.plan_id])
-
-    def change_app_jwks(
-        self, client_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]
-    ) -> App | None:
-        app = self.apps.get(client_id)
-        if app is None:
-            return None
-        self.apps[client_id] = replace(app, jwks=change(dict(app.jwks)))
-        return self.apps[client_id]
-
-
-@pytest.fixture
-def store() -> InMemoryLifecycleStore:
-    return InMemoryLifecycleStore()
-
-
-@pytest.fixture
-def clock(clock: FrozenClock) -> FrozenClock:
-    """The shared clock at a fixed moment."""
-    clock.set(NOW)
-    return clock
-
-
-@pytest.fixture
-def registry(store: InMemoryLifecycleStore, clock: FrozenClock) -> Registry:
-    registry = Registry(store, clock)
-    registry.ensure_default_plans()
-    return registry
-
-
-def public_key(kid: str) -> dict[str, Any]:
-    key = jwk.generate_key("EC", "P-256", parameters={"kid": kid}, private=True)
-    return dict(key.as_dict(private=False))
-
-
-def partner_in(registry: Registry, stage: PartnerStage, *, caps: bool = False) -> Partner:
-    """A partner registered straight into `stage` (as staff may), with pilot caps if asked."""
-    partner = registry.create_partner(
-        name=f"Partner {len(registry.list_partners())}",
-        type=PartnerType.INSTITUTION,
-        region="CN",
-        stage=stage,
-        actor=STAFF,
-    )
-    if caps:
-        partner = registry.lifecycle.set_pilot_caps(partner.id, CAPS, actor=STAFF, reason="pilot terms")
-    return partner
-
-
-def new_app(registry: Registry, partner: Partner, environment: Environment) -> App:
-    return registry.create_app(
-        partner_id=partner.id,
-        name="app",
-        environment=environment,
-        jwks={"keys": [public_key("k1")]},
-        scopes=[Scope.MARKET_READ.value, Scope.PARTNER_MANAGE.value],
-    )
+from tests.partners.lifecycle.world import (
+    CAPS,
+    NOW,
+    OVERRIDE,
+    STAFF,
+    InMemoryLifecycleStore,
+    S,
+    new_app,
+    override_for,
+    partner_in,
+    public_key,
+)
 
 
 def test_the_store_fakes_satisfy_the_ports(store: InMemoryLifecycleStore) -> None:
@@ -598,124 +468,6 @@ def test_unknown_apps_and_kids_are_not_found(registry: Registry) -> None:
         registry.app_keys("live_missing")
     assert issubclass(KeyNotFoundError, NotFoundError)
     assert issubclass(IllegalTransitionError, ConflictError)
-
-
-# -- graduation on evidence ------------------------------------------------------------------------
-
-
-def evidence(*failed: str) -> Evidence:
-    return Evidence(
-        id="evp_0123456789abcdef",
-        client_id="sbx_app",
-        passed=not failed,
-        failed=failed,
-        issued_at=NOW,
-        pack="eyJhbGciOiJFUzI1NiJ9.e30.c2ln",
-    )
-
-
-def in_review(registry: Registry, pack: Evidence | None) -> Partner:
-    partner = partner_in(registry, S.SANDBOX)
-    registry.lifecycle.set_pilot_caps(partner.id, CAPS, actor=STAFF, reason="pilot terms")
-    return registry.lifecycle.request_review(
-        partner.id, actor="partner:sbx_app", reason="our app is done", evidence=pack
-    )
-
-
-def test_the_review_request_keeps_its_evidence(registry: Registry) -> None:
-    pack = evidence("retry_after")
-    partner = in_review(registry, pack)
-
-    asked = registry.lifecycle.history(partner.id)[-1]
-
-    assert asked.kind is LifecycleEventKind.REVIEW_REQUESTED
-    assert Evidence.of(asked.details) == pack
-    assert asked.details["evidence"] == "failed"
-    assert registry.lifecycle.evidence(partner.id) == pack
-
-
-@pytest.mark.parametrize("target", sorted(GRADUATING))
-@pytest.mark.parametrize("pack", [None, evidence("retry_after", "scopes")])
-def test_graduating_without_passing_evidence_needs_an_override(
-    registry: Registry, store: InMemoryLifecycleStore, target: PartnerStage, pack: Evidence | None
-) -> None:
-    partner = in_review(registry, pack)
-    before = list(store.events)
-
-    with pytest.raises(IllegalTransitionError) as refused:
-        registry.lifecycle.move(partner.id, target, actor=STAFF, reason="looks fine")
-    with pytest.raises(InvalidLifecycleRequestError) as short:
-        registry.lifecycle.move(partner.id, target, actor=STAFF, reason="looks fine", override="  trust me  ")
-
-    assert refused.value.context["rule"] == "evidence_required"
-    assert refused.value.context["field"] == "override_reason"
-    assert refused.value.context["evidence"] == ("missing" if pack is None else "failed")
-    assert refused.value.context["failed"] == ([] if pack is None else ["retry_after", "scopes"])
-    assert short.value.context["field"] == "override_reason"
-    assert store.events == before  # nothing changed
-    assert registry.partner(partner.id).stage is S.REVIEW
-
-    moved = registry.lifecycle.move(partner.id, target, actor=STAFF, reason="looks fine", override=OVERRIDE)
-
-    assert moved.stage is target
-    event = registry.lifecycle.history(partner.id)[-1]
-    assert (event.kind, event.actor, event.reason) == (LifecycleEventKind.STAGE_CHANGED, STAFF, "looks fine")
-    assert event.details["override"] == "true"
-    assert event.details["override_reason"] == OVERRIDE
-    assert event.details["evidence"] == ("missing" if pack is None else "failed")
-    assert event.details["evidence_failed"] == ("" if pack is None else "retry_after,scopes")
-
-
-def test_passing_evidence_graduates_without_an_override_and_refuses_one(
-    registry: Registry, store: InMemoryLifecycleStore
-) -> None:
-    pack = evidence()
-    partner = in_review(registry, pack)
-    before = list(store.events)
-
-    with pytest.raises(InvalidLifecycleRequestError) as needless:
-        registry.lifecycle.move(partner.id, S.PILOT, actor=STAFF, reason="suite passed", override=OVERRIDE)
-    assert needless.value.context["field"] == "override_reason"
-    assert store.events == before
-
-    registry.lifecycle.move(partner.id, S.PILOT, actor=STAFF, reason="suite passed")
-    moved = registry.lifecycle.move(partner.id, S.PRODUCTION, actor=STAFF, reason="pilot went well")
-
-    assert moved.stage is S.PRODUCTION
-    assert [dict(e.details) for e in registry.lifecycle.history(partner.id)[-2:]] == [
-        {"evidence": "passed", "evidence_id": pack.id},
-        {"evidence": "passed", "evidence_id": pack.id},
-    ]
-
-
-def test_evidence_lapses_when_the_partner_goes_back_to_the_sandbox(registry: Registry) -> None:
-    partner = in_review(registry, evidence())
-    registry.lifecycle.move(partner.id, S.SANDBOX, actor=STAFF, reason="consent handling missing")
-    registry.lifecycle.move(partner.id, S.REVIEW, actor=STAFF, reason="asked by phone")
-
-    assert registry.lifecycle.evidence(partner.id) is None
-    with pytest.raises(IllegalTransitionError) as refused:
-        registry.lifecycle.move(partner.id, S.PILOT, actor=STAFF, reason="looks fine")
-    assert refused.value.context["evidence"] == "missing"
-
-    registry.lifecycle.move(partner.id, S.SANDBOX, actor=STAFF, reason="ask again yourselves")
-    fresh = evidence()
-    registry.lifecycle.request_review(partner.id, actor="partner:sbx_app", reason="fixed", evidence=fresh)
-    assert registry.lifecycle.move(partner.id, S.PILOT, actor=STAFF, reason="suite passed").stage is S.PILOT
-    # Pulled back from pilot into review, the partner keeps the evidence it graduated on.
-    registry.lifecycle.move(partner.id, S.REVIEW, actor=STAFF, reason="complaints")
-    assert registry.lifecycle.evidence(partner.id) == fresh
-
-
-def test_an_override_belongs_to_graduating_moves_only(
-    registry: Registry, store: InMemoryLifecycleStore
-) -> None:
-    partner = in_review(registry, None)
-    before = list(store.events)
-    with pytest.raises(InvalidLifecycleRequestError) as refused:
-        registry.lifecycle.move(partner.id, S.SANDBOX, actor=STAFF, reason="tests missing", override=OVERRIDE)
-    assert refused.value.context["field"] == "override_reason"
-    assert store.events == before
 
 
 # -- registry listeners -----------------------------------------------------------------------------
