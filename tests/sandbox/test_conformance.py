@@ -27,7 +27,7 @@ from sandbox.conformance import (
     Score,
     score,
 )
-from tests.partners.test_lifecycle import InMemoryLifecycleStore, public_key
+from tests.partners.lifecycle.world import InMemoryLifecycleStore, public_key
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 END = START + WINDOW
